@@ -1,0 +1,42 @@
+package turn
+
+import "time"
+
+// Status of a processed turn.
+const (
+	StatusReplied   = "replied"   // a reply left through a CPaaS provider
+	StatusEscalated = "escalated" // the bot handed the conversation to a human queue
+	StatusFailed    = "failed"    // no reply could be sent; Reason says why
+)
+
+// Outcome is what the conversation workflow recorded for one turn. It is the unit of
+// the transcript, the payload of turn-completed events, and the answer of the JSON
+// API's ?wait mode.
+type Outcome struct {
+	TurnID         string    `json:"turn_id"`
+	ConversationID string    `json:"conversation_id"`
+	Seq            int       `json:"seq"` // 1-based position of the turn in its conversation
+	Text           string    `json:"text"`
+	ReceivedAt     time.Time `json:"received_at"`
+	Intent         string    `json:"intent,omitempty"`
+	Reply          string    `json:"reply,omitempty"`
+	NLUProvider    string    `json:"nlu_provider,omitempty"`
+	CPaaSProvider  string    `json:"cpaas_provider,omitempty"`
+	MessageID      string    `json:"message_id,omitempty"` // the CPaaS provider's id for the reply
+	Status         string    `json:"status"`
+	Reason         string    `json:"reason,omitempty"`
+	CompletedAt    time.Time `json:"completed_at"`
+}
+
+// Transcript is a conversation as the workflow knows it.
+type Transcript struct {
+	ConversationID string    `json:"conversation_id"`
+	Vendor         string    `json:"vendor"`
+	Channel        string    `json:"channel"`
+	Customer       string    `json:"customer"`
+	Business       string    `json:"business"`
+	Status         string    `json:"status"`
+	Turns          []Outcome `json:"turns"`
+	// Pending counts turns accepted but not yet processed.
+	Pending int `json:"pending"`
+}

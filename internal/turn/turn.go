@@ -1,0 +1,130 @@
+// Package turn holds Switchboard's domain types: a customer turn as it travels from
+// ingress through JetStream into a conversation workflow, the outcome the workflow
+// records for it, and the identifiers derived from both.
+//
+// Identifiers are deterministic on purpose. A vendor retry of the same webhook yields
+// the same turn id (and so the same Nats-Msg-Id and the same workflow dedupe key); the
+// same customer talking to the same business address over the same vendor and channel
+// always lands in the same conversation workflow.
+package turn
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Vendors that turns arrive from.
+const (
+	VendorTwilio = "twilio"
+	VendorVonage = "vonage"
+	VendorAPI    = "api"
+)
+
+// Channels a turn can arrive on.
+const (
+	ChannelSMS      = "sms"
+	ChannelWhatsApp = "whatsapp"
+	ChannelChat     = "chat"
+	ChannelVoice    = "voice"
+)
+
+// MaxTextBytes bounds a turn's text. Larger bodies are rejected at ingress so that
+// workflow history never carries more than this per turn.
+const MaxTextBytes = 4096
+
+// Turn is one customer message, normalised from whichever vendor delivered it.
+type Turn struct {
+	// ID is unique per vendor message: "<vendor>:<vendor message id>".
+	ID             string    `json:"id"`
+	ConversationID string    `json:"conversation_id"`
+	Vendor         string    `json:"vendor"`
+	Channel        string    `json:"channel"`
+	From           string    `json:"from"` // the customer's address
+	To             string    `json:"to"`   // the business address the customer wrote to
+	Text           string    `json:"text"`
+	ReceivedAt     time.Time `json:"received_at"`
+}
+
+// Validate reports the first missing or malformed field, by its JSON name.
+func (t Turn) Validate() error {
+	switch {
+	case t.ID == "":
+		return FieldError{"id", "is required"}
+	case t.ConversationID == "":
+		return FieldError{"conversation_id", "is required"}
+	case !ValidConversationID(t.ConversationID):
+		return FieldError{"conversation_id", "must be 1-128 characters of [A-Za-z0-9._:-]"}
+	case t.Vendor == "":
+		return FieldError{"vendor", "is required"}
+	case !ValidChannel(t.Channel):
+		return FieldError{"channel", fmt.Sprintf("must be one of %s", strings.Join(Channels(), ", "))}
+	case t.From == "":
+		return FieldError{"from", "is required"}
+	case t.To == "":
+		return FieldError{"to", "is required"}
+	case strings.TrimSpace(t.Text) == "":
+		return FieldError{"text", "is required"}
+	case len(t.Text) > MaxTextBytes:
+		return FieldError{"text", fmt.Sprintf("is longer than %d bytes", MaxTextBytes)}
+	}
+	return nil
+}
+
+// FieldError names the field that made a turn invalid.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e FieldError) Error() string { return e.Field + " " + e.Reason }
+
+// Channels lists the channels Switchboard accepts.
+func Channels() []string {
+	return []string{ChannelSMS, ChannelWhatsApp, ChannelChat, ChannelVoice}
+}
+
+// ValidChannel reports whether c is a known channel.
+func ValidChannel(c string) bool {
+	for _, k := range Channels() {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+var conversationIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// ValidConversationID reports whether id may be used as a conversation id. The JSON
+// API lets callers choose their own; the pattern keeps them safe in workflow ids,
+// NATS subjects and URLs.
+func ValidConversationID(id string) bool { return conversationIDPattern.MatchString(id) }
+
+// ID builds a turn id from the vendor and the vendor's own message id.
+func ID(vendor, messageID string) string { return vendor + ":" + messageID }
+
+// ConversationID derives the conversation of a customer address talking to a business
+// address over one vendor and channel. Addresses are hashed so that phone numbers do
+// not appear in workflow ids, subjects or logs.
+func ConversationID(vendor, channel, customer, business string) string {
+	h := sha256.Sum256([]byte(vendor + "\x00" + channel + "\x00" + customer + "\x00" + business))
+	return vendor + "-" + channel + "-" + hex.EncodeToString(h[:10])
+}
+
+// WorkflowID is the Temporal workflow id of a conversation.
+func WorkflowID(conversationID string) string { return "conversation/" + conversationID }
+
+// ConversationFromWorkflowID inverts WorkflowID.
+func ConversationFromWorkflowID(workflowID string) (string, bool) {
+	return strings.CutPrefix(workflowID, "conversation/")
+}
+
+// IdempotencyKey identifies one outbound reply: the conversation and the turn's
+// sequence number within it. Every retry of the same reply carries the same key.
+func IdempotencyKey(conversationID string, seq int) string {
+	return fmt.Sprintf("%s/%d", conversationID, seq)
+}
