@@ -125,6 +125,10 @@ func ConversationFromWorkflowID(workflowID string) (string, bool) {
 
 // IdempotencyKey identifies one outbound reply: the conversation and the turn's
 // sequence number within it. Every retry of the same reply carries the same key.
-func IdempotencyKey(conversationID string, seq int) string {
-	return fmt.Sprintf("%s/%d", conversationID, seq)
+//
+// epoch names one lifetime of the conversation workflow (a chain of runs linked by
+// continue-as-new). A conversation that closed after being idle and was started again
+// by a later turn counts its turns from 1 again, and the epoch keeps those keys apart.
+func IdempotencyKey(conversationID, epoch string, seq int) string {
+	return fmt.Sprintf("%s/%s/%d", conversationID, epoch, seq)
 }

@@ -1,0 +1,101 @@
+package workflows
+
+import (
+	"time"
+
+	"github.com/switchboard-cc/switchboard/internal/turn"
+	"github.com/switchboard-cc/switchboard/providers/messaging"
+)
+
+// Activity names. Package workers registers its implementations under these names.
+const (
+	ActivityRoute   = "Route"
+	ActivityDetect  = "Detect"
+	ActivitySend    = "Send"
+	ActivityPublish = "PublishOutcome"
+)
+
+// Application error types that activities return, so the workflow can decide without
+// parsing messages. Rejected errors are non-retryable.
+const (
+	ErrTypeRejected    = "ProviderRejected"
+	ErrTypeUnavailable = "ProviderUnavailable"
+	ErrTypeRateLimited = "ProviderRateLimited"
+	ErrTypeTimeout     = "ProviderTimeout"
+	ErrTypeUnknown     = "UnknownProvider"
+)
+
+// RouteInput asks which providers may serve a turn of a conversation.
+type RouteInput struct {
+	Vendor  string
+	Channel string
+	From    string // business address the customer wrote to
+}
+
+// Route is the ordered list of providers to try for one turn.
+type Route struct {
+	NLU   []NLUCandidate
+	CPaaS []CPaaSCandidate
+	// FallbackReply is what the customer hears when no NLU provider could answer.
+	FallbackReply string
+	// LanguageCode for NLU queries.
+	LanguageCode string
+}
+
+// Attempt bounds one provider attempt: a local activity with its own timeout and a
+// capped number of retries, the only retry layer for that hop.
+type Attempt struct {
+	Timeout     time.Duration
+	MaxAttempts int32
+}
+
+// NLUCandidate is one NLU provider to try.
+type NLUCandidate struct {
+	Provider string
+	Attempt  Attempt
+}
+
+// CPaaSCandidate is one CPaaS provider to try, with the business address that the
+// reply leaves from on that provider.
+type CPaaSCandidate struct {
+	Provider string
+	Channel  string
+	From     string
+	Attempt  Attempt
+}
+
+// DetectInput is one NLU attempt.
+type DetectInput struct {
+	Provider       string
+	ConversationID string
+	Text           string
+	LanguageCode   string
+}
+
+// DetectOutput is what an NLU provider understood.
+type DetectOutput struct {
+	Intent     string
+	Reply      string
+	Confidence float32
+}
+
+// SendInput is one CPaaS attempt.
+type SendInput struct {
+	Provider string
+	Message  messaging.Message
+}
+
+// SendOutput is the vendor's receipt.
+type SendOutput struct {
+	MessageID string
+	// Reused is true when the send ledger already held a receipt for this
+	// idempotency key, so nothing was sent again.
+	Reused bool
+}
+
+// PublishInput announces a processed turn to event consumers and ?wait callers.
+type PublishInput struct {
+	Outcome turn.Outcome
+	Vendor  string
+	Channel string
+}

@@ -1,0 +1,367 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/switchboard-cc/switchboard/internal/turn"
+	"github.com/switchboard-cc/switchboard/providers/messaging"
+)
+
+// Names under which the conversation workflow's handlers are registered.
+const (
+	WorkflowName     = "ConversationWorkflow"
+	UpdateTurn       = "turn"
+	QueryTranscript  = "transcript"
+	fallbackProvider = "fallback"
+)
+
+// Options tune a conversation workflow. Zero fields take the defaults below.
+type Options struct {
+	// IdleTimeout closes a conversation that received no turn for this long. A later
+	// turn starts a new workflow for the same conversation.
+	IdleTimeout time.Duration
+	// MaxTurnsPerRun bounds history: after this many turns the workflow continues as
+	// new, carrying its state.
+	MaxTurnsPerRun int
+	// TranscriptTurns is how many recent turn outcomes the transcript keeps.
+	TranscriptTurns int
+	// DedupeTurns is how many recent turn ids are remembered to drop duplicates.
+	DedupeTurns int
+}
+
+// Defaults for Options.
+const (
+	DefaultIdleTimeout     = 24 * time.Hour
+	DefaultMaxTurnsPerRun  = 200
+	DefaultTranscriptTurns = 100
+	DefaultDedupeTurns     = 1000
+)
+
+func (o Options) withDefaults() Options {
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.MaxTurnsPerRun <= 0 {
+		o.MaxTurnsPerRun = DefaultMaxTurnsPerRun
+	}
+	if o.TranscriptTurns <= 0 {
+		o.TranscriptTurns = DefaultTranscriptTurns
+	}
+	if o.DedupeTurns <= 0 {
+		o.DedupeTurns = DefaultDedupeTurns
+	}
+	return o
+}
+
+// Conversation identifies who talks to whom, over which vendor and channel.
+type Conversation struct {
+	ID       string
+	Vendor   string
+	Channel  string
+	Customer string
+	Business string
+}
+
+// State is the workflow's input and what continue-as-new carries to the next run.
+type State struct {
+	Conversation Conversation
+	Options      Options
+	// Seq counts the turns accepted in this conversation's lifetime.
+	Seq int
+	// Recent holds the ids of the most recent accepted turns, oldest first.
+	Recent []string
+	// Pending holds accepted turns not yet processed, in arrival order.
+	Pending []PendingTurn
+	// Transcript holds the most recent outcomes, oldest first.
+	Transcript []turn.Outcome
+}
+
+// PendingTurn is an accepted turn waiting to be processed.
+type PendingTurn struct {
+	Turn turn.Turn
+	Seq  int
+}
+
+// Accepted is the turn update's result.
+type Accepted struct {
+	Seq       int  `json:"seq"`
+	Duplicate bool `json:"duplicate"`
+}
+
+// NewState is the initial state of a conversation started by its first turn.
+func NewState(t turn.Turn, o Options) State {
+	return State{
+		Conversation: Conversation{ID: t.ConversationID, Vendor: t.Vendor, Channel: t.Channel, Customer: t.From, Business: t.To},
+		Options:      o,
+	}
+}
+
+// ConversationWorkflow runs one conversation for as long as it is active.
+func ConversationWorkflow(ctx workflow.Context, s State) error {
+	c := &conversation{State: s}
+	c.Options = c.Options.withDefaults()
+	c.seen = make(map[string]bool, len(c.Recent))
+	for _, id := range c.Recent {
+		c.seen[id] = true
+	}
+	c.epoch = workflow.GetInfo(ctx).FirstRunID
+	if len(c.epoch) > 8 {
+		c.epoch = c.epoch[:8]
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryTranscript, c.transcript); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateTurn, c.accept,
+		workflow.UpdateHandlerOptions{Validator: c.validate}); err != nil {
+		return err
+	}
+	return c.run(ctx)
+}
+
+type conversation struct {
+	State
+	seen      map[string]bool
+	epoch     string
+	processed int // turns processed in this run
+	status    string
+}
+
+func (c *conversation) validate(ctx workflow.Context, t turn.Turn) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if t.ConversationID != c.Conversation.ID {
+		return fmt.Errorf("turn %s belongs to conversation %s, not %s", t.ID, t.ConversationID, c.Conversation.ID)
+	}
+	return nil
+}
+
+// accept enqueues a turn. It never blocks, so the update completes in the workflow
+// task that delivered it, and the bridge can ack the JetStream message at once.
+func (c *conversation) accept(ctx workflow.Context, t turn.Turn) (Accepted, error) {
+	if c.seen[t.ID] {
+		for _, p := range c.Pending {
+			if p.Turn.ID == t.ID {
+				return Accepted{Seq: p.Seq, Duplicate: true}, nil
+			}
+		}
+		for _, o := range c.Transcript {
+			if o.TurnID == t.ID {
+				return Accepted{Seq: o.Seq, Duplicate: true}, nil
+			}
+		}
+		return Accepted{Duplicate: true}, nil
+	}
+	c.Seq++
+	c.Pending = append(c.Pending, PendingTurn{Turn: t, Seq: c.Seq})
+	c.seen[t.ID] = true
+	c.Recent = append(c.Recent, t.ID)
+	if over := len(c.Recent) - c.Options.DedupeTurns; over > 0 {
+		for _, id := range c.Recent[:over] {
+			delete(c.seen, id)
+		}
+		c.Recent = append([]string(nil), c.Recent[over:]...)
+	}
+	return Accepted{Seq: c.Seq}, nil
+}
+
+func (c *conversation) transcript() (turn.Transcript, error) {
+	return turn.Transcript{
+		ConversationID: c.Conversation.ID,
+		Vendor:         c.Conversation.Vendor,
+		Channel:        c.Conversation.Channel,
+		Customer:       c.Conversation.Customer,
+		Business:       c.Conversation.Business,
+		Status:         c.status,
+		Turns:          c.Transcript,
+		Pending:        len(c.Pending),
+	}, nil
+}
+
+func (c *conversation) run(ctx workflow.Context) error {
+	c.status = StatusActive
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		SAChannel.ValueSet(c.Conversation.Channel),
+		SACustomer.ValueSet(c.Conversation.Customer),
+		SAStatus.ValueSet(StatusActive),
+	); err != nil {
+		return err
+	}
+	for {
+		got, err := workflow.AwaitWithTimeout(ctx, c.Options.IdleTimeout, func() bool { return len(c.Pending) > 0 })
+		if err != nil {
+			return err
+		}
+		if !got {
+			return c.close(ctx)
+		}
+		next := c.Pending[0]
+		c.Pending = c.Pending[1:]
+		c.record(ctx, c.process(ctx, next))
+		c.processed++
+		if len(c.Pending) == 0 && (c.processed >= c.Options.MaxTurnsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
+			return c.continueAsNew(ctx)
+		}
+		if c.processed >= 2*c.Options.MaxTurnsPerRun {
+			// A conversation that never drains its queue must still bound its history.
+			return c.continueAsNew(ctx)
+		}
+	}
+}
+
+func (c *conversation) continueAsNew(ctx workflow.Context) error {
+	// Handlers only enqueue, but one may have been admitted in this very task.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	return workflow.NewContinueAsNewError(ctx, ConversationWorkflow, c.State)
+}
+
+func (c *conversation) close(ctx workflow.Context) error {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	if len(c.Pending) > 0 {
+		// A turn arrived as the idle timer fired: keep going in a fresh run.
+		return workflow.NewContinueAsNewError(ctx, ConversationWorkflow, c.State)
+	}
+	c.status = StatusClosed
+	return workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(StatusClosed))
+}
+
+// process handles one turn: route, understand, reply. It always returns an outcome;
+// failures are recorded in it rather than failing the workflow.
+func (c *conversation) process(ctx workflow.Context, p PendingTurn) turn.Outcome {
+	logger := workflow.GetLogger(ctx)
+	t := p.Turn
+	out := turn.Outcome{TurnID: t.ID, ConversationID: c.Conversation.ID, Seq: p.Seq, Text: t.Text, ReceivedAt: t.ReceivedAt}
+
+	var route Route
+	rctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 3}))
+	if err := workflow.ExecuteLocalActivity(rctx, ActivityRoute, RouteInput{Vendor: c.Conversation.Vendor, Channel: c.Conversation.Channel, From: c.Conversation.Business}).Get(ctx, &route); err != nil {
+		out.Status, out.Reason = turn.StatusFailed, "routing: "+errorText(err)
+		return out
+	}
+
+	// Understand: the first NLU provider that answers wins. A provider that rejects
+	// the query (a permanent error) will reject it again, and so would its twins, so
+	// the turn falls straight through to the fallback reply.
+	for _, cand := range route.NLU {
+		var d DetectOutput
+		actx := workflow.WithLocalActivityOptions(ctx, localOptions(cand.Attempt))
+		err := workflow.ExecuteLocalActivity(actx, ActivityDetect, DetectInput{Provider: cand.Provider, ConversationID: c.Conversation.ID, Text: t.Text, LanguageCode: route.LanguageCode}).Get(ctx, &d)
+		if err == nil {
+			out.Intent, out.Reply, out.NLUProvider = d.Intent, d.Reply, cand.Provider
+			break
+		}
+		logger.Warn("NLU attempt failed", "provider", cand.Provider, "error", err)
+		if isRejected(err) {
+			break
+		}
+	}
+	if out.NLUProvider == "" {
+		out.NLUProvider = fallbackProvider
+	}
+	if out.Reply == "" {
+		out.Reply = route.FallbackReply
+	}
+
+	// Reply: every attempt for this turn carries the same idempotency key.
+	key := turn.IdempotencyKey(c.Conversation.ID, c.epoch, p.Seq)
+	var lastErr error
+	for _, cand := range route.CPaaS {
+		var r SendOutput
+		actx := workflow.WithLocalActivityOptions(ctx, localOptions(cand.Attempt))
+		msg := messaging.Message{Channel: cand.Channel, From: cand.From, To: c.Conversation.Customer, Body: out.Reply, IdempotencyKey: key}
+		err := workflow.ExecuteLocalActivity(actx, ActivitySend, SendInput{Provider: cand.Provider, Message: msg}).Get(ctx, &r)
+		if err == nil {
+			out.CPaaSProvider, out.MessageID, out.Status = cand.Provider, r.MessageID, turn.StatusReplied
+			return out
+		}
+		logger.Warn("CPaaS attempt failed", "provider", cand.Provider, "error", err)
+		lastErr = err
+		if isRejected(err) {
+			break
+		}
+	}
+	out.Status = turn.StatusFailed
+	if lastErr != nil {
+		out.Reason = "reply not sent: " + errorText(lastErr)
+	} else {
+		out.Reason = "reply not sent: no CPaaS provider routed for this channel"
+	}
+	return out
+}
+
+// record keeps the outcome in the transcript, updates the search attributes and
+// announces the outcome to event consumers.
+func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
+	out.CompletedAt = workflow.Now(ctx)
+	c.Transcript = append(c.Transcript, out)
+	if over := len(c.Transcript) - c.Options.TranscriptTurns; over > 0 {
+		c.Transcript = append([]turn.Outcome(nil), c.Transcript[over:]...)
+	}
+	updates := []temporal.SearchAttributeUpdate{
+		SATurns.ValueSet(int64(out.Seq)),
+		SALastTurnAt.ValueSet(out.ReceivedAt),
+		SANLUProvider.ValueSet(out.NLUProvider),
+	}
+	if out.CPaaSProvider != "" {
+		updates = append(updates, SACPaaSProvider.ValueSet(out.CPaaSProvider))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		workflow.GetLogger(ctx).Error("search attribute update failed", "error", err)
+	}
+	// Events are at-least-once and best effort: a failure to publish must not hold
+	// the conversation, whose transcript already holds the outcome.
+	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 3}))
+	if err := workflow.ExecuteLocalActivity(pctx, ActivityPublish, PublishInput{Outcome: out, Vendor: c.Conversation.Vendor, Channel: c.Conversation.Channel}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("turn outcome not published", "turn", out.TurnID, "error", err)
+	}
+}
+
+func localOptions(a Attempt) workflow.LocalActivityOptions {
+	if a.Timeout <= 0 {
+		a.Timeout = 5 * time.Second
+	}
+	if a.MaxAttempts <= 0 {
+		a.MaxAttempts = 1
+	}
+	return workflow.LocalActivityOptions{
+		StartToCloseTimeout: a.Timeout,
+		// Enough for every attempt at full timeout plus backoff, and no more: the
+		// retry policy, not this deadline, is what ends a failing provider.
+		ScheduleToCloseTimeout: time.Duration(a.MaxAttempts)*(a.Timeout+time.Second) + time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        100 * time.Millisecond,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Second,
+			MaximumAttempts:        a.MaxAttempts,
+			NonRetryableErrorTypes: []string{ErrTypeRejected, ErrTypeUnknown},
+		},
+	}
+}
+
+func isRejected(err error) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && (ae.Type() == ErrTypeRejected || ae.Type() == ErrTypeUnknown)
+}
+
+// errorText is the innermost message of an activity error, without the SDK's
+// wrapping, for the transcript.
+func errorText(err error) string {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return ae.Error()
+	}
+	var te *temporal.TimeoutError
+	if errors.As(err, &te) {
+		return "timed out"
+	}
+	return err.Error()
+}

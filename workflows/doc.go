@@ -1,0 +1,15 @@
+// Package workflows holds Switchboard's deterministic workflow code: the
+// ConversationWorkflow, one long-lived workflow per conversation, and the contract
+// (names, inputs, outputs) of the activities it calls.
+//
+// Nothing here performs I/O. Every call to the world (routing, NLU, CPaaS, events) is a
+// local activity implemented in package workers and named by the constants in
+// activities.go, so each provider attempt is its own entry in the workflow history and
+// in the Temporal web UI.
+//
+// A turn enters the workflow through the "turn" update, normally sent with
+// update-with-start by the JetStream bridge. The update handler only validates,
+// deduplicates and enqueues; the workflow's main loop processes queued turns one at a
+// time, in arrival order. History is bounded by continue-as-new, which carries the
+// queue, the dedupe window and the recent transcript into the next run.
+package workflows

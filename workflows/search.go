@@ -1,0 +1,34 @@
+package workflows
+
+import (
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Search attributes that every conversation workflow keeps up to date, so ops can
+// find conversations in the Temporal web UI (for example SwitchboardStatus="active").
+var (
+	SAChannel       = temporal.NewSearchAttributeKeyKeyword("SwitchboardChannel")
+	SACustomer      = temporal.NewSearchAttributeKeyKeyword("SwitchboardCustomer")
+	SAStatus        = temporal.NewSearchAttributeKeyKeyword("SwitchboardStatus")
+	SANLUProvider   = temporal.NewSearchAttributeKeyKeyword("SwitchboardNLUProvider")
+	SACPaaSProvider = temporal.NewSearchAttributeKeyKeyword("SwitchboardCPaaSProvider")
+	SATurns         = temporal.NewSearchAttributeKeyInt64("SwitchboardTurns")
+	SALastTurnAt    = temporal.NewSearchAttributeKeyTime("SwitchboardLastTurnAt")
+)
+
+// Conversation statuses, as shown in SwitchboardStatus.
+const (
+	StatusActive = "active"
+	StatusClosed = "closed"
+)
+
+// SearchAttributes lists the attributes and their types, for registration on a
+// namespace.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	m := map[string]enumspb.IndexedValueType{}
+	for _, k := range []temporal.SearchAttributeKey{SAChannel, SACustomer, SAStatus, SANLUProvider, SACPaaSProvider, SATurns, SALastTurnAt} {
+		m[k.GetName()] = k.GetValueType()
+	}
+	return m
+}
