@@ -1,0 +1,238 @@
+package fake
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// twilioIdempotencyHeader is where providers/twilio carries the reply's idempotency
+// key. The fake records it and deliberately does not dedupe on it: the outbox must
+// show a duplicate send as the customer would see it.
+const twilioIdempotencyHeader = "I-Twilio-Idempotency-Token"
+
+const (
+	twilioWhatsApp = "whatsapp:"
+	// maxCPaaSRequest bounds a send request body; a text message is a few KiB.
+	maxCPaaSRequest = 1 << 20
+)
+
+// A Twilio "To" number: E.164 with its leading plus.
+var twilioE164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+type twilioFake struct {
+	sid, token string
+	outbox     *Outbox
+	faults     *Faults
+	name       string
+}
+
+// NewTwilio returns a fake of Twilio's Programmable Messaging API for one account:
+// POST /2010-04-01/Accounts/{AccountSid}/Messages.json with basic auth
+// accountSID:authToken, answered as Twilio answers (201 with a message resource,
+// Twilio error JSON otherwise). Faults are drawn per call under name, and accepted
+// messages go to outbox with channel-neutral addresses (the whatsapp: prefix becomes
+// Channel "whatsapp"). A nil outbox or faults is replaced by an empty one.
+func NewTwilio(accountSID, authToken string, outbox *Outbox, faults *Faults, name string) http.Handler {
+	if outbox == nil {
+		outbox = &Outbox{}
+	}
+	if faults == nil {
+		faults = &Faults{}
+	}
+	f := &twilioFake{sid: accountSID, token: authToken, outbox: outbox, faults: faults, name: name}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /2010-04-01/Accounts/{AccountSid}/Messages.json", f.createMessage)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeTwilioError(w, http.StatusNotFound, 20404,
+			fmt.Sprintf("The requested resource %s was not found", r.URL.Path))
+	})
+	return mux
+}
+
+func (f *twilioFake) createMessage(w http.ResponseWriter, r *http.Request) {
+	d := f.faults.Decide(f.name)
+	if !cpaasFault(w, r, d) {
+		return
+	}
+	if d.Status != 0 {
+		// Twilio's generic errors are 20000 + status (20429, 20500, 20503).
+		writeTwilioError(w, d.Status, 20000+d.Status, http.StatusText(d.Status))
+		return
+	}
+
+	user, pass, ok := r.BasicAuth()
+	if !ok || !cpaasEqual(user, f.sid) || !cpaasEqual(pass, f.token) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeTwilioError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return
+	}
+	if r.PathValue("AccountSid") != f.sid {
+		writeTwilioError(w, http.StatusNotFound, 20404,
+			fmt.Sprintf("The requested resource %s was not found", r.URL.Path))
+		return
+	}
+
+	r.Body = http.MaxBytesReader(w, r.Body, maxCPaaSRequest)
+	if err := r.ParseForm(); err != nil {
+		writeTwilioError(w, http.StatusBadRequest, 20001, "Could not read the request form")
+		return
+	}
+	to, from, body := r.PostForm.Get("To"), r.PostForm.Get("From"), r.PostForm.Get("Body")
+	switch {
+	case to == "":
+		writeTwilioError(w, http.StatusBadRequest, 21604, "A 'To' phone number is required.")
+		return
+	case from == "":
+		writeTwilioError(w, http.StatusBadRequest, 21603, "A 'From' phone number is required.")
+		return
+	case body == "":
+		writeTwilioError(w, http.StatusBadRequest, 21602, "Message body is required.")
+		return
+	}
+	channel := "sms"
+	plainTo, plainFrom := to, from
+	if strings.HasPrefix(to, twilioWhatsApp) || strings.HasPrefix(from, twilioWhatsApp) {
+		if !strings.HasPrefix(to, twilioWhatsApp) || !strings.HasPrefix(from, twilioWhatsApp) {
+			writeTwilioError(w, http.StatusBadRequest, 21910,
+				"Invalid From and To pair. From and To should be of the same channel")
+			return
+		}
+		channel = "whatsapp"
+		plainTo = strings.TrimPrefix(to, twilioWhatsApp)
+		plainFrom = strings.TrimPrefix(from, twilioWhatsApp)
+	}
+	if !twilioE164.MatchString(plainTo) {
+		writeTwilioError(w, http.StatusBadRequest, 21211, fmt.Sprintf("Invalid 'To' Phone Number: %s", to))
+		return
+	}
+
+	now := time.Now().UTC()
+	sid := "SM" + cpaasHex(16)
+	// Recorded before answering: a caller that gives up now has still had its
+	// message accepted, which is exactly the ambiguity ErrTimeout describes.
+	f.outbox.Add(Sent{
+		Vendor:         f.name,
+		MessageID:      sid,
+		Channel:        channel,
+		From:           plainFrom,
+		To:             plainTo,
+		Body:           body,
+		IdempotencyKey: r.Header.Get(twilioIdempotencyHeader),
+		At:             now,
+	})
+
+	date := now.Format(time.RFC1123Z)
+	uri := fmt.Sprintf("/2010-04-01/Accounts/%s/Messages/%s", f.sid, sid)
+	cpaasJSON(w, http.StatusCreated, map[string]any{
+		"account_sid":           f.sid,
+		"api_version":           "2010-04-01",
+		"body":                  body,
+		"date_created":          date,
+		"date_sent":             nil,
+		"date_updated":          date,
+		"direction":             "outbound-api",
+		"error_code":            nil,
+		"error_message":         nil,
+		"from":                  from,
+		"messaging_service_sid": nil,
+		"num_media":             "0",
+		"num_segments":          "1",
+		"price":                 nil,
+		"price_unit":            "USD",
+		"sid":                   sid,
+		"status":                "queued",
+		"subresource_uris":      map[string]string{"media": uri + "/Media.json"},
+		"to":                    to,
+		"uri":                   uri + ".json",
+	})
+}
+
+// writeTwilioError answers as Twilio's REST API does, in the shape twilio-go decodes
+// into a *client.TwilioRestError.
+func writeTwilioError(w http.ResponseWriter, status, code int, message string) {
+	cpaasJSON(w, status, map[string]any{
+		"code":      code,
+		"message":   message,
+		"more_info": fmt.Sprintf("https://www.twilio.com/docs/errors/%d", code),
+		"status":    status,
+	})
+}
+
+// cpaasFault carries out the parts of a fault decision that are the same for every
+// HTTP fake: it drops the connection for Down and waits out Delay. It reports whether
+// the handler should still answer; answering d.Status in the vendor's error shape is
+// left to the handler.
+func cpaasFault(w http.ResponseWriter, r *http.Request, d Decision) bool {
+	if d.Down {
+		cpaasDrop(w)
+		return false
+	}
+	if d.Delay > 0 {
+		// net/http notices a caller that hung up only once the request body has been
+		// read to its end, so read it now (the handler reads the copy) for the wait to
+		// end when the caller gives up rather than after the full delay.
+		body, _ := io.ReadAll(io.LimitReader(r.Body, maxCPaaSRequest+1))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if !cpaasWait(r.Context(), d.Delay) {
+			return false // the caller gave up; nobody is left to answer
+		}
+	}
+	return true
+}
+
+// cpaasDrop closes the connection without an answer, which the client sees as the
+// transport error of an unreachable vendor.
+func cpaasDrop(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// HTTP/2 cannot hijack; aborting the handler resets the stream instead.
+		panic(http.ErrAbortHandler)
+	}
+	conn.Close()
+}
+
+// cpaasWait sleeps for d unless ctx ends first; it reports whether the full delay
+// passed.
+func cpaasWait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func cpaasJSON(w http.ResponseWriter, status int, v any) {
+	cpaasJSONType(w, status, "application/json", v)
+}
+
+func cpaasJSONType(w http.ResponseWriter, status int, contentType string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "fake: cannot encode answer", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func cpaasEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+func cpaasHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
