@@ -57,7 +57,7 @@ func (t Turn) Validate() error {
 	case t.ConversationID == "":
 		return FieldError{"conversation_id", "is required"}
 	case !ValidConversationID(t.ConversationID):
-		return FieldError{"conversation_id", "must be 1-128 characters of [A-Za-z0-9._:-]"}
+		return FieldError{"conversation_id", "must be 1-128 characters of [A-Za-z0-9_:-]"}
 	case t.Vendor == "":
 		return FieldError{"vendor", "is required"}
 	case !ValidChannel(t.Channel):
@@ -97,7 +97,7 @@ func ValidChannel(c string) bool {
 	return false
 }
 
-var conversationIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+var conversationIDPattern = regexp.MustCompile(`^[A-Za-z0-9_:-]{1,128}$`)
 
 // ValidConversationID reports whether id may be used as a conversation id. The JSON
 // API lets callers choose their own; the pattern keeps them safe in workflow ids,

@@ -1,0 +1,9 @@
+// Package api is Switchboard's HTTP surface: the vendor webhooks (Twilio, Vonage),
+// the JSON turn API, the conversation API and the health endpoint.
+//
+// Ingress does as little as it safely can: verify the vendor's signature, bound and
+// validate the body, normalise it to a turn, and publish it to JetStream with the
+// turn id as Nats-Msg-Id. A webhook is answered 2xx only after JetStream acknowledged
+// the publish; if NATS cannot take it, the vendor gets a 503 and retries, and the
+// retry is deduplicated by the same message id.
+package api

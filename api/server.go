@@ -1,0 +1,156 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/turn"
+)
+
+// Config configures the HTTP API.
+type Config struct {
+	// PublicURL is the base URL vendors call (scheme://host[:port]); Twilio signs
+	// webhooks over it, so it must match what Twilio was configured with.
+	PublicURL string
+	// TwilioAuthToken verifies X-Twilio-Signature.
+	TwilioAuthToken string
+	// VonageSignatureSecret verifies the JWT of Vonage inbound webhooks.
+	VonageSignatureSecret string
+	// MaxBodyBytes bounds every request body.
+	MaxBodyBytes int64
+	// MaxWait caps the ?wait duration of POST /v1/turns.
+	MaxWait time.Duration
+	// PublishTimeout bounds the JetStream publish of one turn.
+	PublishTimeout time.Duration
+	// Dev, when set, is mounted under /dev/ (the fake vendors' outbox and faults).
+	Dev http.Handler
+}
+
+// Defaults for Config.
+const (
+	DefaultMaxBodyBytes   = 64 << 10
+	DefaultMaxWait        = 30 * time.Second
+	DefaultPublishTimeout = 5 * time.Second
+)
+
+// Validate fills defaults and reports the first bad field.
+func (c *Config) Validate() error {
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = DefaultMaxWait
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = DefaultPublishTimeout
+	}
+	switch {
+	case c.PublicURL == "":
+		return errors.New("api: PublicURL is required")
+	case c.TwilioAuthToken == "":
+		return errors.New("api: TwilioAuthToken is required")
+	case c.VonageSignatureSecret == "":
+		return errors.New("api: VonageSignatureSecret is required")
+	case c.MaxBodyBytes < 1024:
+		return errors.New("api: MaxBodyBytes must be at least 1024")
+	case c.MaxWait < 0:
+		return errors.New("api: MaxWait must not be negative")
+	}
+	return nil
+}
+
+// Server serves the API.
+type Server struct {
+	cfg   Config
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	convs Conversations
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New builds the API server.
+func New(cfg Config, nc *nats.Conn, js jetstream.JetStream, convs Conversations, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{cfg: cfg, nc: nc, js: js, convs: convs, log: log, now: time.Now}, nil
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /webhooks/twilio/messaging", s.twilioMessaging)
+	mux.HandleFunc("POST /webhooks/vonage/inbound", s.vonageInbound)
+	mux.HandleFunc("POST /v1/turns", s.postTurn)
+	mux.HandleFunc("GET /v1/conversations/{id}", s.getConversation)
+	mux.HandleFunc("GET /v1/conversations", s.listConversations)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	if s.cfg.Dev != nil {
+		mux.Handle("/dev/", s.cfg.Dev)
+	}
+	return mux
+}
+
+// publish stores a turn in JetStream. It answers the vendor's question "may I
+// forget this message?": only a nil error means yes.
+func (s *Server) publish(ctx context.Context, t turn.Turn) (duplicate bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
+	_, dup, err := streams.PublishTurn(ctx, s.js, t)
+	if err != nil {
+		s.log.Error("turn not accepted: JetStream publish failed", "turn", t.ID, "error", err)
+		return false, err
+	}
+	s.log.Info("turn accepted", "turn", t.ID, "conversation", t.ConversationID, "duplicate", dup)
+	return dup, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// writeUnavailable tells the caller to retry: the turn was not stored.
+func writeUnavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "2")
+	writeError(w, http.StatusServiceUnavailable, "turn not accepted: the turn store is unavailable, retry")
+}
+
+// readBody reads a bounded body. It answers 413 itself when the body is too large.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	b, err := readAll(r)
+	if err != nil {
+		bodyError(w, err)
+		return nil, false
+	}
+	return b, true
+}
+
+func bodyError(w http.ResponseWriter, err error) {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeError(w, http.StatusRequestEntityTooLarge, "request body is larger than the limit")
+		return
+	}
+	writeError(w, http.StatusBadRequest, "could not read request body: "+err.Error())
+}

@@ -1,0 +1,172 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/turn"
+)
+
+// turnRequest is the body of POST /v1/turns.
+type turnRequest struct {
+	ConversationID string `json:"conversation_id,omitempty"`
+	MessageID      string `json:"message_id"`
+	Channel        string `json:"channel"`
+	From           string `json:"from"`
+	To             string `json:"to"`
+	Text           string `json:"text"`
+}
+
+// turnResponse answers POST /v1/turns: with only the ids while the turn is being
+// processed (202), and with its outcome when the caller waited for it (200).
+type turnResponse struct {
+	TurnID         string `json:"turn_id"`
+	ConversationID string `json:"conversation_id"`
+	Duplicate      bool   `json:"duplicate,omitempty"`
+	Status         string `json:"status"` // accepted, or the outcome's status
+	Reply          string `json:"reply,omitempty"`
+	Intent         string `json:"intent,omitempty"`
+	NLUProvider    string `json:"nlu_provider,omitempty"`
+	CPaaSProvider  string `json:"cpaas_provider,omitempty"`
+	Reason         string `json:"reason,omitempty"`
+}
+
+func (s *Server) postTurn(w http.ResponseWriter, r *http.Request) {
+	wait, err := s.parseWait(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	req, err := decodeTurnRequest(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	t := turn.Turn{
+		ID:             turn.ID(turn.VendorAPI, req.MessageID),
+		ConversationID: req.ConversationID,
+		Vendor:         turn.VendorAPI, Channel: req.Channel, From: req.From, To: req.To, Text: req.Text,
+		ReceivedAt: s.now().UTC(),
+	}
+	if t.ConversationID == "" {
+		t.ConversationID = turn.ConversationID(turn.VendorAPI, req.Channel, req.From, req.To)
+	}
+	if err := t.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	resp := turnResponse{TurnID: t.ID, ConversationID: t.ConversationID, Status: "accepted"}
+
+	if wait <= 0 {
+		dup, err := s.publish(r.Context(), t)
+		if err != nil {
+			writeUnavailable(w)
+			return
+		}
+		resp.Duplicate = dup
+		writeJSON(w, http.StatusAccepted, resp)
+		return
+	}
+
+	// Subscribe before publishing, so that a fast outcome cannot slip past.
+	waiter, err := streams.WaitForOutcome(s.nc, t.ConversationID, t.ID)
+	if err != nil {
+		writeUnavailable(w)
+		return
+	}
+	defer waiter.Close()
+	dup, err := s.publish(r.Context(), t)
+	if err != nil {
+		writeUnavailable(w)
+		return
+	}
+	resp.Duplicate = dup
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	if dup {
+		// The turn may have been answered before this call subscribed.
+		if o, ok := s.processedOutcome(ctx, t); ok {
+			writeJSON(w, http.StatusOK, withOutcome(resp, o))
+			return
+		}
+	}
+	o, err := waiter.Wait(ctx)
+	if err != nil {
+		writeJSON(w, http.StatusAccepted, resp) // the turn carries on without the caller
+		return
+	}
+	writeJSON(w, http.StatusOK, withOutcome(resp, o))
+}
+
+func withOutcome(r turnResponse, o turn.Outcome) turnResponse {
+	r.Status, r.Reply, r.Intent, r.NLUProvider, r.CPaaSProvider, r.Reason = o.Status, o.Reply, o.Intent, o.NLUProvider, o.CPaaSProvider, o.Reason
+	return r
+}
+
+// processedOutcome looks the turn up in its conversation's transcript.
+func (s *Server) processedOutcome(ctx context.Context, t turn.Turn) (turn.Outcome, bool) {
+	tr, err := s.convs.Transcript(ctx, t.ConversationID)
+	if err != nil {
+		return turn.Outcome{}, false
+	}
+	for _, o := range tr.Turns {
+		if o.TurnID == t.ID {
+			return o, true
+		}
+	}
+	return turn.Outcome{}, false
+}
+
+func (s *Server) parseWait(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("wait")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("wait must be a duration such as 2s, got %q", v)
+	}
+	if d > s.cfg.MaxWait {
+		return 0, fmt.Errorf("wait must be at most %s", s.cfg.MaxWait)
+	}
+	return d, nil
+}
+
+func decodeTurnRequest(body []byte) (turnRequest, error) {
+	var req turnRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return req, fmt.Errorf("%s must be a %s", typeErr.Field, typeErr.Type)
+		}
+		return req, fmt.Errorf("malformed JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return req, errors.New("malformed JSON: more than one value in the body")
+	}
+	for _, f := range []struct{ name, v string }{
+		{"message_id", req.MessageID}, {"channel", req.Channel}, {"from", req.From}, {"to", req.To}, {"text", req.Text},
+	} {
+		if strings.TrimSpace(f.v) == "" {
+			return req, fmt.Errorf("%s is required", f.name)
+		}
+	}
+	if len(req.MessageID) > 200 {
+		return req, errors.New("message_id must be at most 200 characters")
+	}
+	return req, nil
+}

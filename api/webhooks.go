@@ -1,0 +1,91 @@
+package api
+
+import (
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/switchboard-cc/switchboard/internal/turn"
+	"github.com/switchboard-cc/switchboard/providers/twilio"
+	"github.com/switchboard-cc/switchboard/providers/vonage"
+)
+
+func readAll(r *http.Request) ([]byte, error) { return io.ReadAll(r.Body) }
+
+// twilioMessaging takes Twilio's incoming-message webhook (SMS and WhatsApp).
+func (s *Server) twilioMessaging(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		bodyError(w, err)
+		return
+	}
+	url := strings.TrimRight(s.cfg.PublicURL, "/") + r.URL.RequestURI()
+	if !twilio.Verify(s.cfg.TwilioAuthToken, url, r.PostForm, r.Header.Get(twilio.SignatureHeader)) {
+		s.log.Warn("twilio webhook rejected: missing or bad signature", "remote", r.RemoteAddr)
+		writeError(w, http.StatusForbidden, "missing or invalid X-Twilio-Signature")
+		return
+	}
+	in, err := twilio.ParseInbound(r.PostForm)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	t := turn.Turn{
+		ID:             turn.ID(turn.VendorTwilio, in.MessageSID),
+		ConversationID: turn.ConversationID(turn.VendorTwilio, in.Channel, in.From, in.To),
+		Vendor:         turn.VendorTwilio, Channel: in.Channel, From: in.From, To: in.To, Text: in.Body,
+		ReceivedAt: s.now().UTC(),
+	}
+	if err := t.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, "twilio inbound webhook: "+err.Error())
+		return
+	}
+	if _, err := s.publish(r.Context(), t); err != nil {
+		writeUnavailable(w)
+		return
+	}
+	// The reply goes out through the REST API once the workflow has it, so the
+	// webhook answers with an empty TwiML document.
+	doc, err := twiml.Messages(nil)
+	if err != nil {
+		doc = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, doc)
+}
+
+// vonageInbound takes the Vonage Messages API inbound webhook.
+func (s *Server) vonageInbound(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	if err := vonage.Verify(s.cfg.VonageSignatureSecret, r.Header.Get("Authorization"), body); err != nil {
+		s.log.Warn("vonage webhook rejected: bad signature", "remote", r.RemoteAddr, "error", err)
+		writeError(w, http.StatusUnauthorized, "missing or invalid signature: "+err.Error())
+		return
+	}
+	in, err := vonage.ParseInbound(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	t := turn.Turn{
+		ID:             turn.ID(turn.VendorVonage, in.MessageUUID),
+		ConversationID: turn.ConversationID(turn.VendorVonage, in.Channel, in.From, in.To),
+		Vendor:         turn.VendorVonage, Channel: in.Channel, From: in.From, To: in.To, Text: in.Text,
+		ReceivedAt: s.now().UTC(),
+	}
+	if err := t.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, "vonage inbound webhook: "+err.Error())
+		return
+	}
+	if _, err := s.publish(r.Context(), t); err != nil {
+		writeUnavailable(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"turn_id": t.ID})
+}

@@ -1,0 +1,215 @@
+// Package streams declares the JetStream streams and key-value buckets that
+// Switchboard's processes share, and the few operations on them that both the API and
+// the workers perform. One place owns their names and settings, so an api process
+// and a worker process can never disagree about them.
+//
+//   - SWITCHBOARD_TURNS (switchboard.turns.<conversation>): accepted turns, deduplicated
+//     by Nats-Msg-Id (the turn id) within the duplicate window. File storage.
+//   - SWITCHBOARD_EVENTS (switchboard.events.turns.<conversation>): turn outcomes, for
+//     contact-center backends and for API callers that wait for a reply.
+//   - SWITCHBOARD_DEADLETTER (switchboard.deadletter.turns): turns the bridge could
+//     never hand to Temporal, kept for inspection and replay.
+//   - KV switchboard_sends: the send ledger, one entry per reply idempotency key.
+package streams
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboard-cc/switchboard/internal/turn"
+)
+
+// Names of the streams, subjects and buckets.
+const (
+	TurnsStream         = "SWITCHBOARD_TURNS"
+	TurnsSubjectPrefix  = "switchboard.turns."
+	EventsStream        = "SWITCHBOARD_EVENTS"
+	EventsSubjectPrefix = "switchboard.events.turns."
+	DeadLetterStream    = "SWITCHBOARD_DEADLETTER"
+	DeadLetterSubject   = "switchboard.deadletter.turns"
+	SendsBucket         = "switchboard_sends"
+	BridgeConsumer      = "bridge"
+)
+
+// Config sets the durability and retention of the streams.
+type Config struct {
+	// Replicas per stream: 1 on one server, 3 on a production cluster.
+	Replicas int
+	// DuplicateWindow is how long a turn id is remembered: a vendor retry of the same
+	// message within it is acknowledged and dropped.
+	DuplicateWindow time.Duration
+	// TurnsMaxAge bounds how long turns are kept after they were handed on.
+	TurnsMaxAge time.Duration
+	// EventsMaxAge bounds how long outcomes are kept for consumers.
+	EventsMaxAge time.Duration
+	// SendLedgerTTL is how long a reply's ledger entry is kept.
+	SendLedgerTTL time.Duration
+	// MemoryStorage keeps streams in memory. Only for tests.
+	MemoryStorage bool
+}
+
+// Defaults for Config.
+const (
+	DefaultDuplicateWindow = time.Hour
+	DefaultTurnsMaxAge     = 7 * 24 * time.Hour
+	DefaultEventsMaxAge    = 24 * time.Hour
+	DefaultSendLedgerTTL   = 7 * 24 * time.Hour
+)
+
+// Validate fills defaults and reports the first bad field.
+func (c *Config) Validate() error {
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = DefaultDuplicateWindow
+	}
+	if c.TurnsMaxAge == 0 {
+		c.TurnsMaxAge = DefaultTurnsMaxAge
+	}
+	if c.EventsMaxAge == 0 {
+		c.EventsMaxAge = DefaultEventsMaxAge
+	}
+	if c.SendLedgerTTL == 0 {
+		c.SendLedgerTTL = DefaultSendLedgerTTL
+	}
+	switch {
+	case c.Replicas < 1 || c.Replicas > 5:
+		return fmt.Errorf("streams: Replicas must be between 1 and 5, got %d", c.Replicas)
+	case c.DuplicateWindow < time.Second:
+		return fmt.Errorf("streams: DuplicateWindow must be at least 1s")
+	case c.TurnsMaxAge < c.DuplicateWindow:
+		return fmt.Errorf("streams: TurnsMaxAge must be at least DuplicateWindow")
+	case c.EventsMaxAge < time.Minute:
+		return fmt.Errorf("streams: EventsMaxAge must be at least 1m")
+	case c.SendLedgerTTL < time.Hour:
+		return fmt.Errorf("streams: SendLedgerTTL must be at least 1h")
+	}
+	return nil
+}
+
+// Ensure creates or updates every stream and bucket. It is idempotent and safe to
+// run from every process at start.
+func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	storage := jetstream.FileStorage
+	if c.MemoryStorage {
+		storage = jetstream.MemoryStorage
+	}
+	for _, sc := range []jetstream.StreamConfig{
+		{
+			Name: TurnsStream, Subjects: []string{TurnsSubjectPrefix + ">"},
+			Storage: storage, Replicas: c.Replicas, Duplicates: c.DuplicateWindow, MaxAge: c.TurnsMaxAge,
+			Description: "Accepted customer turns, deduplicated by turn id",
+		},
+		{
+			Name: EventsStream, Subjects: []string{EventsSubjectPrefix + ">"},
+			Storage: storage, Replicas: c.Replicas, MaxAge: c.EventsMaxAge,
+			Description: "Turn outcomes for contact-center backends",
+		},
+		{
+			Name: DeadLetterStream, Subjects: []string{DeadLetterSubject},
+			Storage: storage, Replicas: c.Replicas,
+			Description: "Turns that could never be handed to their conversation workflow",
+		},
+	} {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("stream %s: %w", sc.Name, err)
+		}
+	}
+	kvStorage := jetstream.FileStorage
+	if c.MemoryStorage {
+		kvStorage = jetstream.MemoryStorage
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: SendsBucket, Storage: kvStorage, Replicas: c.Replicas, TTL: c.SendLedgerTTL,
+		Description: "Send ledger: one entry per reply idempotency key",
+	}); err != nil {
+		return fmt.Errorf("bucket %s: %w", SendsBucket, err)
+	}
+	return nil
+}
+
+// TurnSubject is the subject a conversation's turns are published on.
+func TurnSubject(conversationID string) string { return TurnsSubjectPrefix + conversationID }
+
+// EventSubject is the subject a conversation's turn outcomes are published on.
+func EventSubject(conversationID string) string { return EventsSubjectPrefix + conversationID }
+
+// PublishTurn publishes t and returns once JetStream has stored it. duplicate is true
+// when the turn id was already in the stream's duplicate window: the turn was
+// accepted before and nothing new was stored.
+func PublishTurn(ctx context.Context, js jetstream.JetStream, t turn.Turn) (seq uint64, duplicate bool, err error) {
+	if err := t.Validate(); err != nil {
+		return 0, false, err
+	}
+	data, err := json.Marshal(t)
+	if err != nil {
+		return 0, false, err
+	}
+	msg := &nats.Msg{Subject: TurnSubject(t.ConversationID), Data: data, Header: nats.Header{}}
+	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(t.ID), jetstream.WithExpectStream(TurnsStream))
+	if err != nil {
+		return 0, false, fmt.Errorf("publish turn %s: %w", t.ID, err)
+	}
+	return ack.Sequence, ack.Duplicate, nil
+}
+
+// DecodeTurn parses a message of the turns stream.
+func DecodeTurn(data []byte) (turn.Turn, error) {
+	var t turn.Turn
+	if err := json.Unmarshal(data, &t); err != nil {
+		return t, fmt.Errorf("malformed turn: %w", err)
+	}
+	if err := t.Validate(); err != nil {
+		return t, fmt.Errorf("invalid turn: %w", err)
+	}
+	return t, nil
+}
+
+// ErrNoReply is returned by WaitOutcome when the wait ran out.
+var ErrNoReply = errors.New("no outcome within the wait")
+
+// OutcomeWaiter waits for the outcome of one turn. Subscribe before publishing the
+// turn, so a fast outcome cannot be missed.
+type OutcomeWaiter struct {
+	sub    *nats.Subscription
+	ch     chan *nats.Msg
+	turnID string
+}
+
+// WaitForOutcome subscribes to a conversation's outcomes, filtered to one turn.
+func WaitForOutcome(nc *nats.Conn, conversationID, turnID string) (*OutcomeWaiter, error) {
+	ch := make(chan *nats.Msg, 16)
+	sub, err := nc.ChanSubscribe(EventSubject(conversationID), ch)
+	if err != nil {
+		return nil, err
+	}
+	return &OutcomeWaiter{sub: sub, ch: ch, turnID: turnID}, nil
+}
+
+// Wait returns the turn's outcome, or ErrNoReply when ctx ends first.
+func (w *OutcomeWaiter) Wait(ctx context.Context) (turn.Outcome, error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return turn.Outcome{}, ErrNoReply
+		case m := <-w.ch:
+			var o turn.Outcome
+			if json.Unmarshal(m.Data, &o) == nil && o.TurnID == w.turnID {
+				return o, nil
+			}
+		}
+	}
+}
+
+// Close ends the subscription.
+func (w *OutcomeWaiter) Close() { _ = w.sub.Unsubscribe() }

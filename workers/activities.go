@@ -1,0 +1,131 @@
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/providers"
+	"github.com/switchboard-cc/switchboard/providers/messaging"
+	"github.com/switchboard-cc/switchboard/providers/nlu"
+	"github.com/switchboard-cc/switchboard/workflows"
+)
+
+// Router chooses the providers for a turn.
+type Router interface {
+	Route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error)
+}
+
+// Activities are the conversation workflow's only way to touch the world. Each method
+// makes one provider attempt; the workflow's retry policy is the only retry layer.
+type Activities struct {
+	Router  Router
+	NLU     map[string]nlu.Detector
+	Senders map[string]messaging.Sender
+	Ledger  *SendLedger
+	Events  jetstream.JetStream
+	Logger  *slog.Logger
+}
+
+// Register registers the activities under the names the workflow uses.
+func (a *Activities) Register(w worker.ActivityRegistry) {
+	w.RegisterActivityWithOptions(a.Route, activity.RegisterOptions{Name: workflows.ActivityRoute})
+	w.RegisterActivityWithOptions(a.Detect, activity.RegisterOptions{Name: workflows.ActivityDetect})
+	w.RegisterActivityWithOptions(a.Send, activity.RegisterOptions{Name: workflows.ActivitySend})
+	w.RegisterActivityWithOptions(a.PublishOutcome, activity.RegisterOptions{Name: workflows.ActivityPublish})
+}
+
+// Route asks the router for the turn's candidates.
+func (a *Activities) Route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error) {
+	return a.Router.Route(ctx, in)
+}
+
+// Detect makes one attempt on one NLU provider.
+func (a *Activities) Detect(ctx context.Context, in workflows.DetectInput) (workflows.DetectOutput, error) {
+	d, ok := a.NLU[in.Provider]
+	if !ok {
+		return workflows.DetectOutput{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("NLU provider %q is not configured on this worker", in.Provider), workflows.ErrTypeUnknown, nil)
+	}
+	r, err := d.Detect(ctx, nlu.Query{SessionID: in.ConversationID, Text: in.Text, LanguageCode: in.LanguageCode})
+	if err != nil {
+		return workflows.DetectOutput{}, activityError(err)
+	}
+	return workflows.DetectOutput{Intent: r.Intent, Reply: r.Reply, Confidence: r.Confidence}, nil
+}
+
+// Send makes one attempt to deliver a reply, guarded by the send ledger so that the
+// same idempotency key never reaches a vendor twice once a vendor accepted it.
+func (a *Activities) Send(ctx context.Context, in workflows.SendInput) (workflows.SendOutput, error) {
+	s, ok := a.Senders[in.Provider]
+	if !ok {
+		return workflows.SendOutput{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("CPaaS provider %q is not configured on this worker", in.Provider), workflows.ErrTypeUnknown, nil)
+	}
+	key := in.Message.IdempotencyKey
+	claim, err := a.Ledger.Claim(ctx, key, in.Provider)
+	if err != nil {
+		// Without the ledger a send could be a duplicate: wait for it instead.
+		return workflows.SendOutput{}, temporal.NewApplicationError(err.Error(), workflows.ErrTypeUnavailable)
+	}
+	if claim.Sent != nil {
+		a.logger().Info("reply already sent, not sending again", "key", key, "provider", claim.Sent.Provider)
+		return workflows.SendOutput{MessageID: claim.Sent.MessageID, Reused: true}, nil
+	}
+	r, err := s.Send(ctx, in.Message)
+	if err != nil {
+		if rerr := a.Ledger.Release(context.WithoutCancel(ctx), claim); rerr != nil {
+			a.logger().Warn("send ledger claim not released; the next attempt waits for it to go stale", "key", key, "error", rerr)
+		}
+		return workflows.SendOutput{}, activityError(err)
+	}
+	if err := a.Ledger.Confirm(context.WithoutCancel(ctx), claim, in.Provider, r.MessageID); err != nil {
+		// The reply is out. The receipt travels back in the activity result; only a
+		// retry of this very attempt would miss the ledger entry, and none follows a
+		// success.
+		a.logger().Warn("reply sent but not recorded in the send ledger", "key", key, "error", err)
+	}
+	return workflows.SendOutput{MessageID: r.MessageID}, nil
+}
+
+// PublishOutcome announces a processed turn on the events stream. The outcome's turn
+// id is the message id, so a retried publish is deduplicated by JetStream.
+func (a *Activities) PublishOutcome(ctx context.Context, in workflows.PublishInput) error {
+	data, err := json.Marshal(in.Outcome)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), "Encoding", err)
+	}
+	_, err = a.Events.Publish(ctx, streams.EventSubject(in.Outcome.ConversationID), data,
+		jetstream.WithMsgID("outcome:"+in.Outcome.TurnID))
+	return err
+}
+
+func (a *Activities) logger() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.Default()
+}
+
+// activityError turns a classified provider error into the application error the
+// workflow decides on. Rejections are non-retryable: no retry or failover fixes them.
+func activityError(err error) error {
+	switch {
+	case errors.Is(err, providers.ErrRejected):
+		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeRejected, err)
+	case errors.Is(err, providers.ErrRateLimited):
+		return temporal.NewApplicationError(err.Error(), workflows.ErrTypeRateLimited, err)
+	case errors.Is(err, providers.ErrTimeout):
+		return temporal.NewApplicationError(err.Error(), workflows.ErrTypeTimeout, err)
+	default:
+		return temporal.NewApplicationError(err.Error(), workflows.ErrTypeUnavailable, err)
+	}
+}

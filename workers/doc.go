@@ -1,0 +1,8 @@
+// Package workers runs Switchboard's background work:
+//
+//   - Bridge, the durable JetStream consumer that hands each turn to its conversation
+//     workflow with update-with-start and acks only after Temporal accepted it;
+//   - the Temporal worker (NewWorker) that runs conversation workflows;
+//   - Activities, the workflow's only access to the world: routing, NLU, CPaaS sends
+//     guarded by the SendLedger, and turn outcome events.
+package workers

@@ -1,0 +1,115 @@
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// SendLedger records, per reply idempotency key, whether the reply was sent and by
+// whom. It is what keeps a retried or replayed send from reaching the customer twice:
+// a local activity retried after its result was lost (a worker crash, a failed
+// workflow task) finds the receipt here instead of sending again.
+//
+// An attempt claims the key before it sends and confirms it after. A claim whose
+// owner failed definitely (the vendor refused or was unreachable) is released so the
+// next attempt may send. A claim whose owner vanished mid-send is taken over after
+// StaleAfter: the reply may then reach the customer twice, which is preferred over
+// never reaching them. That window is the one duplicate this design admits.
+type SendLedger struct {
+	kv         jetstream.KeyValue
+	StaleAfter time.Duration
+}
+
+// NewSendLedger uses the given bucket (streams.SendsBucket).
+func NewSendLedger(kv jetstream.KeyValue) *SendLedger {
+	return &SendLedger{kv: kv, StaleAfter: 2 * time.Minute}
+}
+
+type ledgerEntry struct {
+	State     string    `json:"state"` // pending | sent
+	Provider  string    `json:"provider"`
+	MessageID string    `json:"message_id,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+const (
+	statePending = "pending"
+	stateSent    = "sent"
+)
+
+// Claim is the result of claiming a key.
+type Claim struct {
+	key      string
+	revision uint64
+	// Sent is set when the reply was already sent: nothing may be sent again.
+	Sent *ledgerEntry
+}
+
+// ErrSendInFlight is returned when another attempt holds a fresh claim on the key.
+var ErrSendInFlight = errors.New("another attempt is sending this reply")
+
+// Claim reserves key for a send by provider.
+func (l *SendLedger) Claim(ctx context.Context, key, provider string) (Claim, error) {
+	k := ledgerKey(key)
+	e := ledgerEntry{State: statePending, Provider: provider, At: time.Now().UTC()}
+	data, _ := json.Marshal(e)
+	rev, err := l.kv.Create(ctx, k, data)
+	if err == nil {
+		return Claim{key: k, revision: rev}, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return Claim{}, fmt.Errorf("send ledger: %w", err)
+	}
+	cur, err := l.kv.Get(ctx, k)
+	if err != nil {
+		return Claim{}, fmt.Errorf("send ledger: %w", err)
+	}
+	var old ledgerEntry
+	if err := json.Unmarshal(cur.Value(), &old); err != nil {
+		return Claim{}, fmt.Errorf("send ledger: entry %s is corrupt: %w", key, err)
+	}
+	if old.State == stateSent {
+		return Claim{key: k, Sent: &old}, nil
+	}
+	if time.Since(old.At) < l.StaleAfter {
+		return Claim{}, ErrSendInFlight
+	}
+	rev, err = l.kv.Update(ctx, k, data, cur.Revision())
+	if err != nil {
+		return Claim{}, ErrSendInFlight // someone else took it over first
+	}
+	return Claim{key: k, revision: rev}, nil
+}
+
+// Confirm records that the claimed send reached the vendor.
+func (l *SendLedger) Confirm(ctx context.Context, c Claim, provider, messageID string) error {
+	data, _ := json.Marshal(ledgerEntry{State: stateSent, Provider: provider, MessageID: messageID, At: time.Now().UTC()})
+	if _, err := l.kv.Update(ctx, c.key, data, c.revision); err != nil {
+		return fmt.Errorf("send ledger: confirm: %w", err)
+	}
+	return nil
+}
+
+// Release gives up a claim after a send that definitely did not reach the customer.
+func (l *SendLedger) Release(ctx context.Context, c Claim) error {
+	if err := l.kv.Delete(ctx, c.key, jetstream.LastRevision(c.revision)); err != nil {
+		return fmt.Errorf("send ledger: release: %w", err)
+	}
+	return nil
+}
+
+// ledgerKey maps an idempotency key ("conv/epoch/seq") to a valid KV key.
+func ledgerKey(key string) string {
+	b := []byte(key)
+	for i, c := range b {
+		if c == '/' {
+			b[i] = '.'
+		}
+	}
+	return string(b)
+}
