@@ -110,9 +110,6 @@ func ConversationWorkflow(ctx workflow.Context, s State) error {
 		c.seen[id] = true
 	}
 	c.epoch = workflow.GetInfo(ctx).FirstRunID
-	if len(c.epoch) > 8 {
-		c.epoch = c.epoch[:8]
-	}
 	if err := workflow.SetQueryHandler(ctx, QueryTranscript, c.transcript); err != nil {
 		return err
 	}
