@@ -79,6 +79,7 @@ func (c *Config) Validate() error {
 		return errors.New("TemporalAddr (--temporal-address) is required")
 	}
 	if c.PublicURL == "" {
+		// Run replaces the placeholder with the bound address once it listens.
 		c.PublicURL = "http://" + c.HTTPAddr
 	}
 	c.Bridge.TaskQueue, c.Worker.TaskQueue = c.TaskQueue, c.TaskQueue
@@ -97,7 +98,8 @@ func (c *Config) Validate() error {
 
 // Ready describes a started service.
 type Ready struct {
-	HTTPAddr string // the API's bound address
+	HTTPAddr  string // the API's bound address
+	PublicURL string // the base URL webhook signatures are computed over
 }
 
 // Run runs the service until ctx is cancelled, then shuts it down: the API stops
@@ -164,13 +166,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	}()
 	defer func() { stopBridge(); wg.Wait() }()
 
-	srv, err := api.New(cfg.API, nc, js, api.TemporalConversations{Client: tc, Namespace: cfg.Namespace}, log.With("component", "api"))
-	if err != nil {
-		return err
-	}
+	publicURLDefaulted := cfg.PublicURL == "http://"+cfg.HTTPAddr
 	lis, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	defer lis.Close()
+	if publicURLDefaulted {
+		cfg.API.PublicURL = "http://" + lis.Addr().String() // a :0 port is known only now
+	}
+	srv, err := api.New(cfg.API, nc, js, api.TemporalConversations{Client: tc, Namespace: cfg.Namespace}, log.With("component", "api"))
+	if err != nil {
+		return err
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -182,7 +189,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(lis) }()
 	if onReady != nil {
-		onReady(Ready{HTTPAddr: lis.Addr().String()})
+		onReady(Ready{HTTPAddr: lis.Addr().String(), PublicURL: cfg.API.PublicURL})
 	}
 	select {
 	case <-ctx.Done():

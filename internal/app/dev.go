@@ -6,19 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/switchboard-cc/switchboard/deploy/agent"
 	"github.com/switchboard-cc/switchboard/internal/devnats"
-	"github.com/switchboard-cc/switchboard/providers/dialogflowcx"
 	"github.com/switchboard-cc/switchboard/providers/fake"
-	"github.com/switchboard-cc/switchboard/providers/twilio"
-	"github.com/switchboard-cc/switchboard/providers/vonage"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
@@ -78,9 +73,9 @@ type DevConfig struct {
 
 // DevReady describes a started dev stack.
 type DevReady struct {
-	API, TemporalUI, Temporal, NATS string
-	Outbox                          *fake.Outbox
-	Faults                          *fake.Faults
+	API, PublicURL, TemporalUI, Temporal, NATS string
+	Outbox                                     *fake.Outbox
+	Faults                                     *fake.Faults
 }
 
 // RunDev runs the whole stack in one process: NATS with JetStream, Temporal with its
@@ -142,62 +137,27 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 		}
 	}()
 
-	var outbox fake.Outbox
-	var faults fake.Faults
-	cx := fake.NewDialogflow(demo, &faults, dialogflowcx.DefaultName)
-	cxAddr, err := cx.Start("127.0.0.1:0")
+	fakes, err := StartFakes(demo, dc.TwilioAuthToken)
 	if err != nil {
-		return fmt.Errorf("fake Dialogflow CX: %w", err)
+		return err
 	}
-	defer cx.Stop()
-	twURL, stopTw, err := serveLoopback(fake.NewTwilio(DevTwilioAccountSID, dc.TwilioAuthToken, &outbox, &faults, "twilio"))
-	if err != nil {
-		return fmt.Errorf("fake Twilio: %w", err)
-	}
-	defer stopTw()
-	vgURL, stopVg, err := serveLoopback(fake.NewVonage(DevVonageAPIKey, DevVonageAPISecret, &outbox, &faults, "vonage"))
-	if err != nil {
-		return fmt.Errorf("fake Vonage: %w", err)
-	}
-	defer stopVg()
+	defer fakes.Stop()
 
-	known := func(p string) bool { return p == dialogflowcx.DefaultName || p == "twilio" || p == "vonage" }
 	cfg := Config{
-		HTTPAddr:     dc.HTTPAddr,
-		PublicURL:    dc.PublicURL,
-		NATSURL:      ns.ClientURL(),
-		TemporalAddr: tsrv.FrontendAddr(),
-		Dialogflow: dialogflowcx.Config{
-			Endpoint: cxAddr, Insecure: true, ProjectID: devDialogflowProject, Location: devDialogflowLocation,
-			AgentID: devDialogflowAgent, LanguageCode: demo.LanguageCode,
-		},
-		Twilio:                twilio.Config{AccountSID: DevTwilioAccountSID, AuthToken: dc.TwilioAuthToken, BaseURL: twURL},
-		Vonage:                vonage.Config{APIKey: DevVonageAPIKey, APISecret: DevVonageAPISecret, BaseURL: vgURL},
+		HTTPAddr:              dc.HTTPAddr,
+		PublicURL:             dc.PublicURL,
+		NATSURL:               ns.ClientURL(),
+		TemporalAddr:          tsrv.FrontendAddr(),
 		VonageSignatureSecret: dc.VonageSignatureSecret,
 		Workflow:              dc.Workflow,
-		Dev:                   fake.DevHandler(&outbox, &faults, known),
 	}
+	fakes.Apply(&cfg)
 	cfg.Streams.MemoryStorage = dc.InMemory
 	return Run(ctx, cfg, log, func(r Ready) {
 		if onReady != nil {
-			onReady(DevReady{API: "http://" + r.HTTPAddr, TemporalUI: tsrv.UIURL(), Temporal: tsrv.FrontendAddr(), NATS: ns.ClientURL(), Outbox: &outbox, Faults: &faults})
+			onReady(DevReady{API: "http://" + r.HTTPAddr, PublicURL: r.PublicURL, TemporalUI: tsrv.UIURL(), Temporal: tsrv.FrontendAddr(), NATS: ns.ClientURL(), Outbox: fakes.Outbox, Faults: fakes.Faults})
 		}
 	})
-}
-
-// serveLoopback serves h on a random loopback port, as a vendor's host.
-func serveLoopback(h http.Handler) (string, func(), error) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(lis) }()
-	return "http://" + lis.Addr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
 }
 
 func checkFree(addr string) error {

@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-cc/switchboard/deploy/agent"
+	"github.com/switchboard-cc/switchboard/internal/app"
+	"github.com/switchboard-cc/switchboard/internal/devnats"
+	"github.com/switchboard-cc/switchboard/internal/devtemporal"
+	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/testmsg"
+	"github.com/switchboard-cc/switchboard/internal/turn"
+	"github.com/switchboard-cc/switchboard/providers/fake"
+	"github.com/switchboard-cc/switchboard/workflows"
+)
+
+// serveStack runs the service (app.Run, as `switchboard serve` does) against NATS and
+// Temporal servers the test controls, so the test can take Temporal away.
+type serveStack struct {
+	stack
+	nats     *devnats.Server
+	temporal *devtemporal.Server
+	tcfg     devtemporal.Config
+}
+
+func startServeStack(t *testing.T) *serveStack {
+	t.Helper()
+	ns, err := devnats.Start(devnats.Config{Port: devnats.RandomPort})
+	require.NoError(t, err)
+	t.Cleanup(ns.Stop)
+	tcfg := devtemporal.Config{
+		FrontendPort: devtemporal.RandomPort, DisableUI: true, LogLevel: "error",
+		DBFile: filepath.Join(t.TempDir(), "temporal.db"), SearchAttributes: workflows.SearchAttributes(),
+	}
+	ts, err := devtemporal.Start(context.Background(), tcfg)
+	require.NoError(t, err)
+	// Keep the port, so a restarted server is found at the same address.
+	_, port, err := net.SplitHostPort(ts.FrontendAddr())
+	require.NoError(t, err)
+	tcfg.FrontendPort, err = strconv.Atoi(port)
+	require.NoError(t, err)
+	s := &serveStack{nats: ns, temporal: ts, tcfg: tcfg}
+	t.Cleanup(func() { _ = s.temporal.Stop() })
+
+	demo, err := fake.ParseAgent(agent.Demo)
+	require.NoError(t, err)
+	fakes, err := app.StartFakes(demo, app.DevTwilioAuthToken)
+	require.NoError(t, err)
+	t.Cleanup(fakes.Stop)
+	cfg := app.Config{
+		HTTPAddr: "127.0.0.1:0", NATSURL: ns.ClientURL(), TemporalAddr: ts.FrontendAddr(),
+		VonageSignatureSecret: app.DevVonageSignatureSecret,
+	}
+	fakes.Apply(&cfg)
+	cfg.Bridge.MinBackoff, cfg.Bridge.MaxBackoff = 200*time.Millisecond, time.Second
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan app.Ready, 1)
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, cfg, testLogger(), func(r app.Ready) { ready <- r }) }()
+	select {
+	case r := <-ready:
+		s.API, s.PublicURL = "http://"+r.HTTPAddr, r.PublicURL
+	case err := <-done:
+		t.Fatalf("service did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("service did not start within 30s")
+	}
+	s.Outbox, s.Faults = fakes.Outbox, fakes.Faults
+	s.signer = testmsg.Signer{PublicURL: s.PublicURL, TwilioAccountSID: app.DevTwilioAccountSID, TwilioAuthToken: app.DevTwilioAuthToken, VonageSecret: app.DevVonageSignatureSecret}
+	s.stop = func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("service did not stop within 30s")
+		}
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+func TestTemporalDown_TurnsWaitInJetStream_AndAreAnsweredInOrderWhenItReturns(t *testing.T) {
+	s := startServeStack(t)
+	customer := "+15556660001"
+	send := func(text string) {
+		code, body, _ := s.send(t, testmsg.Message{Vendor: "twilio", From: customer, To: business, Text: text})
+		require.Equal(t, http.StatusOK, code, body)
+	}
+	send("hello")
+	s.waitOutbox(t, customer, 1)
+
+	require.NoError(t, s.temporal.Stop())
+	// Ingress needs only JetStream: turns are still accepted.
+	send("where is my order")
+	send("when are you open")
+	send("talk to a human")
+	time.Sleep(2 * time.Second)
+	require.Len(t, sentTo(s.Outbox, customer), 1, "nothing can be answered while Temporal is down")
+
+	ts, err := devtemporal.Start(context.Background(), s.tcfg)
+	require.NoError(t, err)
+	s.temporal = ts
+	sent := s.waitOutbox(t, customer, 4)
+	require.Len(t, sent, 4)
+	require.Contains(t, sent[1].Body, "follow your order")
+	require.Contains(t, sent[2].Body, "open Monday")
+
+	tr := s.transcript(t, turn.ConversationID("twilio", "sms", customer, business))
+	require.Len(t, tr.Turns, 4)
+	for i, want := range []string{"hello", "where is my order", "when are you open", "talk to a human"} {
+		require.Equal(t, want, tr.Turns[i].Text, "turns are handled in arrival order")
+		require.Equal(t, i+1, tr.Turns[i].Seq)
+	}
+}
+
+func TestPoisonTurn_IsDeadLetteredOnce_AndTheStreamMovesOn(t *testing.T) {
+	s := startServeStack(t)
+	nc, err := nats.Connect(s.nats.ClientURL())
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	_, err = js.Publish(ctx, streams.TurnSubject("garbage"), []byte("{not json"))
+	require.NoError(t, err)
+	_, err = js.Publish(ctx, streams.TurnSubject("incomplete"), []byte(`{"id":"api:x","conversation_id":"incomplete"}`))
+	require.NoError(t, err)
+
+	customer := "+15556660002"
+	code, _, _ := s.send(t, testmsg.Message{Vendor: "twilio", From: customer, To: business, Text: "hello"})
+	require.Equal(t, http.StatusOK, code)
+	s.waitOutbox(t, customer, 1)
+
+	dl, err := js.Stream(ctx, streams.DeadLetterStream)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := dl.Info(ctx)
+		return err == nil && info.State.Msgs == 2
+	}, 10*time.Second, 100*time.Millisecond)
+	m, err := dl.GetMsg(ctx, 1)
+	require.NoError(t, err)
+	require.Contains(t, m.Header.Get("Switchboard-Error"), "malformed turn")
+	require.Equal(t, "{not json", string(m.Data))
+
+	cons, err := js.Consumer(ctx, streams.TurnsStream, streams.BridgeConsumer)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := cons.Info(ctx)
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0
+	}, 10*time.Second, 100*time.Millisecond, "poison is terminated, not redelivered")
+}
