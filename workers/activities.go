@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/messaging"
 	"github.com/switchboard-cc/switchboard/providers/nlu"
@@ -41,6 +42,7 @@ func (a *Activities) Register(w worker.ActivityRegistry) {
 	w.RegisterActivityWithOptions(a.Detect, activity.RegisterOptions{Name: workflows.ActivityDetect})
 	w.RegisterActivityWithOptions(a.Send, activity.RegisterOptions{Name: workflows.ActivitySend})
 	w.RegisterActivityWithOptions(a.PublishOutcome, activity.RegisterOptions{Name: workflows.ActivityPublish})
+	w.RegisterActivityWithOptions(a.Escalate, activity.RegisterOptions{Name: workflows.ActivityEscalate})
 }
 
 // Route asks the router for the turn's candidates.
@@ -105,6 +107,26 @@ func (a *Activities) PublishOutcome(ctx context.Context, in workflows.PublishInp
 	}
 	_, err = a.Events.Publish(ctx, streams.EventSubject(in.Outcome.ConversationID), data,
 		jetstream.WithMsgID("outcome:"+in.Outcome.TurnID))
+	return err
+}
+
+// Escalate publishes an escalation: to its queue's subject while it waits for an
+// agent, to the alerts subject once flagged. The message id makes retries no-ops.
+func (a *Activities) Escalate(ctx context.Context, in workflows.EscalateInput) error {
+	e := in.Escalation
+	subject := streams.EscalationSubject(e.Queue)
+	if e.State == turn.EscalationFlagged {
+		subject = streams.FlaggedSubject
+		a.logger().Error("ALERT: escalation acknowledged by no queue; the customer got the final message",
+			"escalation", e.ID, "conversation", e.ConversationID, "reason", e.Reason)
+	} else if !streams.ValidQueueName(e.Queue) {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("queue name %q is not valid", e.Queue), workflows.ErrTypeRejected, nil)
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), "Encoding", err)
+	}
+	_, err = a.Events.Publish(ctx, subject, data, jetstream.WithMsgID(e.ID+"/"+e.Queue+"/"+e.State))
 	return err
 }
 

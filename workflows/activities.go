@@ -9,10 +9,11 @@ import (
 
 // Activity names. Package workers registers its implementations under these names.
 const (
-	ActivityRoute   = "Route"
-	ActivityDetect  = "Detect"
-	ActivitySend    = "Send"
-	ActivityPublish = "PublishOutcome"
+	ActivityRoute    = "Route"
+	ActivityDetect   = "Detect"
+	ActivitySend     = "Send"
+	ActivityPublish  = "PublishOutcome"
+	ActivityEscalate = "Escalate"
 )
 
 // Application error types that activities return, so the workflow can decide without
@@ -40,6 +41,22 @@ type Route struct {
 	FallbackReply string
 	// LanguageCode for NLU queries.
 	LanguageCode string
+	// Escalation says when and where the conversation goes to a human.
+	Escalation EscalationPolicy
+}
+
+// EscalationPolicy says when a conversation is handed to a human, and where.
+type EscalationPolicy struct {
+	// HandoffIntents escalate as soon as one of them is detected.
+	HandoffIntents []string
+	// MaxNoMatch escalates after this many no-match turns in a row (0: never).
+	MaxNoMatch int
+	// Queues are tried in order; each must acknowledge within its AckSLA.
+	Queues []turn.Queue
+	// EscalatingReply tells the customer a human is on the way.
+	EscalatingReply string
+	// FinalMessage is sent when no queue acknowledged in time.
+	FinalMessage string
 }
 
 // Attempt bounds one provider attempt: a local activity with its own timeout and a
@@ -53,6 +70,9 @@ type Attempt struct {
 type NLUCandidate struct {
 	Provider string
 	Attempt  Attempt
+	// Local marks the in-process last-resort NLU: its no-match means the remote
+	// providers could not be asked, so the turn escalates.
+	Local bool
 }
 
 // CPaaSCandidate is one CPaaS provider to try, with the business address that the
@@ -98,4 +118,9 @@ type PublishInput struct {
 	Outcome turn.Outcome
 	Vendor  string
 	Channel string
+}
+
+// EscalateInput publishes an escalation to a human queue.
+type EscalateInput struct {
+	Escalation turn.Escalation
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/messaging"
+	"github.com/switchboard-cc/switchboard/providers/nlu"
 )
 
 // Names under which the conversation workflow's handlers are registered.
@@ -79,6 +80,13 @@ type State struct {
 	Pending []PendingTurn
 	// Transcript holds the most recent outcomes, oldest first.
 	Transcript []turn.Outcome
+	// NoMatchStreak counts consecutive turns no NLU understood.
+	NoMatchStreak int
+	// Escalation is the open escalation, if any; Escalations counts them all.
+	Escalation  *turn.Escalation
+	Escalations int
+	// AgentReplies counts agent messages, for their idempotency keys.
+	AgentReplies int
 }
 
 // PendingTurn is an accepted turn waiting to be processed.
@@ -115,6 +123,9 @@ func ConversationWorkflow(ctx workflow.Context, s State) error {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateTurn, c.accept,
 		workflow.UpdateHandlerOptions{Validator: c.validate}); err != nil {
+		return err
+	}
+	if err := c.setDeskHandlers(ctx); err != nil {
 		return err
 	}
 	return c.run(ctx)
@@ -177,6 +188,7 @@ func (c *conversation) transcript() (turn.Transcript, error) {
 		Status:         c.status,
 		Turns:          c.Transcript,
 		Pending:        len(c.Pending),
+		Escalation:     c.Escalation,
 	}, nil
 }
 
@@ -189,12 +201,20 @@ func (c *conversation) run(ctx workflow.Context) error {
 	); err != nil {
 		return err
 	}
+	if c.Escalation != nil {
+		// Carried over by continue-as-new: keep tracking its SLA.
+		c.status = StatusWaitingHuman
+		c.watchSLA(ctx, c.Escalation.ID)
+	}
 	for {
 		got, err := workflow.AwaitWithTimeout(ctx, c.Options.IdleTimeout, func() bool { return len(c.Pending) > 0 })
 		if err != nil {
 			return err
 		}
 		if !got {
+			if c.Escalation != nil && c.Escalation.State != turn.EscalationFlagged {
+				continue // a human still owes this customer an answer
+			}
 			return c.close(ctx)
 		}
 		next := c.Pending[0]
@@ -231,68 +251,139 @@ func (c *conversation) close(ctx workflow.Context) error {
 	return workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(StatusClosed))
 }
 
-// process handles one turn: route, understand, reply. It always returns an outcome;
-// failures are recorded in it rather than failing the workflow.
+// process handles one turn: route, understand, decide, reply. It always returns an
+// outcome; failures are recorded in it rather than failing the workflow.
 func (c *conversation) process(ctx workflow.Context, p PendingTurn) turn.Outcome {
-	logger := workflow.GetLogger(ctx)
 	t := p.Turn
 	out := turn.Outcome{TurnID: t.ID, ConversationID: c.Conversation.ID, Seq: p.Seq, Text: t.Text, ReceivedAt: t.ReceivedAt}
-
-	var route Route
-	rctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 3}))
-	if err := workflow.ExecuteLocalActivity(rctx, ActivityRoute, RouteInput{Vendor: c.Conversation.Vendor, Channel: c.Conversation.Channel, From: c.Conversation.Business}).Get(ctx, &route); err != nil {
+	if c.Escalation != nil {
+		// A human owns the conversation: the turn is theirs to answer.
+		out.Status, out.Reason = turn.StatusForwarded, "escalation "+c.Escalation.ID+" is open"
+		return out
+	}
+	route, err := c.route(ctx)
+	if err != nil {
 		out.Status, out.Reason = turn.StatusFailed, "routing: "+errorText(err)
 		return out
 	}
 
-	// Understand: the first NLU provider that answers wins. A provider that rejects
-	// the query (a permanent error) will reject it again, and so would its twins, so
-	// the turn falls straight through to the fallback reply.
-	for _, cand := range route.NLU {
-		var d DetectOutput
-		actx := workflow.WithLocalActivityOptions(ctx, localOptions(cand.Attempt))
-		err := workflow.ExecuteLocalActivity(actx, ActivityDetect, DetectInput{Provider: cand.Provider, ConversationID: c.Conversation.ID, Text: t.Text, LanguageCode: route.LanguageCode}).Get(ctx, &d)
-		if err == nil {
-			out.Intent, out.Reply, out.NLUProvider = d.Intent, d.Reply, cand.Provider
-			break
+	escalation := c.understand(ctx, route, t, &out)
+	if escalation != "" {
+		out.Escalation = escalation
+		if out.Reply == "" {
+			out.Reply = route.Escalation.EscalatingReply
 		}
-		logger.Warn("NLU attempt failed", "provider", cand.Provider, "error", err)
-		if isRejected(err) {
-			break
-		}
-	}
-	if out.NLUProvider == "" {
-		out.NLUProvider = fallbackProvider
 	}
 	if out.Reply == "" {
 		out.Reply = route.FallbackReply
 	}
 
 	// Reply: every attempt for this turn carries the same idempotency key.
-	key := turn.IdempotencyKey(c.Conversation.ID, c.epoch, p.Seq)
-	var lastErr error
+	provider, msgID, err := c.send(ctx, route, out.Reply, turn.IdempotencyKey(c.Conversation.ID, c.epoch, p.Seq))
+	switch {
+	case err == nil:
+		out.CPaaSProvider, out.MessageID, out.Status = provider, msgID, turn.StatusReplied
+	default:
+		out.Status, out.Reason = turn.StatusFailed, "reply not sent: "+errorText(err)
+		if !isRejected(err) && escalation == "" {
+			// Every CPaaS provider is down: only a human can reach the customer now.
+			escalation = "all CPaaS providers failed"
+			out.Escalation = escalation
+		}
+	}
+	if escalation != "" {
+		c.escalate(ctx, route.Escalation, escalation, t.Text)
+		if out.Status == turn.StatusReplied {
+			out.Status = turn.StatusEscalated
+		}
+	}
+	return out
+}
+
+// understand asks the NLU candidates in order; the first that answers wins. It
+// fills the outcome's intent, reply and provider, and returns why the turn must
+// escalate, if it must.
+func (c *conversation) understand(ctx workflow.Context, route Route, t turn.Turn, out *turn.Outcome) (escalation string) {
+	var answered *NLUCandidate
+	for i, cand := range route.NLU {
+		var d DetectOutput
+		actx := workflow.WithLocalActivityOptions(ctx, localOptions(cand.Attempt))
+		err := workflow.ExecuteLocalActivity(actx, ActivityDetect, DetectInput{Provider: cand.Provider, ConversationID: c.Conversation.ID, Text: t.Text, LanguageCode: route.LanguageCode}).Get(ctx, &d)
+		if err == nil {
+			out.Intent, out.Reply, out.NLUProvider = d.Intent, d.Reply, cand.Provider
+			answered = &route.NLU[i]
+			break
+		}
+		workflow.GetLogger(ctx).Warn("NLU attempt failed", "provider", cand.Provider, "error", err)
+		if isRejected(err) {
+			// The query itself is refused; its twins would refuse it too.
+			break
+		}
+	}
+	switch {
+	case answered == nil:
+		out.NLUProvider, out.Reply = fallbackProvider, route.FallbackReply
+		return "no NLU provider answered"
+	case out.Intent == nlu.NoMatch && answered.Local:
+		out.Reply = route.FallbackReply // the local NLU has nothing better
+		return "remote NLU unavailable and the local NLU found no match"
+	case out.Intent == nlu.NoMatch:
+		c.NoMatchStreak++
+		if m := route.Escalation.MaxNoMatch; m > 0 && c.NoMatchStreak >= m {
+			return fmt.Sprintf("%d no-match turns in a row", c.NoMatchStreak)
+		}
+	default:
+		c.NoMatchStreak = 0
+		for _, h := range route.Escalation.HandoffIntents {
+			if out.Intent == h {
+				return "customer asked for a human (" + h + ")"
+			}
+		}
+	}
+	return ""
+}
+
+// route asks for the providers to try, filtered by their health.
+func (c *conversation) route(ctx workflow.Context) (Route, error) {
+	var route Route
+	rctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 3}))
+	err := workflow.ExecuteLocalActivity(rctx, ActivityRoute, RouteInput{Vendor: c.Conversation.Vendor, Channel: c.Conversation.Channel, From: c.Conversation.Business}).Get(ctx, &route)
+	return route, err
+}
+
+// send delivers body to the customer through the first CPaaS candidate that takes
+// it. A rejection (an invalid number, say) stops the failover: no other provider
+// would accept it either.
+func (c *conversation) send(ctx workflow.Context, route Route, body, key string) (provider, messageID string, err error) {
+	err = errNoCPaaS
 	for _, cand := range route.CPaaS {
 		var r SendOutput
 		actx := workflow.WithLocalActivityOptions(ctx, localOptions(cand.Attempt))
-		msg := messaging.Message{Channel: cand.Channel, From: cand.From, To: c.Conversation.Customer, Body: out.Reply, IdempotencyKey: key}
-		err := workflow.ExecuteLocalActivity(actx, ActivitySend, SendInput{Provider: cand.Provider, Message: msg}).Get(ctx, &r)
+		msg := messaging.Message{Channel: cand.Channel, From: cand.From, To: c.Conversation.Customer, Body: body, IdempotencyKey: key}
+		err = workflow.ExecuteLocalActivity(actx, ActivitySend, SendInput{Provider: cand.Provider, Message: msg}).Get(ctx, &r)
 		if err == nil {
-			out.CPaaSProvider, out.MessageID, out.Status = cand.Provider, r.MessageID, turn.StatusReplied
-			return out
+			return cand.Provider, r.MessageID, nil
 		}
-		logger.Warn("CPaaS attempt failed", "provider", cand.Provider, "error", err)
-		lastErr = err
+		workflow.GetLogger(ctx).Warn("CPaaS attempt failed", "provider", cand.Provider, "error", err)
 		if isRejected(err) {
 			break
 		}
 	}
-	out.Status = turn.StatusFailed
-	if lastErr != nil {
-		out.Reason = "reply not sent: " + errorText(lastErr)
-	} else {
-		out.Reason = "reply not sent: no CPaaS provider routed for this channel"
+	return "", "", err
+}
+
+var errNoCPaaS = errors.New("no CPaaS provider routed for this channel")
+
+// setStatus records the conversation's status and queue in its search attributes.
+func (c *conversation) setStatus(ctx workflow.Context, status, queue string) {
+	c.status = status
+	q := SAQueue.ValueUnset()
+	if queue != "" {
+		q = SAQueue.ValueSet(queue)
 	}
-	return out
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(status), q); err != nil {
+		workflow.GetLogger(ctx).Error("search attribute update failed", "error", err)
+	}
 }
 
 // record keeps the outcome in the transcript, updates the search attributes and

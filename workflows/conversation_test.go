@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/switchboard-cc/switchboard/internal/turn"
+	"github.com/switchboard-cc/switchboard/providers/nlu"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
@@ -27,6 +29,7 @@ type world struct {
 	detects   []string // provider per Detect call
 	sends     []workflows.SendInput
 	published []turn.Outcome
+	escalated []turn.Escalation
 }
 
 func newWorld() *world {
@@ -40,6 +43,11 @@ func (w *world) route(ctx context.Context, in workflows.RouteInput) (workflows.R
 		CPaaS:         []workflows.CPaaSCandidate{{Provider: "twilio", Channel: in.Channel, From: in.From, Attempt: a}, {Provider: "vonage", Channel: in.Channel, From: "+15550009999", Attempt: a}},
 		FallbackReply: "Sorry, we are having trouble. Please try again shortly.",
 		LanguageCode:  "en",
+		Escalation: workflows.EscalationPolicy{
+			HandoffIntents: []string{"handoff.human"}, MaxNoMatch: 2,
+			Queues:          []turn.Queue{{Name: "tier1", AckSLA: 2 * time.Minute}, {Name: "tier2", AckSLA: 5 * time.Minute}},
+			EscalatingReply: "Connecting you with our team.", FinalMessage: "We will call you back within the hour.",
+		},
 	}, nil
 }
 
@@ -49,6 +57,12 @@ func (w *world) detect(ctx context.Context, in workflows.DetectInput) (workflows
 	w.detects = append(w.detects, in.Provider)
 	if w.nluDown[in.Provider] {
 		return workflows.DetectOutput{}, temporal.NewApplicationError(in.Provider+" unavailable", workflows.ErrTypeUnavailable)
+	}
+	switch {
+	case strings.Contains(in.Text, "human"):
+		return workflows.DetectOutput{Intent: "handoff.human", Confidence: 0.9}, nil
+	case strings.Contains(in.Text, "???"):
+		return workflows.DetectOutput{Intent: nlu.NoMatch, Reply: "Sorry?"}, nil
 	}
 	return workflows.DetectOutput{Intent: "greeting", Reply: "Hello from " + in.Provider, Confidence: 0.9}, nil
 }
@@ -70,6 +84,13 @@ func (w *world) publish(ctx context.Context, in workflows.PublishInput) error {
 	return nil
 }
 
+func (w *world) escalate(ctx context.Context, in workflows.EscalateInput) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.escalated = append(w.escalated, in.Escalation)
+	return nil
+}
+
 func newEnv(t *testing.T, w *world) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
@@ -78,6 +99,7 @@ func newEnv(t *testing.T, w *world) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(w.detect, activity.RegisterOptions{Name: workflows.ActivityDetect})
 	env.RegisterActivityWithOptions(w.send, activity.RegisterOptions{Name: workflows.ActivitySend})
 	env.RegisterActivityWithOptions(w.publish, activity.RegisterOptions{Name: workflows.ActivityPublish})
+	env.RegisterActivityWithOptions(w.escalate, activity.RegisterOptions{Name: workflows.ActivityEscalate})
 	return env
 }
 
@@ -104,6 +126,17 @@ func sendTurns(env *testsuite.TestWorkflowEnvironment, results *[]workflows.Acce
 				},
 			}, t)
 		}, time.Duration(i+1)*time.Second)
+	}
+}
+
+// sendTurnsAt delivers turns as updates at the given time.
+func sendTurnsAt(env *testsuite.TestWorkflowEnvironment, at time.Duration, turns ...turn.Turn) {
+	for i, t := range turns {
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdateTurn, fmt.Sprintf("late-%d", i), &testsuite.TestUpdateCallback{
+				OnAccept: func() {}, OnReject: func(error) {}, OnComplete: func(any, error) {},
+			}, t)
+		}, at+time.Duration(i)*time.Second)
 	}
 }
 

@@ -15,19 +15,21 @@ var (
 	SACPaaSProvider = temporal.NewSearchAttributeKeyKeyword("SwitchboardCPaaSProvider")
 	SATurns         = temporal.NewSearchAttributeKeyInt64("SwitchboardTurns")
 	SALastTurnAt    = temporal.NewSearchAttributeKeyTime("SwitchboardLastTurnAt")
+	SAQueue         = temporal.NewSearchAttributeKeyKeyword("SwitchboardQueue") // the human queue holding the conversation
 )
 
 // Conversation statuses, as shown in SwitchboardStatus.
 const (
-	StatusActive = "active"
-	StatusClosed = "closed"
+	StatusActive       = "active"
+	StatusWaitingHuman = "waiting_human" // an escalation is open
+	StatusClosed       = "closed"
 )
 
 // SearchAttributes lists the attributes and their types, for registration on a
 // namespace.
 func SearchAttributes() map[string]enumspb.IndexedValueType {
 	m := map[string]enumspb.IndexedValueType{}
-	for _, k := range []temporal.SearchAttributeKey{SAChannel, SACustomer, SAStatus, SANLUProvider, SACPaaSProvider, SATurns, SALastTurnAt} {
+	for _, k := range []temporal.SearchAttributeKey{SAChannel, SACustomer, SAStatus, SANLUProvider, SACPaaSProvider, SATurns, SALastTurnAt, SAQueue} {
 		m[k.GetName()] = k.GetValueType()
 	}
 	return m

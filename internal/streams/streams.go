@@ -9,6 +9,9 @@
 //     contact-center backends and for API callers that wait for a reply.
 //   - SWITCHBOARD_DEADLETTER (switchboard.deadletter.turns): turns the bridge could
 //     never hand to Temporal, kept for inspection and replay.
+//   - SWITCHBOARD_ESCALATIONS (switchboard.escalations.<queue>): one stream, a subject
+//     per human queue; agent desks claim from a durable consumer per queue.
+//     Flagged escalations go to switchboard.alerts.escalations in the same stream.
 //   - KV switchboard_sends: the send ledger, one entry per reply idempotency key.
 package streams
 
@@ -17,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -34,7 +38,11 @@ const (
 	DeadLetterStream    = "SWITCHBOARD_DEADLETTER"
 	DeadLetterSubject   = "switchboard.deadletter.turns"
 	SendsBucket         = "switchboard_sends"
-	BridgeConsumer      = "bridge"
+	EscalationsStream   = "SWITCHBOARD_ESCALATIONS"
+	EscalationsPrefix   = "switchboard.escalations."
+	// FlaggedSubject carries escalations no queue acknowledged: an ops alert.
+	FlaggedSubject = "switchboard.alerts.escalations"
+	BridgeConsumer = "bridge"
 )
 
 // Config sets the durability and retention of the streams.
@@ -116,6 +124,11 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 			Description: "Turn outcomes for contact-center backends",
 		},
 		{
+			Name: EscalationsStream, Subjects: []string{EscalationsPrefix + ">", FlaggedSubject},
+			Storage: storage, Replicas: c.Replicas, MaxAge: c.TurnsMaxAge,
+			Description: "Escalations to human queues",
+		},
+		{
 			Name: DeadLetterStream, Subjects: []string{DeadLetterSubject},
 			Storage: storage, Replicas: c.Replicas,
 			Description: "Turns that could never be handed to their conversation workflow",
@@ -140,6 +153,17 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 
 // TurnSubject is the subject a conversation's turns are published on.
 func TurnSubject(conversationID string) string { return TurnsSubjectPrefix + conversationID }
+
+// EscalationSubject is the subject of a human queue.
+func EscalationSubject(queue string) string { return EscalationsPrefix + queue }
+
+// DeskConsumer is the durable consumer agent desks claim a queue's escalations from.
+func DeskConsumer(queue string) string { return "desk-" + queue }
+
+var queueNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidQueueName reports whether name can be a queue: it becomes a subject token.
+func ValidQueueName(name string) bool { return queueNamePattern.MatchString(name) }
 
 // EventSubject is the subject a conversation's turn outcomes are published on.
 func EventSubject(conversationID string) string { return EventsSubjectPrefix + conversationID }

@@ -7,6 +7,7 @@ const (
 	StatusReplied   = "replied"   // a reply left through a CPaaS provider
 	StatusEscalated = "escalated" // the bot handed the conversation to a human queue
 	StatusFailed    = "failed"    // no reply could be sent; Reason says why
+	StatusForwarded = "forwarded" // a human owns the conversation; the turn is theirs
 )
 
 // Outcome is what the conversation workflow recorded for one turn. It is the unit of
@@ -25,6 +26,7 @@ type Outcome struct {
 	MessageID      string    `json:"message_id,omitempty"` // the CPaaS provider's id for the reply
 	Status         string    `json:"status"`
 	Reason         string    `json:"reason,omitempty"`
+	Escalation     string    `json:"escalation,omitempty"` // why the turn escalated
 	CompletedAt    time.Time `json:"completed_at"`
 }
 
@@ -39,4 +41,6 @@ type Transcript struct {
 	Turns          []Outcome `json:"turns"`
 	// Pending counts turns accepted but not yet processed.
 	Pending int `json:"pending"`
+	// Escalation is the open escalation, if any.
+	Escalation *Escalation `json:"escalation,omitempty"`
 }

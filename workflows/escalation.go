@@ -1,0 +1,186 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/switchboard-cc/switchboard/internal/turn"
+)
+
+// Names of the agent-desk updates.
+const (
+	UpdateClaim   = "escalation.claim"
+	UpdateAck     = "escalation.ack"
+	UpdateReply   = "escalation.reply"
+	UpdateResolve = "escalation.resolve"
+)
+
+// DeskRequest is the body of every agent-desk update.
+type DeskRequest struct {
+	EscalationID string `json:"escalation_id"`
+	Queue        string `json:"queue,omitempty"` // claim: the queue the agent claimed from
+	Agent        string `json:"agent"`
+	Text         string `json:"text,omitempty"` // reply: what the agent says
+}
+
+func (c *conversation) setDeskHandlers(ctx workflow.Context) error {
+	for name, h := range map[string]func(workflow.Context, DeskRequest) (turn.Escalation, error){
+		UpdateClaim:   c.claim,
+		UpdateAck:     c.ack,
+		UpdateResolve: c.resolve,
+	} {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, name, h, workflow.UpdateHandlerOptions{Validator: c.validateDesk(name)}); err != nil {
+			return err
+		}
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateReply, c.agentReply, workflow.UpdateHandlerOptions{Validator: c.validateDesk(UpdateReply)})
+}
+
+// validateDesk rejects agent actions on an escalation that is not the open one, so a
+// desk acting on a stale queue entry learns it at once and nothing is recorded.
+func (c *conversation) validateDesk(name string) func(workflow.Context, DeskRequest) error {
+	return func(ctx workflow.Context, r DeskRequest) error {
+		e := c.Escalation
+		switch {
+		case r.Agent == "":
+			return fmt.Errorf("agent is required")
+		case e == nil || e.ID != r.EscalationID:
+			return fmt.Errorf("escalation %s is not open on conversation %s", r.EscalationID, c.Conversation.ID)
+		}
+		switch name {
+		case UpdateClaim:
+			if e.State != turn.EscalationQueued || r.Queue != e.Queue {
+				return fmt.Errorf("escalation %s is not waiting in queue %s (state %s, queue %s)", e.ID, r.Queue, e.State, e.Queue)
+			}
+		case UpdateReply:
+			if r.Text == "" {
+				return fmt.Errorf("text is required")
+			}
+			if len(r.Text) > turn.MaxTextBytes {
+				return fmt.Errorf("text is longer than %d bytes", turn.MaxTextBytes)
+			}
+		}
+		return nil
+	}
+}
+
+func (c *conversation) claim(ctx workflow.Context, r DeskRequest) (turn.Escalation, error) {
+	c.Escalation.State, c.Escalation.Agent = turn.EscalationClaimed, r.Agent
+	return *c.Escalation, nil
+}
+
+func (c *conversation) ack(ctx workflow.Context, r DeskRequest) (turn.Escalation, error) {
+	c.Escalation.State, c.Escalation.Agent = turn.EscalationAcknowledged, r.Agent
+	return *c.Escalation, nil
+}
+
+// resolve hands the conversation back to the bot.
+func (c *conversation) resolve(ctx workflow.Context, r DeskRequest) (turn.Escalation, error) {
+	e := *c.Escalation
+	e.Agent = r.Agent
+	c.Escalation = nil
+	c.NoMatchStreak = 0
+	c.setStatus(ctx, StatusActive, "")
+	return e, nil
+}
+
+// agentReply sends an agent's message to the customer through the same
+// failover-protected send path as the bot's replies.
+func (c *conversation) agentReply(ctx workflow.Context, r DeskRequest) (turn.Escalation, error) {
+	if c.Escalation.State == turn.EscalationQueued || c.Escalation.State == turn.EscalationClaimed {
+		// Talking to the customer is the strongest acknowledgement there is.
+		c.Escalation.State, c.Escalation.Agent = turn.EscalationAcknowledged, r.Agent
+	}
+	c.AgentReplies++
+	route, err := c.route(ctx)
+	if err != nil {
+		return turn.Escalation{}, err
+	}
+	key := fmt.Sprintf("%s/agent-%d", turn.IdempotencyKey(c.Conversation.ID, c.epoch, c.Seq), c.AgentReplies)
+	if _, _, err := c.send(ctx, route, r.Text, key); err != nil {
+		return turn.Escalation{}, fmt.Errorf("agent reply not sent: %s", errorText(err))
+	}
+	return *c.Escalation, nil
+}
+
+// escalate opens an escalation on the first queue and starts tracking its SLA.
+func (c *conversation) escalate(ctx workflow.Context, p EscalationPolicy, reason, lastText string) {
+	if c.Escalation != nil {
+		return // already with a human
+	}
+	if len(p.Queues) == 0 {
+		workflow.GetLogger(ctx).Error("escalation wanted but no queue configured", "conversation", c.Conversation.ID, "reason", reason)
+		return
+	}
+	now := workflow.Now(ctx)
+	c.Escalations++
+	c.Escalation = &turn.Escalation{
+		ID: fmt.Sprintf("%s/esc-%d", c.Conversation.ID, c.Escalations), ConversationID: c.Conversation.ID,
+		Customer: c.Conversation.Customer, Channel: c.Conversation.Channel, Reason: reason,
+		Queues: p.Queues, FinalMessage: p.FinalMessage, Since: now, LastText: lastText,
+	}
+	c.setStatus(ctx, StatusWaitingHuman, "")
+	c.enqueue(ctx, 0)
+	c.watchSLA(ctx, c.Escalation.ID)
+}
+
+// enqueue puts the open escalation on queue i.
+func (c *conversation) enqueue(ctx workflow.Context, i int) {
+	e := c.Escalation
+	e.QueueIndex, e.Queue, e.State = i, e.Queues[i].Name, turn.EscalationQueued
+	e.Deadline = workflow.Now(ctx).Add(e.Queues[i].AckSLA)
+	c.setStatus(ctx, StatusWaitingHuman, e.Queue)
+	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 10}))
+	if err := workflow.ExecuteLocalActivity(pctx, ActivityEscalate, EscalateInput{Escalation: *e}).Get(ctx, nil); err != nil {
+		// The SLA timer still runs: an escalation nobody could see moves on.
+		workflow.GetLogger(ctx).Error("escalation not published", "escalation", e.ID, "queue", e.Queue, "error", err)
+	}
+}
+
+// watchSLA moves an unacknowledged escalation along its queues, then flags it.
+func (c *conversation) watchSLA(ctx workflow.Context, id string) {
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			e := c.Escalation
+			if e == nil || e.ID != id || e.State == turn.EscalationAcknowledged || e.State == turn.EscalationFlagged {
+				return
+			}
+			idx := e.QueueIndex
+			wait := e.Deadline.Sub(workflow.Now(ctx))
+			if wait > 0 {
+				changed, err := workflow.AwaitWithTimeout(ctx, wait, func() bool {
+					return c.Escalation == nil || c.Escalation.ID != id || c.Escalation.State == turn.EscalationAcknowledged || c.Escalation.QueueIndex != idx
+				})
+				if err != nil || changed {
+					continue
+				}
+			}
+			if idx+1 < len(e.Queues) {
+				workflow.GetLogger(ctx).Warn("escalation not acknowledged within SLA, re-routed", "escalation", id, "from", e.Queue, "to", e.Queues[idx+1].Name)
+				c.enqueue(ctx, idx+1)
+				continue
+			}
+			c.flag(ctx)
+			return
+		}
+	})
+}
+
+// flag ends an escalation no queue acknowledged: the customer gets the final message
+// and ops are alerted. The conversation stays with the humans (waiting_human).
+func (c *conversation) flag(ctx workflow.Context) {
+	e := c.Escalation
+	e.State = turn.EscalationFlagged
+	workflow.GetLogger(ctx).Error("ALERT escalation not acknowledged by any queue", "escalation", e.ID, "queues", len(e.Queues))
+	route, err := c.route(ctx)
+	if err == nil && e.FinalMessage != "" {
+		key := fmt.Sprintf("%s/final", e.ID)
+		if _, _, err = c.send(ctx, route, e.FinalMessage, key); err != nil {
+			workflow.GetLogger(ctx).Error("final escalation message not sent", "escalation", e.ID, "error", err)
+		}
+	}
+	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 10}))
+	_ = workflow.ExecuteLocalActivity(pctx, ActivityEscalate, EscalateInput{Escalation: *e}).Get(ctx, nil)
+}
