@@ -73,19 +73,26 @@ type Server struct {
 	nc    *nats.Conn
 	js    jetstream.JetStream
 	convs Conversations
+	desk  Desk
 	log   *slog.Logger
 	now   func() time.Time
 }
 
+// Store is where conversations live: Temporal, in production.
+type Store interface {
+	Conversations
+	Desk
+}
+
 // New builds the API server.
-func New(cfg Config, nc *nats.Conn, js jetstream.JetStream, convs Conversations, log *slog.Logger) (*Server, error) {
+func New(cfg Config, nc *nats.Conn, js jetstream.JetStream, store Store, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{cfg: cfg, nc: nc, js: js, convs: convs, log: log, now: time.Now}, nil
+	return &Server{cfg: cfg, nc: nc, js: js, convs: store, desk: store, log: log, now: time.Now}, nil
 }
 
 // Handler returns the API's routes.
@@ -96,6 +103,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/turns", s.postTurn)
 	mux.HandleFunc("GET /v1/conversations/{id}", s.getConversation)
 	mux.HandleFunc("GET /v1/conversations", s.listConversations)
+	mux.HandleFunc("GET /v1/queues/{queue}/escalations", s.waitingEscalations)
+	mux.HandleFunc("POST /v1/queues/{queue}/claim", s.claim)
+	mux.HandleFunc("POST /v1/conversations/{id}/escalation/{action}", s.escalationAction)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

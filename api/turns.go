@@ -144,19 +144,28 @@ func (s *Server) parseWait(r *http.Request) (time.Duration, error) {
 	return d, nil
 }
 
-func decodeTurnRequest(body []byte) (turnRequest, error) {
-	var req turnRequest
+// strictJSON decodes exactly one JSON value with no unknown fields, with errors
+// that name the field.
+func strictJSON(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return req, fmt.Errorf("%s must be a %s", typeErr.Field, typeErr.Type)
+			return fmt.Errorf("%s must be a %s", typeErr.Field, typeErr.Type)
 		}
-		return req, fmt.Errorf("malformed JSON: %v", err)
+		return fmt.Errorf("malformed JSON: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return req, errors.New("malformed JSON: more than one value in the body")
+		return errors.New("malformed JSON: more than one value in the body")
+	}
+	return nil
+}
+
+func decodeTurnRequest(body []byte) (turnRequest, error) {
+	var req turnRequest
+	if err := strictJSON(body, &req); err != nil {
+		return req, err
 	}
 	for _, f := range []struct{ name, v string }{
 		{"message_id", req.MessageID}, {"channel", req.Channel}, {"from", req.From}, {"to", req.To}, {"text", req.Text},

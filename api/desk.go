@@ -1,0 +1,215 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/turn"
+	"github.com/switchboard-cc/switchboard/workflows"
+)
+
+// The agent-desk API. Escalations wait in JetStream, one subject per queue, and the
+// conversation workflow is the source of truth of their state: every desk action is
+// a workflow update whose validator refuses stale actions (an escalation that moved
+// to another queue, or was resolved) before anything is recorded.
+//
+//	GET  /v1/queues/{queue}/escalations        open escalations waiting in the queue
+//	POST /v1/queues/{queue}/claim              {agent}: claim the next escalation
+//	POST /v1/conversations/{id}/escalation/ack      {escalation_id, agent}
+//	POST /v1/conversations/{id}/escalation/reply    {escalation_id, agent, text}
+//	POST /v1/conversations/{id}/escalation/resolve  {escalation_id, agent}
+
+// ErrRejected is returned when the workflow refused a desk action.
+var ErrRejected = errors.New("rejected")
+
+// Desk performs agent actions on escalations.
+type Desk interface {
+	// Act sends a desk update (workflows.UpdateClaim, UpdateAck, ...) to a
+	// conversation. Errors wrap ErrRejected or ErrNotFound where that is the cause.
+	Act(ctx context.Context, conversationID, update string, r workflows.DeskRequest) (turn.Escalation, error)
+	// Waiting lists the open escalations whose conversation waits in queue.
+	Waiting(ctx context.Context, queue string, limit int) ([]turn.Escalation, error)
+}
+
+// Act implements Desk.
+func (c TemporalConversations) Act(ctx context.Context, conversationID, update string, r workflows.DeskRequest) (turn.Escalation, error) {
+	h, err := c.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: turn.WorkflowID(conversationID), UpdateName: update, Args: []any{r},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var e turn.Escalation
+	if err == nil {
+		err = h.Get(ctx, &e)
+	}
+	var nf *serviceerror.NotFound
+	var appErr *temporal.ApplicationError
+	switch {
+	case errors.As(err, &nf):
+		return e, ErrNotFound
+	case errors.As(err, &appErr):
+		return e, fmt.Errorf("%w: %s", ErrRejected, appErr.Message())
+	}
+	return e, err
+}
+
+// Waiting implements Desk.
+func (c TemporalConversations) Waiting(ctx context.Context, queue string, limit int) ([]turn.Escalation, error) {
+	q := fmt.Sprintf("%s = %s AND %s = %s", workflows.SAStatus.GetName(), quote(workflows.StatusWaitingHuman), workflows.SAQueue.GetName(), quote(queue))
+	resp, err := c.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: c.Namespace, Query: q, PageSize: int32(limit)})
+	if err != nil {
+		return nil, err
+	}
+	out := []turn.Escalation{}
+	for _, e := range resp.Executions {
+		id, ok := turn.ConversationFromWorkflowID(e.GetExecution().GetWorkflowId())
+		if !ok {
+			continue
+		}
+		tr, err := c.Transcript(ctx, id)
+		if err != nil || tr.Escalation == nil || tr.Escalation.Queue != queue {
+			continue // visibility lags the workflow; the workflow is the truth
+		}
+		out = append(out, *tr.Escalation)
+	}
+	return out, nil
+}
+
+type deskBody struct {
+	EscalationID string `json:"escalation_id"`
+	Agent        string `json:"agent"`
+	Text         string `json:"text,omitempty"`
+}
+
+func (s *Server) decodeDesk(w http.ResponseWriter, r *http.Request) (deskBody, bool) {
+	var b deskBody
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return b, false
+	}
+	if err := strictJSON(body, &b); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return b, false
+	}
+	if b.Agent == "" {
+		writeError(w, http.StatusBadRequest, "agent is required")
+		return b, false
+	}
+	return b, true
+}
+
+func (s *Server) waitingEscalations(w http.ResponseWriter, r *http.Request) {
+	queue := r.PathValue("queue")
+	if !streams.ValidQueueName(queue) {
+		writeError(w, http.StatusBadRequest, "queue name is not valid")
+		return
+	}
+	list, err := s.desk.Waiting(r.Context(), queue, 100)
+	if err != nil {
+		s.log.Error("escalation listing failed", "queue", queue, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "conversation store unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"escalations": list})
+}
+
+// claim hands the next escalation of a queue to an agent. Entries the workflow
+// refuses (the escalation moved on or was resolved) are dropped from the queue.
+func (s *Server) claim(w http.ResponseWriter, r *http.Request) {
+	queue := r.PathValue("queue")
+	if !streams.ValidQueueName(queue) {
+		writeError(w, http.StatusBadRequest, "queue name is not valid")
+		return
+	}
+	b, ok := s.decodeDesk(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	cons, err := s.js.CreateOrUpdateConsumer(ctx, streams.EscalationsStream, jetstream.ConsumerConfig{
+		Durable: streams.DeskConsumer(queue), FilterSubject: streams.EscalationSubject(queue),
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, Description: "Agent desk claims of queue " + queue,
+	})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "escalation queues unavailable")
+		return
+	}
+	for range 20 {
+		batch, err := cons.FetchNoWait(1)
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "escalation queues unavailable")
+			return
+		}
+		var m jetstream.Msg
+		for msg := range batch.Messages() {
+			m = msg
+		}
+		if m == nil {
+			writeError(w, http.StatusNotFound, "no escalation waiting in queue "+queue)
+			return
+		}
+		var e turn.Escalation
+		if err := json.Unmarshal(m.Data(), &e); err != nil {
+			_ = m.Term()
+			continue
+		}
+		got, err := s.desk.Act(ctx, e.ConversationID, workflows.UpdateClaim, workflows.DeskRequest{EscalationID: e.ID, Queue: queue, Agent: b.Agent})
+		switch {
+		case err == nil:
+			_ = m.Ack()
+			writeJSON(w, http.StatusOK, got)
+			return
+		case errors.Is(err, ErrRejected), errors.Is(err, ErrNotFound):
+			_ = m.Term() // stale: the workflow moved on
+		default:
+			_ = m.Nak()
+			s.log.Error("claim failed", "escalation", e.ID, "error", err)
+			writeError(w, http.StatusServiceUnavailable, "conversation store unavailable")
+			return
+		}
+	}
+	writeError(w, http.StatusNotFound, "no escalation waiting in queue "+queue)
+}
+
+func (s *Server) escalationAction(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	update, ok := map[string]string{"ack": workflows.UpdateAck, "reply": workflows.UpdateReply, "resolve": workflows.UpdateResolve}[r.PathValue("action")]
+	if !ok {
+		writeError(w, http.StatusNotFound, "action must be ack, reply or resolve")
+		return
+	}
+	if !turn.ValidConversationID(id) {
+		writeError(w, http.StatusNotFound, "conversation not found")
+		return
+	}
+	b, ok := s.decodeDesk(w, r)
+	if !ok {
+		return
+	}
+	if b.EscalationID == "" {
+		writeError(w, http.StatusBadRequest, "escalation_id is required")
+		return
+	}
+	e, err := s.desk.Act(r.Context(), id, update, workflows.DeskRequest{EscalationID: b.EscalationID, Agent: b.Agent, Text: b.Text})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "conversation not found")
+	case errors.Is(err, ErrRejected):
+		writeError(w, http.StatusConflict, err.Error())
+	case err != nil:
+		s.log.Error("escalation action failed", "conversation", id, "action", r.PathValue("action"), "error", err)
+		writeError(w, http.StatusServiceUnavailable, "conversation store unavailable")
+	default:
+		writeJSON(w, http.StatusOK, e)
+	}
+}
