@@ -110,9 +110,6 @@ func (c Config) Validate() error {
 			return errors.New("devtemporal: Config.UIPort and Config.FrontendPort resolve to the same port")
 		}
 	}
-	if c.DBFile != "" && strings.ContainsAny(c.DBFile, "?#") {
-		return fmt.Errorf("devtemporal: Config.DBFile %q must not contain '?' or '#'", c.DBFile)
-	}
 	if c.Namespace != "" {
 		if c.Namespace == "temporal-system" {
 			return errors.New("devtemporal: Config.Namespace must not be the system namespace temporal-system")

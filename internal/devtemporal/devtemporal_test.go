@@ -181,7 +181,10 @@ func TestChildProcess(t *testing.T) {
 func TestRestartOnFile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	db := filepath.Join(t.TempDir(), "temporal.db")
+	// Characters that mean something in an SQLite URI must still name a plain file.
+	dir := filepath.Join(t.TempDir(), "dev #1?x=%41")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	db := filepath.Join(dir, "temporal.db")
 
 	// First life, in another process, as after `switchboard dev` is restarted.
 	began := time.Now()
@@ -199,6 +202,9 @@ func TestRestartOnFile(t *testing.T) {
 	require.NoError(t, f.Close())
 	require.NoError(t, err)
 	require.Equal(t, []byte{2, 2}, header[18:20], "database not in WAL mode")
+	entries, err := os.ReadDir(filepath.Dir(dir))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "no stray database file next to the directory")
 
 	// Second life: same file, one more search attribute than the first.
 	more := map[string]enumspb.IndexedValueType{
@@ -267,7 +273,6 @@ func TestValidate(t *testing.T) {
 		"Config.IP":               {IP: "localhost"},
 		"Config.FrontendPort":     {FrontendPort: 70000},
 		"Config.UIPort":           {UIPort: -2},
-		"Config.DBFile":           {DBFile: "x.db?mode=memory"},
 		"Config.Namespace":        {Namespace: "temporal-system"},
 		"Config.Retention":        {Retention: time.Minute},
 		"Config.SearchAttributes": {SearchAttributes: map[string]enumspb.IndexedValueType{"X": enumspb.INDEXED_VALUE_TYPE_UNSPECIFIED}},

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/uuid"
 	"go.temporal.io/server/common/config"
@@ -40,7 +41,9 @@ func sqlConfig(cfg Config) (*config.SQL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devtemporal: Config.DBFile %q: %w", cfg.DBFile, err)
 	}
-	conf.DatabaseName = path
+	// The plugin opens "file:<DatabaseName>?<attributes>" as an SQLite URI, where '?'
+	// and '#' would end the path and '%' starts an escape.
+	conf.DatabaseName = uriPathEscaper.Replace(path)
 	conf.ConnectAttributes = map[string]string{
 		"mode":         "rwc",
 		"journal_mode": "wal",
@@ -64,6 +67,8 @@ func sqlConfig(cfg Config) (*config.SQL, error) {
 	}
 	return conf, nil
 }
+
+var uriPathEscaper = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
 
 // needsSchema reports whether path is a database still to be created: missing or empty.
 func needsSchema(path string) (bool, error) {
