@@ -24,7 +24,8 @@ const DialogflowProvider = "dialogflowcx"
 // Dialogflow is a fake Dialogflow CX Sessions service: the official Go client talks
 // gRPC to it exactly as it would to Google, and it answers DetectIntent from an
 // Agent. Only DetectIntent is served; the other Sessions methods answer
-// UNIMPLEMENTED.
+// UNIMPLEMENTED. The same server also serves the Intents service's ListIntents
+// from the agent (see dialogflow_intents.go), for refreshing the local NLU's cache.
 type Dialogflow struct {
 	cxpb.UnimplementedSessionsServer
 
@@ -102,6 +103,7 @@ func (d *Dialogflow) server() *grpc.Server {
 	if d.srv == nil {
 		d.srv = grpc.NewServer()
 		cxpb.RegisterSessionsServer(d.srv, d)
+		cxpb.RegisterIntentsServer(d.srv, &dialogflowIntents{d: d}) // dialogflow_intents.go
 	}
 	return d.srv
 }
