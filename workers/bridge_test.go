@@ -1,0 +1,49 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/temporal"
+)
+
+func TestBridgeBackoff_DoublesUpToTheCap(t *testing.T) {
+	min, max := 500*time.Millisecond, 15*time.Second
+	require.Equal(t, min, backoff(min, max, 1))
+	require.Equal(t, time.Second, backoff(min, max, 2))
+	require.Equal(t, 8*time.Second, backoff(min, max, 5))
+	require.Equal(t, max, backoff(min, max, 6))
+	require.Equal(t, max, backoff(min, max, 1000))
+}
+
+func TestBridgeErrors_OutagesWaitAndRejectionsAreDeadLettered(t *testing.T) {
+	outages := []error{
+		serviceerror.NewUnavailable("frontend down"),
+		fmt.Errorf("update: %w", context.DeadlineExceeded),
+		serviceerror.NewResourceExhausted(0, "busy"),
+	}
+	for _, err := range outages {
+		require.True(t, isTransient(err), err)
+		require.False(t, isRejection(err), err)
+	}
+	rejections := []error{
+		temporal.NewApplicationError("text is required", ""),
+		serviceerror.NewInvalidArgument("bad request"),
+	}
+	for _, err := range rejections {
+		require.True(t, isRejection(err), err)
+	}
+	require.False(t, isTransient(errors.New("something else")))
+}
+
+func TestBridgeConfig_NamesTheBadField(t *testing.T) {
+	c := BridgeConfig{}
+	require.ErrorContains(t, c.Validate(), "TaskQueue")
+	c = BridgeConfig{TaskQueue: "q", CallTimeout: 20 * time.Second, AckWait: 30 * time.Second}
+	require.ErrorContains(t, c.Validate(), "AckWait")
+}

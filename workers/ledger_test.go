@@ -1,0 +1,72 @@
+package workers
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-cc/switchboard/internal/devnats"
+	"github.com/switchboard-cc/switchboard/internal/streams"
+)
+
+func newLedger(t *testing.T) *SendLedger {
+	t.Helper()
+	ns, err := devnats.Start(devnats.Config{Port: devnats.RandomPort})
+	require.NoError(t, err)
+	t.Cleanup(ns.Stop)
+	nc, err := nats.Connect(ns.ClientURL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, streams.Ensure(ctx, js, streams.Config{MemoryStorage: true}))
+	kv, err := js.KeyValue(ctx, streams.SendsBucket)
+	require.NoError(t, err)
+	return NewSendLedger(kv)
+}
+
+func TestSendLedger_ASentReplyIsNeverClaimedAgain(t *testing.T) {
+	l := newLedger(t)
+	ctx := context.Background()
+	c, err := l.Claim(ctx, "conv/run/1", "twilio")
+	require.NoError(t, err)
+	require.Nil(t, c.Sent)
+	require.NoError(t, l.Confirm(ctx, c, "twilio", "SM1"))
+
+	again, err := l.Claim(ctx, "conv/run/1", "vonage")
+	require.NoError(t, err)
+	require.NotNil(t, again.Sent, "a retry finds the receipt instead of sending")
+	require.Equal(t, "twilio", again.Sent.Provider)
+	require.Equal(t, "SM1", again.Sent.MessageID)
+}
+
+func TestSendLedger_AFailedSendIsReleasedForTheNextProvider(t *testing.T) {
+	l := newLedger(t)
+	ctx := context.Background()
+	c, err := l.Claim(ctx, "conv/run/2", "twilio")
+	require.NoError(t, err)
+	require.NoError(t, l.Release(ctx, c))
+	next, err := l.Claim(ctx, "conv/run/2", "vonage")
+	require.NoError(t, err)
+	require.Nil(t, next.Sent)
+}
+
+func TestSendLedger_AFreshClaimBlocks_AStaleOneIsTakenOver(t *testing.T) {
+	l := newLedger(t)
+	ctx := context.Background()
+	_, err := l.Claim(ctx, "conv/run/3", "twilio")
+	require.NoError(t, err)
+	_, err = l.Claim(ctx, "conv/run/3", "twilio")
+	require.ErrorIs(t, err, ErrSendInFlight)
+
+	l.StaleAfter = 10 * time.Millisecond
+	time.Sleep(20 * time.Millisecond)
+	c, err := l.Claim(ctx, "conv/run/3", "vonage")
+	require.NoError(t, err, "the owner of a stale claim is presumed dead")
+	require.NoError(t, l.Confirm(ctx, c, "vonage", "uuid-1"))
+}
