@@ -101,7 +101,17 @@ type Client struct {
 	sessions *cx.SessionsClient
 }
 
-var _ nlu.Detector = (*Client)(nil)
+var (
+	_ nlu.Detector                              = (*Client)(nil)
+	_ interface{ Probe(context.Context) error } = (*Client)(nil)
+)
+
+// The probe's fixed query: one session for every probe, so probes do not spread
+// sessions over the agent, and a text no intent is trained on.
+const (
+	ProbeSessionID = "switchboard-probe"
+	ProbeText      = "switchboard health probe"
+)
 
 // New validates cfg and dials the agent's endpoint. Unless cfg.Insecure, the client
 // authenticates with Application Default Credentials.
@@ -158,6 +168,15 @@ func (c *Client) Detect(ctx context.Context, q nlu.Query) (nlu.Result, error) {
 		return nlu.Result{}, c.classify(ctx, err)
 	}
 	return result(resp.GetQueryResult()), nil
+}
+
+// Probe checks that the agent answers: one DetectIntent of ProbeText in the session
+// ProbeSessionID, in Config.LanguageCode, a single attempt bounded by Config.Timeout
+// or ctx's earlier deadline, as Detect makes. Any answer is a success, a no-match
+// included; failures are classified as Detect's are.
+func (c *Client) Probe(ctx context.Context) error {
+	_, err := c.Detect(ctx, nlu.Query{SessionID: ProbeSessionID, Text: ProbeText})
+	return err
 }
 
 // sessionID returns id when Dialogflow accepts it as is (at most 36 characters, no

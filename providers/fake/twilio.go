@@ -34,6 +34,7 @@ type twilioFake struct {
 	outbox     *Outbox
 	faults     *Faults
 	name       string
+	created    time.Time // the account's date_created
 }
 
 // NewTwilio returns a fake of Twilio's Programmable Messaging API for one account:
@@ -42,6 +43,10 @@ type twilioFake struct {
 // Twilio error JSON otherwise). Faults are drawn per call under name, and accepted
 // messages go to outbox with channel-neutral addresses (the whatsapp: prefix becomes
 // Channel "whatsapp"). A nil outbox or faults is replaced by an empty one.
+//
+// It also serves GET /2010-04-01/Accounts/{AccountSid}.json, the account resource
+// providers/twilio fetches as its health probe: same basic auth, same faults, an
+// active "Full" account in Twilio's shape, and nothing recorded in the outbox.
 func NewTwilio(accountSID, authToken string, outbox *Outbox, faults *Faults, name string) http.Handler {
 	if outbox == nil {
 		outbox = &Outbox{}
@@ -49,9 +54,13 @@ func NewTwilio(accountSID, authToken string, outbox *Outbox, faults *Faults, nam
 	if faults == nil {
 		faults = &Faults{}
 	}
-	f := &twilioFake{sid: accountSID, token: authToken, outbox: outbox, faults: faults, name: name}
+	f := &twilioFake{sid: accountSID, token: authToken, outbox: outbox, faults: faults, name: name,
+		created: time.Now().UTC().Truncate(time.Second)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{AccountSid}/Messages.json", f.createMessage)
+	// A wildcard must be a whole path segment, so "{AccountSid}.json" is matched as
+	// one segment and its suffix checked by the handler.
+	mux.HandleFunc("GET /2010-04-01/Accounts/{account}", f.fetchAccount)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeTwilioError(w, http.StatusNotFound, 20404,
 			fmt.Sprintf("The requested resource %s was not found", r.URL.Path))
@@ -59,26 +68,85 @@ func NewTwilio(accountSID, authToken string, outbox *Outbox, faults *Faults, nam
 	return mux
 }
 
-func (f *twilioFake) createMessage(w http.ResponseWriter, r *http.Request) {
+// admit applies the call's fault and checks its credentials and account, answering
+// for itself when the call must not go on. Sends and account fetches share it, so a
+// fault set on the provider hits both alike.
+func (f *twilioFake) admit(w http.ResponseWriter, r *http.Request, account string) bool {
 	d := f.faults.Decide(f.name)
 	if !cpaasFault(w, r, d) {
-		return
+		return false
 	}
 	if d.Status != 0 {
 		// Twilio's generic errors are 20000 + status (20429, 20500, 20503).
 		writeTwilioError(w, d.Status, 20000+d.Status, http.StatusText(d.Status))
-		return
+		return false
 	}
 
 	user, pass, ok := r.BasicAuth()
 	if !ok || !cpaasEqual(user, f.sid) || !cpaasEqual(pass, f.token) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
 		writeTwilioError(w, http.StatusUnauthorized, 20003, "Authenticate")
-		return
+		return false
 	}
-	if r.PathValue("AccountSid") != f.sid {
+	if account != f.sid {
 		writeTwilioError(w, http.StatusNotFound, 20404,
 			fmt.Sprintf("The requested resource %s was not found", r.URL.Path))
+		return false
+	}
+	return true
+}
+
+// fetchAccount answers GET /2010-04-01/Accounts/{AccountSid}.json with the account
+// resource, as Twilio does. It records nothing.
+func (f *twilioFake) fetchAccount(w http.ResponseWriter, r *http.Request) {
+	account, ok := strings.CutSuffix(r.PathValue("account"), ".json")
+	if !ok {
+		// Twilio answers the suffix-less path in XML; the fake speaks JSON only.
+		writeTwilioError(w, http.StatusNotFound, 20404,
+			fmt.Sprintf("The requested resource %s was not found", r.URL.Path))
+		return
+	}
+	if !f.admit(w, r, account) {
+		return
+	}
+	base := "/2010-04-01/Accounts/" + f.sid
+	subresources := map[string]string{"sip": base + "/SIP.json"}
+	for _, name := range []string{"addresses", "conferences", "signing_keys", "transcriptions",
+		"connect_apps", "authorized_connect_apps", "usage", "keys", "applications",
+		"recordings", "short_codes", "calls", "notifications", "incoming_phone_numbers", "queues",
+		"messages", "outgoing_caller_ids", "available_phone_numbers", "balance"} {
+		subresources[name] = base + "/" + twilioResourceName(name) + ".json"
+	}
+	date := f.created.Format(time.RFC1123Z)
+	cpaasJSON(w, http.StatusOK, map[string]any{
+		// Twilio includes the account's auth token in the resource; so does the fake.
+		"auth_token":        f.token,
+		"date_created":      date,
+		"date_updated":      date,
+		"friendly_name":     "Switchboard fake account",
+		"owner_account_sid": f.sid,
+		"sid":               f.sid,
+		"status":            "active",
+		"subresource_uris":  subresources,
+		"type":              "Full",
+		"uri":               base + ".json",
+	})
+}
+
+// twilioResourceName turns a subresource key (incoming_phone_numbers) into its path
+// segment (IncomingPhoneNumbers).
+func twilioResourceName(key string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(key, "_") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
+
+func (f *twilioFake) createMessage(w http.ResponseWriter, r *http.Request) {
+	if !f.admit(w, r, r.PathValue("AccountSid")) {
 		return
 	}
 

@@ -33,6 +33,12 @@ type vonageFake struct {
 // and accepted messages go to outbox with channel-neutral addresses: Vonage's
 // plus-less numbers are recorded in E.164 with their plus, as the other vendors'
 // are. A nil outbox or faults is replaced by an empty one.
+//
+// On the same host it also serves the Account API's GET /account/get-balance (which
+// Vonage serves on rest.nexmo.com), the call providers/vonage makes as its health
+// probe: credentials in basic auth or in the api_key and api_secret query
+// parameters, as Vonage accepts them, the same faults as sends, a balance of
+// {"value": 10.5, "autoReload": false}, and nothing recorded in the outbox.
 func NewVonage(apiKey, apiSecret string, outbox *Outbox, faults *Faults, name string) http.Handler {
 	if outbox == nil {
 		outbox = &Outbox{}
@@ -43,6 +49,7 @@ func NewVonage(apiKey, apiSecret string, outbox *Outbox, faults *Faults, name st
 	f := &vonageFake{key: apiKey, secret: apiSecret, outbox: outbox, faults: faults, name: name}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/messages", f.send)
+	mux.HandleFunc("GET /account/get-balance", f.getBalance)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeVonageProblem(w, http.StatusNotFound, "not-found", "Not Found",
 			"The requested resource does not exist.", nil)
@@ -65,21 +72,51 @@ type vonageInvalidParam struct {
 	Reason string `json:"reason"`
 }
 
-func (f *vonageFake) send(w http.ResponseWriter, r *http.Request) {
+// fault carries out the call's fault decision; it reports whether the handler
+// should go on. Sends and balance reads share it, so a fault hits both alike.
+func (f *vonageFake) fault(w http.ResponseWriter, r *http.Request) bool {
 	d := f.faults.Decide(f.name)
 	if !cpaasFault(w, r, d) {
-		return
+		return false
 	}
 	if d.Status != 0 {
 		writeVonageProblem(w, d.Status, vonageErrorType(d.Status), http.StatusText(d.Status),
 			"The fake was switched to fail this call.", nil)
+		return false
+	}
+	return true
+}
+
+func writeVonageUnauthorized(w http.ResponseWriter) {
+	writeVonageProblem(w, http.StatusUnauthorized, "unauthorized", "Unauthorized",
+		"You did not provide correct credentials.", nil)
+}
+
+// getBalance answers the Account API's balance read. It records nothing.
+func (f *vonageFake) getBalance(w http.ResponseWriter, r *http.Request) {
+	if !f.fault(w, r) {
+		return
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		q := r.URL.Query()
+		user, pass, ok = q.Get("api_key"), q.Get("api_secret"), q.Has("api_key")
+	}
+	if !ok || !cpaasEqual(user, f.key) || !cpaasEqual(pass, f.secret) {
+		writeVonageUnauthorized(w)
+		return
+	}
+	cpaasJSON(w, http.StatusOK, map[string]any{"value": 10.5, "autoReload": false})
+}
+
+func (f *vonageFake) send(w http.ResponseWriter, r *http.Request) {
+	if !f.fault(w, r) {
 		return
 	}
 
 	user, pass, ok := r.BasicAuth()
 	if !ok || !cpaasEqual(user, f.key) || !cpaasEqual(pass, f.secret) {
-		writeVonageProblem(w, http.StatusUnauthorized, "unauthorized", "Unauthorized",
-			"You did not provide correct credentials.", nil)
+		writeVonageUnauthorized(w)
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {

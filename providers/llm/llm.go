@@ -179,7 +179,13 @@ type Client struct {
 	known       map[string]bool
 }
 
-var _ nlu.Detector = (*Client)(nil)
+var (
+	_ nlu.Detector                              = (*Client)(nil)
+	_ interface{ Probe(context.Context) error } = (*Client)(nil)
+)
+
+// ProbeText is the customer message a probe asks the model to classify.
+const ProbeText = "switchboard health probe"
 
 // New validates cfg and returns a client. It does not connect: the first Detect
 // does. The client reads no OPENAI_* environment variables; cfg is all it uses.
@@ -255,6 +261,23 @@ func (c *Client) Detect(ctx context.Context, q nlu.Query) (nlu.Result, error) {
 		return nlu.Result{}, providers.Classify(c.cfg.Name, providers.ErrUnavailable, 0, err)
 	}
 	return res, nil
+}
+
+// Probe checks that the model classifies: one Detect of ProbeText, with the same
+// system prompt, parameters, single attempt, timeout and validation, so an answer
+// that is not a valid classification is unhealthy (ErrUnavailable wrapping
+// ErrInvalidOutput) and any valid one, no-match included, is healthy.
+//
+// It costs one classification's tokens per probe, and probes run only while the
+// breaker is open or half-open. Listing models (GET /models) would be free, but it
+// says nothing about what trips this provider: completions failing or timing out
+// while the rest of the API answers, a model turned away by rate limits, a model
+// that stopped keeping to the format. Since a probe success counts as a trial
+// success towards closing the breaker, a probe that cannot see those would bring the
+// provider back for real turns to fail on.
+func (c *Client) Probe(ctx context.Context) error {
+	_, err := c.Detect(ctx, nlu.Query{Text: ProbeText})
+	return err
 }
 
 // classify turns a failed call into a providers.Error carrying the HTTP status.

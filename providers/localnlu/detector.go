@@ -20,7 +20,10 @@ type Detector struct {
 	Name string
 }
 
-var _ nlu.Detector = (*Detector)(nil)
+var (
+	_ nlu.Detector                              = (*Detector)(nil)
+	_ interface{ Probe(context.Context) error } = (*Detector)(nil)
+)
 
 // ProviderName is the provider name the detector reports.
 func (d *Detector) ProviderName() string {
@@ -28,6 +31,18 @@ func (d *Detector) ProviderName() string {
 		return DefaultName
 	}
 	return d.Name
+}
+
+// Probe reports the local NLU healthy: it runs in process, with no vendor to call.
+// The one exception is a detector without an agent, whose every Detect fails with
+// ErrUnavailable; its probe fails the same way, so that it is not brought back into
+// rotation only to fail.
+func (d *Detector) Probe(ctx context.Context) error {
+	if d.Agent == nil {
+		return providers.Classify(d.ProviderName(), providers.ErrUnavailable, 0,
+			errors.New("no cached agent loaded"))
+	}
+	return nil
 }
 
 // Detect matches q.Text against the agent's training phrases. A match returns the

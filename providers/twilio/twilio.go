@@ -48,7 +48,7 @@ type Config struct {
 	// BaseURL replaces https://api.twilio.com, e.g. http://127.0.0.1:8081 for the
 	// fake. Empty means the real Twilio.
 	BaseURL string
-	// Timeout bounds one send, whatever the caller's deadline. Default 5s.
+	// Timeout bounds one send or probe, whatever the caller's deadline. Default 5s.
 	Timeout time.Duration
 }
 
@@ -109,7 +109,10 @@ type Sender struct {
 	conns   http.RoundTripper // shared by every call so connections are reused
 }
 
-var _ messaging.Sender = (*Sender)(nil)
+var (
+	_ messaging.Sender                          = (*Sender)(nil)
+	_ interface{ Probe(context.Context) error } = (*Sender)(nil)
+)
 
 // New returns a Sender for cfg.
 func New(cfg Config) (*Sender, error) {
@@ -146,28 +149,16 @@ func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Recei
 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	wire := &callTransport{ctx: ctx, next: s.conns, target: s.target}
+	api, wire := s.call(ctx, m.IdempotencyKey)
 	// twilio-go leaves error bodies open; closing here returns nothing to the pool
 	// (the body may be unread) but makes sure no read outlives the call.
 	defer wire.close()
-
-	c := &client.Client{
-		Credentials: client.NewCredentials(s.sid, s.token),
-		HTTPClient: &http.Client{
-			Transport: wire,
-			// A redirected POST would lose its form; Twilio does not redirect sends.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		UserAgentExtensions: []string{"switchboard"},
-	}
-	c.SetAccountSid(s.sid)
-	api := openapi.NewApiServiceWithClient(&keyedClient{Client: c, key: m.IdempotencyKey})
 
 	params := &openapi.CreateMessageParams{}
 	params.SetTo(to).SetFrom(from).SetBody(m.Body)
 	msg, err := api.CreateMessage(params)
 	if err != nil {
-		return messaging.Receipt{}, s.classify(ctx, wire.status, err)
+		return messaging.Receipt{}, s.classify(ctx, "send", wire.status, err)
 	}
 	if msg.Sid == nil || *msg.Sid == "" {
 		return messaging.Receipt{}, providers.Classify(s.name, providers.ErrUnavailable, wire.status,
@@ -176,9 +167,62 @@ func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Recei
 	return messaging.Receipt{Provider: s.name, MessageID: *msg.Sid}, nil
 }
 
+// Probe checks that Twilio serves this account: one authenticated GET of the
+// account resource (/2010-04-01/Accounts/{AccountSid}.json, twilio-go FetchAccount),
+// which sends nothing and costs nothing. Like Send it makes one attempt, ending at
+// the earlier of ctx's deadline and Config.Timeout, and its errors are classified
+// as Send's are (ErrUnavailable, ErrRateLimited, ErrTimeout, ErrRejected). An
+// account that Twilio reports as anything but "active" (suspended, closed) cannot
+// send, so that is ErrUnavailable too. The account resource carries the auth
+// token; Probe reads only its sid and status and keeps none of it.
+func (s *Sender) Probe(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	api, wire := s.call(ctx, "")
+	defer wire.close()
+
+	acct, err := api.FetchAccount(s.sid)
+	if err != nil {
+		return s.classify(ctx, "probe", wire.status, err)
+	}
+	switch {
+	case acct.Sid == nil || *acct.Sid != s.sid:
+		return providers.Classify(s.name, providers.ErrUnavailable, wire.status,
+			errors.New("account answer did not carry the account's sid"))
+	case acct.Status == nil || *acct.Status != "active":
+		status := "no status"
+		if acct.Status != nil {
+			status = fmt.Sprintf("status %q", *acct.Status)
+		}
+		return providers.Classify(s.name, providers.ErrUnavailable, wire.status,
+			fmt.Errorf("account is not active (%s)", status))
+	}
+	return nil
+}
+
+// call returns the twilio-go API of one call bound to ctx, and the transport its
+// requests go through; the caller must close the transport when done. A non-empty
+// key travels as the idempotency header.
+func (s *Sender) call(ctx context.Context, key string) (*openapi.ApiService, *callTransport) {
+	wire := &callTransport{ctx: ctx, next: s.conns, target: s.target}
+	c := &client.Client{
+		Credentials: client.NewCredentials(s.sid, s.token),
+		HTTPClient: &http.Client{
+			Transport: wire,
+			// A redirected POST would lose its form; Twilio does not redirect sends
+			// nor fetches of the account.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		UserAgentExtensions: []string{"switchboard"},
+	}
+	c.SetAccountSid(s.sid)
+	return openapi.NewApiServiceWithClient(&keyedClient{Client: c, key: key}), wire
+}
+
 // classify turns what twilio-go returned into a providers.Error, once, here.
-// status is the HTTP status the call saw, 0 if no answer arrived.
-func (s *Sender) classify(ctx context.Context, status int, err error) error {
+// op names the call ("send", "probe"); status is the HTTP status the call saw, 0 if
+// no answer arrived.
+func (s *Sender) classify(ctx context.Context, op string, status int, err error) error {
 	var rest *client.TwilioRestError
 	if errors.As(err, &rest) {
 		if rest.Status != 0 {
@@ -200,7 +244,7 @@ func (s *Sender) classify(ctx context.Context, status int, err error) error {
 	case context.Canceled:
 		// The caller gave up; that says nothing about Twilio, so it is not
 		// classified as a provider failure.
-		return fmt.Errorf("%s: send abandoned: %w", s.name, context.Canceled)
+		return fmt.Errorf("%s: %s abandoned: %w", s.name, op, context.Canceled)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return providers.Classify(s.name, providers.ErrTimeout, status, err)
@@ -225,8 +269,8 @@ func address(channel, addr string) (string, error) {
 	}
 }
 
-// keyedClient is the twilio-go BaseClient for one send: it adds the idempotency
-// header, which CreateMessageParams has no field for.
+// keyedClient is the twilio-go BaseClient for one call: it adds the idempotency
+// header of a send, which CreateMessageParams has no field for.
 type keyedClient struct {
 	*client.Client
 	key string
@@ -245,7 +289,7 @@ func (k *keyedClient) SendRequest(method, rawURL string, data url.Values,
 	return k.Client.SendRequest(method, rawURL, data, headers, body...)
 }
 
-// callTransport is the http.RoundTripper of one send. It re-attaches the call's
+// callTransport is the http.RoundTripper of one call (a send or a probe). It re-attaches the call's
 // context (twilio-go builds requests on context.Background), redirects to BaseURL,
 // bounds the answer and remembers its status for classification.
 type callTransport struct {

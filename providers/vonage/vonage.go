@@ -17,11 +17,12 @@ import (
 )
 
 const (
-	defaultName    = "vonage"
-	defaultBaseURL = "https://api.nexmo.com"
-	defaultTimeout = 5 * time.Second
-	// maxResponse bounds what is read of an answer: a message_uuid or a problem
-	// document is well under a KiB, anything larger is not Vonage.
+	defaultName           = "vonage"
+	defaultBaseURL        = "https://api.nexmo.com"
+	defaultAccountBaseURL = "https://rest.nexmo.com"
+	defaultTimeout        = 5 * time.Second
+	// maxResponse bounds what is read of an answer: a message_uuid, a balance or a
+	// problem document is well under a KiB, anything larger is not Vonage.
 	maxResponse = 64 << 10
 )
 
@@ -35,7 +36,11 @@ type Config struct {
 	// BaseURL of the Messages API. Default https://api.nexmo.com; e.g.
 	// http://127.0.0.1:8082 for the fake.
 	BaseURL string
-	// Timeout bounds one send, whatever the caller's deadline. Default 5s.
+	// AccountBaseURL of the Account API, whose balance Probe reads. Default
+	// https://rest.nexmo.com, where Vonage serves it; in dev the fake serves it on
+	// the same host as messages, so both URLs point there.
+	AccountBaseURL string
+	// Timeout bounds one send or probe, whatever the caller's deadline. Default 5s.
 	Timeout time.Duration
 }
 
@@ -48,6 +53,9 @@ func (c *Config) Validate() error {
 	if c.BaseURL == "" {
 		c.BaseURL = defaultBaseURL
 	}
+	if c.AccountBaseURL == "" {
+		c.AccountBaseURL = defaultAccountBaseURL
+	}
 	if c.Timeout == 0 {
 		c.Timeout = defaultTimeout
 	}
@@ -59,16 +67,28 @@ func (c *Config) Validate() error {
 	case c.Timeout < 0:
 		return errors.New("vonage: Timeout must not be negative")
 	}
-	u, err := url.Parse(c.BaseURL)
+	if err := checkBaseURL(c.BaseURL); err != nil {
+		return fmt.Errorf("vonage: BaseURL %w", err)
+	}
+	if err := checkBaseURL(c.AccountBaseURL); err != nil {
+		return fmt.Errorf("vonage: AccountBaseURL %w", err)
+	}
+	return nil
+}
+
+// checkBaseURL says what is wrong with a base URL, as the end of a sentence naming
+// the field. The URL is not quoted: it might carry credentials.
+func checkBaseURL(raw string) error {
+	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		return errors.New("vonage: BaseURL is not a URL")
+		return errors.New("is not a URL")
 	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("vonage: BaseURL scheme must be http or https")
+		return errors.New("scheme must be http or https")
 	case u.Host == "":
-		return errors.New("vonage: BaseURL host is required")
+		return errors.New("host is required")
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		return errors.New("vonage: BaseURL must not carry credentials, a query or a fragment")
+		return errors.New("must not carry credentials, a query or a fragment")
 	}
 	return nil
 }
@@ -79,11 +99,15 @@ type Sender struct {
 	key      string
 	secret   string
 	endpoint string
+	balance  string // the Account API's get-balance URL, which Probe reads
 	timeout  time.Duration
 	http     *http.Client
 }
 
-var _ messaging.Sender = (*Sender)(nil)
+var (
+	_ messaging.Sender                          = (*Sender)(nil)
+	_ interface{ Probe(context.Context) error } = (*Sender)(nil)
+)
 
 // New returns a Sender for cfg.
 func New(cfg Config) (*Sender, error) {
@@ -95,10 +119,12 @@ func New(cfg Config) (*Sender, error) {
 		key:      cfg.APIKey,
 		secret:   cfg.APISecret,
 		endpoint: strings.TrimSuffix(cfg.BaseURL, "/") + "/v1/messages",
+		balance:  strings.TrimSuffix(cfg.AccountBaseURL, "/") + "/account/get-balance",
 		timeout:  cfg.Timeout,
 		http: &http.Client{
 			Transport: http.DefaultTransport.(*http.Transport).Clone(),
-			// A redirected POST would lose its body; Vonage does not redirect sends.
+			// A redirected POST would lose its body, and a redirected GET its
+			// credentials; Vonage redirects neither.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}, nil
@@ -173,22 +199,17 @@ func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Recei
 
 	resp, err := s.http.Do(req)
 	if err != nil {
-		return messaging.Receipt{}, s.failure(ctx, 0, err)
+		return messaging.Receipt{}, s.failure(ctx, "send", 0, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil && resp.StatusCode < 300 {
 		// Accepted, but the answer was cut off: the message may well be on its way.
-		return messaging.Receipt{}, s.failure(ctx, resp.StatusCode, err)
+		return messaging.Receipt{}, s.failure(ctx, "send", resp.StatusCode, err)
 	}
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		p := &Problem{}
-		if json.Unmarshal(data, p) != nil || (p.Title == "" && p.Detail == "") {
-			p = &Problem{Title: http.StatusText(resp.StatusCode)}
-		}
-		return messaging.Receipt{}, providers.Classify(s.name,
-			providers.KindOfHTTPStatus(resp.StatusCode), resp.StatusCode, p)
+		return messaging.Receipt{}, s.refused(resp.StatusCode, data)
 	}
 	var accepted struct {
 		MessageUUID string `json:"message_uuid"`
@@ -200,15 +221,65 @@ func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Recei
 	return messaging.Receipt{Provider: s.name, MessageID: accepted.MessageUUID}, nil
 }
 
-// failure classifies a call that got no (complete) answer.
-func (s *Sender) failure(ctx context.Context, status int, err error) error {
+// Probe checks that Vonage serves this account: one authenticated GET of the
+// account balance (GET /account/get-balance on Config.AccountBaseURL), which sends
+// nothing and costs nothing. The key and secret travel in the basic auth header,
+// which Vonage's Account API accepts like its api_key/api_secret query parameters,
+// so that they can never appear in a URL an error or a log prints. Like Send it
+// makes one attempt, ending at the earlier of ctx's deadline and Config.Timeout, and
+// its failures are classified as Send's are. The balance itself is not judged: an
+// answer with a numeric value is a success.
+func (s *Sender) Probe(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.balance, nil)
+	if err != nil {
+		return providers.Classify(s.name, providers.ErrRejected, 0, err)
+	}
+	req.SetBasicAuth(s.key, s.secret)
+	req.Header.Set("Accept", "application/json")
+
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return s.failure(ctx, "probe", 0, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return s.failure(ctx, "probe", resp.StatusCode, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return s.refused(resp.StatusCode, data)
+	}
+	var balance struct {
+		Value *float64 `json:"value"`
+	}
+	if err := json.Unmarshal(data, &balance); err != nil || balance.Value == nil {
+		return providers.Classify(s.name, providers.ErrUnavailable, resp.StatusCode,
+			errors.New("balance answer carried no value"))
+	}
+	return nil
+}
+
+// refused classifies an answer with an error status, keeping Vonage's problem
+// document (or the status text, when the body was not one) as the cause.
+func (s *Sender) refused(status int, body []byte) error {
+	p := &Problem{}
+	if json.Unmarshal(body, p) != nil || (p.Title == "" && p.Detail == "") {
+		p = &Problem{Title: http.StatusText(status)}
+	}
+	return providers.Classify(s.name, providers.KindOfHTTPStatus(status), status, p)
+}
+
+// failure classifies a call (op: "send", "probe") that got no (complete) answer.
+func (s *Sender) failure(ctx context.Context, op string, status int, err error) error {
 	switch ctx.Err() {
 	case context.DeadlineExceeded:
 		return providers.Classify(s.name, providers.ErrTimeout, status, err)
 	case context.Canceled:
 		// The caller gave up; that says nothing about Vonage, so it is not
 		// classified as a provider failure.
-		return fmt.Errorf("%s: send abandoned: %w", s.name, context.Canceled)
+		return fmt.Errorf("%s: %s abandoned: %w", s.name, op, context.Canceled)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return providers.Classify(s.name, providers.ErrTimeout, status, err)
