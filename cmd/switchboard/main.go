@@ -18,7 +18,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(devCommand(), sendCommand(), policyCommand())
+	root.AddCommand(devCommand(), sendCommand(), policyCommand(), providersCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "switchboard:", err)
 		os.Exit(1)
