@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
+	"github.com/switchboard-cc/switchboard/providers/routing"
 )
 
 // Config configures the HTTP API.
@@ -32,6 +33,16 @@ type Config struct {
 	PublishTimeout time.Duration
 	// Dev, when set, is mounted under /dev/ (the fake vendors' outbox and faults).
 	Dev http.Handler
+	// Providers, when set, serves /v1/providers (health and overrides).
+	Providers http.Handler
+	// Policy, when set, reports the routing policy in force on /v1/policy.
+	Policy PolicyStatus
+}
+
+// PolicyStatus is the routing policy watcher, as the API reports it.
+type PolicyStatus interface {
+	Current() *routing.Policy
+	LastError() error
 }
 
 // Defaults for Config.
@@ -109,6 +120,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	if s.cfg.Providers != nil {
+		mux.Handle("/v1/providers", s.cfg.Providers)
+		mux.Handle("/v1/providers/", s.cfg.Providers)
+	}
+	if s.cfg.Policy != nil {
+		mux.HandleFunc("GET /v1/policy", s.policyStatus)
+	}
 	if s.cfg.Dev != nil {
 		mux.Handle("/dev/", s.cfg.Dev)
 	}
@@ -127,6 +145,17 @@ func (s *Server) publish(ctx context.Context, t turn.Turn) (duplicate bool, err 
 	}
 	s.log.Info("turn accepted", "turn", t.ID, "conversation", t.ConversationID, "duplicate", dup)
 	return dup, nil
+}
+
+// policyStatus tells whether the policy file in force is the one on disk: after a
+// refused reload, error names what is wrong and the previous policy still routes.
+func (s *Server) policyStatus(w http.ResponseWriter, r *http.Request) {
+	p := s.cfg.Policy.Current()
+	body := map[string]any{"source": p.Source(), "providers": p.ProviderNames(), "channels": p.ChannelNames()}
+	if err := s.cfg.Policy.LastError(); err != nil {
+		body["error"] = err.Error()
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/deploy/agent"
 	"github.com/switchboard-cc/switchboard/internal/app"
 	"github.com/switchboard-cc/switchboard/internal/devnats"
@@ -20,7 +22,8 @@ import (
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
-	"github.com/switchboard-cc/switchboard/providers/fake"
+	"github.com/switchboard-cc/switchboard/providers/localnlu"
+	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
@@ -52,14 +55,18 @@ func startServeStack(t *testing.T) *serveStack {
 	s := &serveStack{nats: ns, temporal: ts, tcfg: tcfg}
 	t.Cleanup(func() { _ = s.temporal.Stop() })
 
-	demo, err := fake.ParseAgent(agent.Demo)
+	demo, err := localnlu.ParseAgent(agent.Demo)
 	require.NoError(t, err)
-	fakes, err := app.StartFakes(demo, app.DevTwilioAuthToken)
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	require.NoError(t, os.WriteFile(policyFile, deploy.DevPolicy, 0o600))
+	pol, err := routing.Load(policyFile)
+	require.NoError(t, err)
+	fakes, err := app.StartFakes(pol, demo, app.DevTwilioAuthToken)
 	require.NoError(t, err)
 	t.Cleanup(fakes.Stop)
 	cfg := app.Config{
 		HTTPAddr: "127.0.0.1:0", NATSURL: ns.ClientURL(), TemporalAddr: ts.FrontendAddr(),
-		VonageSignatureSecret: app.DevVonageSignatureSecret,
+		VonageSignatureSecret: app.DevVonageSignatureSecret, PolicyFile: policyFile,
 	}
 	fakes.Apply(&cfg)
 	cfg.Bridge.MinBackoff, cfg.Bridge.MaxBackoff = 200*time.Millisecond, time.Second

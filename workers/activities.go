@@ -25,13 +25,18 @@ type Router interface {
 	Route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error)
 }
 
+// Providers looks up provider clients by the names the policy gives them.
+type Providers interface {
+	Detector(name string) (nlu.Detector, bool)
+	Sender(name string) (messaging.Sender, bool)
+}
+
 // Activities are the conversation workflow's only way to touch the world. Each method
 // makes one provider attempt; the workflow's retry policy is the only retry layer.
 type Activities struct {
-	Router  Router
-	NLU     map[string]nlu.Detector
-	Senders map[string]messaging.Sender
-	Ledger  *SendLedger
+	Router    Router
+	Providers Providers
+	Ledger    *SendLedger
 	Events  jetstream.JetStream
 	Logger  *slog.Logger
 }
@@ -52,7 +57,7 @@ func (a *Activities) Route(ctx context.Context, in workflows.RouteInput) (workfl
 
 // Detect makes one attempt on one NLU provider.
 func (a *Activities) Detect(ctx context.Context, in workflows.DetectInput) (workflows.DetectOutput, error) {
-	d, ok := a.NLU[in.Provider]
+	d, ok := a.Providers.Detector(in.Provider)
 	if !ok {
 		return workflows.DetectOutput{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("NLU provider %q is not configured on this worker", in.Provider), workflows.ErrTypeUnknown, nil)
@@ -67,7 +72,7 @@ func (a *Activities) Detect(ctx context.Context, in workflows.DetectInput) (work
 // Send makes one attempt to deliver a reply, guarded by the send ledger so that the
 // same idempotency key never reaches a vendor twice once a vendor accepted it.
 func (a *Activities) Send(ctx context.Context, in workflows.SendInput) (workflows.SendOutput, error) {
-	s, ok := a.Senders[in.Provider]
+	s, ok := a.Providers.Sender(in.Provider)
 	if !ok {
 		return workflows.SendOutput{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("CPaaS provider %q is not configured on this worker", in.Provider), workflows.ErrTypeUnknown, nil)

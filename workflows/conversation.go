@@ -435,9 +435,12 @@ func localOptions(a Attempt) workflow.LocalActivityOptions {
 	}
 }
 
+// isRejected reports a provider's refusal of the request itself: the next provider
+// would refuse it too, so failover stops. A provider unknown to the worker is not a
+// refusal: the next one may serve.
 func isRejected(err error) bool {
 	var ae *temporal.ApplicationError
-	return errors.As(err, &ae) && (ae.Type() == ErrTypeRejected || ae.Type() == ErrTypeUnknown)
+	return errors.As(err, &ae) && ae.Type() == ErrTypeRejected
 }
 
 // errorText is the innermost message of an activity error, without the SDK's

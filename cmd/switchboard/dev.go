@@ -54,6 +54,7 @@ Every flag can also be set with SWITCHBOARD_<FLAG>, e.g. SWITCHBOARD_DATA_DIR.`,
 	f.StringVar(&dc.TwilioAuthToken, "twilio-auth-token", app.DevTwilioAuthToken, "Twilio auth token: verifies webhook signatures and opens the fake Twilio")
 	f.StringVar(&dc.VonageSignatureSecret, "vonage-signature-secret", app.DevVonageSignatureSecret, "Vonage signature secret: verifies inbound webhook JWTs")
 	f.StringVar(&dc.AgentFile, "agent-file", "", "Dialogflow CX agent the fake serves (default: the embedded demo agent, deploy/agent/demo-agent.json)")
+	f.StringVar(&dc.PolicyFile, "policy", "", "routing policy file, reloaded on change (default <data-dir>/policy.yaml, created from the dev policy on first start)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

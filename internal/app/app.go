@@ -21,12 +21,8 @@ import (
 
 	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/internal/streams"
-	"github.com/switchboard-cc/switchboard/providers/dialogflowcx"
-	"github.com/switchboard-cc/switchboard/providers/messaging"
-	"github.com/switchboard-cc/switchboard/providers/nlu"
+	"github.com/switchboard-cc/switchboard/providers/health"
 	"github.com/switchboard-cc/switchboard/providers/routing"
-	"github.com/switchboard-cc/switchboard/providers/twilio"
-	"github.com/switchboard-cc/switchboard/providers/vonage"
 	"github.com/switchboard-cc/switchboard/workers"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
@@ -41,13 +37,14 @@ type Config struct {
 	Namespace    string
 	TaskQueue    string
 
-	Dialogflow dialogflowcx.Config
-	Twilio     twilio.Config
-	Vonage     vonage.Config
+	// PolicyFile is the routing policy, reloaded when it changes.
+	PolicyFile string
+	// Connections say how to reach the providers the policy names.
+	Connections Connections
 	// VonageSignatureSecret verifies Vonage inbound webhooks.
 	VonageSignatureSecret string
-	// APIVendor replies to JSON-API turns: twilio or vonage.
-	APIVendor string
+	// Instance names this process in shared breaker state (default: host-random).
+	Instance string
 
 	Streams  streams.Config
 	Bridge   workers.BridgeConfig
@@ -67,10 +64,9 @@ func (c *Config) Validate() error {
 	if c.TaskQueue == "" {
 		c.TaskQueue = "switchboard-conversations"
 	}
-	if c.APIVendor == "" {
-		c.APIVendor = "twilio"
-	}
 	switch {
+	case c.PolicyFile == "":
+		return errors.New("PolicyFile (--policy) is required")
 	case c.HTTPAddr == "":
 		return errors.New("HTTPAddr (--http-addr) is required")
 	case c.NATSURL == "":
@@ -85,10 +81,10 @@ func (c *Config) Validate() error {
 	c.Bridge.TaskQueue, c.Worker.TaskQueue = c.TaskQueue, c.TaskQueue
 	c.Bridge.Workflow = c.Workflow
 	c.API.PublicURL = c.PublicURL
-	c.API.TwilioAuthToken = c.Twilio.AuthToken
+	c.API.TwilioAuthToken = c.Connections.Twilio.AuthToken
 	c.API.VonageSignatureSecret = c.VonageSignatureSecret
 	c.API.Dev = c.Dev
-	for _, v := range []interface{ Validate() error }{&c.Dialogflow, &c.Twilio, &c.Vonage, &c.Streams, &c.Bridge, &c.Worker, &c.API} {
+	for _, v := range []interface{ Validate() error }{&c.Streams, &c.Bridge, &c.Worker, &c.API} {
 		if err := v.Validate(); err != nil {
 			return err
 		}
@@ -109,6 +105,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	var rl reloads
+	policy, err := routing.Watch(ctx, cfg.PolicyFile, func(p *routing.Policy) { rl.changed(p, cfg.PolicyFile, log) },
+		func(err error) {
+			log.Error("routing policy refused; the last good policy stays in force", "file", cfg.PolicyFile, "error", err)
+		})
+	if err != nil {
+		return fmt.Errorf("routing policy: %w", err)
+	}
+	defer policy.Close()
+
 	nc, err := nats.Connect(cfg.NATSURL, nats.Name("switchboard"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
 	if err != nil {
 		return fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
@@ -125,6 +131,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	if err != nil {
 		return err
 	}
+	healthKV, err := health.EnsureBucket(ctx, js, health.BucketConfig{Replicas: cfg.Streams.Replicas, MemoryStorage: cfg.Streams.MemoryStorage})
+	if err != nil {
+		return fmt.Errorf("set up provider health bucket: %w", err)
+	}
 
 	tc, err := client.DialContext(ctx, client.Options{
 		HostPort:  cfg.TemporalAddr,
@@ -136,11 +146,32 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	}
 	defer tc.Close()
 
-	acts, closeProviders, err := buildActivities(ctx, cfg, js, ledgerKV, log)
+	set, err := BuildProviders(ctx, policy.Current(), cfg.Connections)
 	if err != nil {
 		return err
 	}
-	defer closeProviders()
+	defer set.Close()
+	reg, err := health.NewRegistry(healthKV, health.Options{
+		Instance: cfg.Instance, Probers: set.probers, Settings: breakerSettings(policy.Current()),
+		ProbeInterval: policy.Current().Defaults.ProbeInterval, Logger: log.With("component", "health"),
+	})
+	if err != nil {
+		return err
+	}
+	hctx, stopHealth := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHealth()
+	go func() {
+		if err := reg.Run(hctx); err != nil && hctx.Err() == nil {
+			log.Error("provider health stopped", "error", err)
+		}
+	}()
+	rl.set(reg, set)
+
+	acts := &workers.Activities{
+		Router:    policyRouter{policy: policy.Current, available: reg.Available, has: set.has},
+		Providers: observed{set: set, health: reg, policy: policy.Current},
+		Ledger:    workers.NewSendLedger(ledgerKV), Events: js, Logger: log.With("component", "activities"),
+	}
 
 	w, err := workers.NewWorker(tc, cfg.Worker, acts)
 	if err != nil {
@@ -175,6 +206,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	if publicURLDefaulted {
 		cfg.API.PublicURL = "http://" + lis.Addr().String() // a :0 port is known only now
 	}
+	cfg.API.Providers = api.ProvidersHandler(reg)
+	cfg.API.Policy = policy
 	srv, err := api.New(cfg.API, nc, js, api.TemporalConversations{Client: tc, Namespace: cfg.Namespace}, log.With("component", "api"))
 	if err != nil {
 		return err
@@ -204,32 +237,32 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	return nil
 }
 
-func buildActivities(ctx context.Context, cfg Config, js jetstream.JetStream, kv jetstream.KeyValue, log *slog.Logger) (*workers.Activities, func(), error) {
-	cx, err := dialogflowcx.New(ctx, cfg.Dialogflow)
-	if err != nil {
-		return nil, nil, fmt.Errorf("Dialogflow CX client: %w", err)
+// reloads applies a reloaded policy to what the process built from the first one.
+type reloads struct {
+	mu     sync.Mutex
+	health health.Registry
+	have   *ProviderSet
+}
+
+func (r *reloads) set(reg health.Registry, s *ProviderSet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.health, r.have = reg, s
+}
+
+func (r *reloads) changed(p *routing.Policy, file string, log *slog.Logger) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.health == nil {
+		return // still starting: the registry is built from the newest policy
 	}
-	tw, err := twilio.New(cfg.Twilio)
-	if err != nil {
-		cx.Close()
-		return nil, nil, fmt.Errorf("Twilio client: %w", err)
+	if err := r.health.Configure(breakerSettings(p)); err != nil {
+		log.Error("routing policy reloaded, but its breaker settings were refused", "file", file, "error", err)
 	}
-	vg, err := vonage.New(cfg.Vonage)
-	if err != nil {
-		cx.Close()
-		return nil, nil, fmt.Errorf("Vonage client: %w", err)
+	for _, name := range p.ProviderNames() {
+		if !r.have.has(name) {
+			log.Warn("routing policy names a provider this process has no client for; restart to add it", "provider", name)
+		}
 	}
-	detectors := map[string]nlu.Detector{cx.Name(): cx}
-	senders := map[string]messaging.Sender{tw.Name(): tw, vg.Name(): vg}
-	router := &routing.Static{NLU: []string{cx.Name()}, APIVendor: cfg.APIVendor}
-	known := func(n string) bool { return detectors[n] != nil || senders[n] != nil }
-	if err := router.Validate(known); err != nil {
-		cx.Close()
-		return nil, nil, err
-	}
-	acts := &workers.Activities{
-		Router: router, NLU: detectors, Senders: senders,
-		Ledger: workers.NewSendLedger(kv), Events: js, Logger: log.With("component", "activities"),
-	}
-	return acts, func() { cx.Close() }, nil
+	log.Info("routing policy reloaded", "file", file)
 }

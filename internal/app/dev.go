@@ -11,9 +11,12 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/deploy/agent"
 	"github.com/switchboard-cc/switchboard/internal/devnats"
 	"github.com/switchboard-cc/switchboard/providers/fake"
+	"github.com/switchboard-cc/switchboard/providers/localnlu"
+	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
@@ -65,6 +68,9 @@ type DevConfig struct {
 	VonageSignatureSecret string
 	// AgentFile overrides the embedded demo agent.
 	AgentFile string
+	// PolicyFile is the routing policy. Empty: <data-dir>/policy.yaml, created from
+	// the embedded dev policy on first start.
+	PolicyFile string
 	// InMemory keeps NATS and Temporal state in memory (tests only).
 	InMemory bool
 	// Workflow options for conversations.
@@ -95,7 +101,7 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 		}
 		agentDef = b
 	}
-	demo, err := fake.ParseAgent(agentDef)
+	demo, err := localnlu.ParseAgent(agentDef)
 	if err != nil {
 		return fmt.Errorf("agent file: %w", err)
 	}
@@ -103,7 +109,16 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 		return errors.New("HTTPAddr (--http-addr) is required")
 	}
 	var natsDir, dbFile string
-	if !dc.InMemory {
+	if dc.InMemory {
+		if dc.DataDir == "" {
+			dir, err := os.MkdirTemp("", "switchboard-dev-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			dc.DataDir = dir
+		}
+	} else {
 		if dc.DataDir == "" {
 			return errors.New("DataDir (--data-dir) is required")
 		}
@@ -112,6 +127,18 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 		if err := os.MkdirAll(natsDir, 0o700); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
+	}
+	if dc.PolicyFile == "" {
+		dc.PolicyFile = filepath.Join(dc.DataDir, "policy.yaml")
+		if _, err := os.Stat(dc.PolicyFile); errors.Is(err, os.ErrNotExist) {
+			if err := os.WriteFile(dc.PolicyFile, deploy.DevPolicy, 0o600); err != nil {
+				return fmt.Errorf("dev policy: %w", err)
+			}
+		}
+	}
+	pol, err := routing.Load(dc.PolicyFile)
+	if err != nil {
+		return err
 	}
 	// Fail before starting anything when the API port is taken.
 	if err := checkFree(dc.HTTPAddr); err != nil {
@@ -137,7 +164,7 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 		}
 	}()
 
-	fakes, err := StartFakes(demo, dc.TwilioAuthToken)
+	fakes, err := StartFakes(pol, demo, dc.TwilioAuthToken)
 	if err != nil {
 		return err
 	}
@@ -150,6 +177,7 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 		TemporalAddr:          tsrv.FrontendAddr(),
 		VonageSignatureSecret: dc.VonageSignatureSecret,
 		Workflow:              dc.Workflow,
+		PolicyFile:            dc.PolicyFile,
 	}
 	fakes.Apply(&cfg)
 	cfg.Streams.MemoryStorage = dc.InMemory

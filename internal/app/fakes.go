@@ -7,58 +7,77 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/switchboard-cc/switchboard/providers/dialogflowcx"
 	"github.com/switchboard-cc/switchboard/providers/fake"
+	"github.com/switchboard-cc/switchboard/providers/localnlu"
+	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/providers/twilio"
 	"github.com/switchboard-cc/switchboard/providers/vonage"
 )
 
-// Fakes are the fake vendors of the dev stack, each on its own loopback port as a
-// vendor's own host would be, sharing one outbox and one set of fault switches.
+// Fakes are the fake vendors of the dev stack: one per provider instance of the
+// policy, each on its own loopback port as a vendor's own host would be, named as the
+// policy names it (so /dev/faults switches exactly one provider), all sharing one
+// outbox and one set of fault switches.
 type Fakes struct {
 	Outbox *fake.Outbox
 	Faults *fake.Faults
 
-	dialogflow dialogflowcx.Config
-	twilio     twilio.Config
-	vonage     vonage.Config
-	stops      []func()
+	conn  Connections
+	names map[string]bool
+	stops []func()
 }
 
-// StartFakes starts fake Dialogflow CX (serving agent), Twilio and Vonage servers.
-func StartFakes(agent *fake.Agent, twilioAuthToken string) (*Fakes, error) {
-	f := &Fakes{Outbox: &fake.Outbox{}, Faults: &fake.Faults{}}
-	cx := fake.NewDialogflow(agent, f.Faults, dialogflowcx.DefaultName)
-	cxAddr, err := cx.Start("127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("fake Dialogflow CX: %w", err)
+// devOpenAIKey opens the fake OpenAI server.
+const devOpenAIKey = "dev-openai-key"
+
+// StartFakes starts a fake vendor for every provider of pol. agent is what the fake
+// Dialogflow CX and OpenAI servers answer from, and the local NLU's cached flows.
+func StartFakes(pol *routing.Policy, agent *localnlu.Agent, twilioAuthToken string) (*Fakes, error) {
+	f := &Fakes{Outbox: &fake.Outbox{}, Faults: &fake.Faults{}, names: map[string]bool{}}
+	f.conn = Connections{
+		DialogflowProject: devDialogflowProject, DialogflowAgent: devDialogflowAgent,
+		DialogflowEndpoints: map[string]string{}, DialogflowInsecure: true,
+		OpenAIAPIKey: devOpenAIKey, OpenAIBaseURLs: map[string]string{},
+		LocalAgent:     agent,
+		Twilio:         twilio.Config{AccountSID: DevTwilioAccountSID, AuthToken: twilioAuthToken},
+		Vonage:         vonage.Config{APIKey: DevVonageAPIKey, APISecret: DevVonageAPISecret},
+		TwilioBaseURLs: map[string]string{}, VonageBaseURLs: map[string]string{},
 	}
-	f.stops = append(f.stops, cx.Stop)
-	twURL, err := f.serve(fake.NewTwilio(DevTwilioAccountSID, twilioAuthToken, f.Outbox, f.Faults, "twilio"))
-	if err != nil {
-		f.Stop()
-		return nil, fmt.Errorf("fake Twilio: %w", err)
+	for _, name := range pol.ProviderNames() {
+		p := pol.Provider(name)
+		f.names[name] = true
+		var err error
+		switch p.Kind {
+		case routing.KindDialogflowCX:
+			cx := fake.NewDialogflow(agent, f.Faults, name)
+			f.conn.DialogflowEndpoints[name], err = cx.Start("127.0.0.1:0")
+			if err == nil {
+				f.stops = append(f.stops, cx.Stop)
+			}
+		case routing.KindOpenAI:
+			f.conn.OpenAIBaseURLs[name], err = f.serve(fake.NewOpenAI(agent, f.Faults, name, devOpenAIKey))
+			f.conn.OpenAIBaseURLs[name] += "/v1"
+		case routing.KindTwilio:
+			f.conn.TwilioBaseURLs[name], err = f.serve(fake.NewTwilio(DevTwilioAccountSID, twilioAuthToken, f.Outbox, f.Faults, name))
+		case routing.KindVonage:
+			f.conn.VonageBaseURLs[name], err = f.serve(fake.NewVonage(DevVonageAPIKey, DevVonageAPISecret, f.Outbox, f.Faults, name))
+		}
+		if err != nil {
+			f.Stop()
+			return nil, fmt.Errorf("fake for provider %s: %w", name, err)
+		}
 	}
-	vgURL, err := f.serve(fake.NewVonage(DevVonageAPIKey, DevVonageAPISecret, f.Outbox, f.Faults, "vonage"))
-	if err != nil {
-		f.Stop()
-		return nil, fmt.Errorf("fake Vonage: %w", err)
-	}
-	f.dialogflow = dialogflowcx.Config{
-		Endpoint: cxAddr, Insecure: true, ProjectID: devDialogflowProject, Location: devDialogflowLocation,
-		AgentID: devDialogflowAgent, LanguageCode: agent.LanguageCode,
-	}
-	f.twilio = twilio.Config{AccountSID: DevTwilioAccountSID, AuthToken: twilioAuthToken, BaseURL: twURL}
-	f.vonage = vonage.Config{APIKey: DevVonageAPIKey, APISecret: DevVonageAPISecret, BaseURL: vgURL}
 	return f, nil
 }
 
 // Apply points cfg's vendor clients at the fakes and mounts their /dev/ API.
 func (f *Fakes) Apply(cfg *Config) {
-	cfg.Dialogflow, cfg.Twilio, cfg.Vonage = f.dialogflow, f.twilio, f.vonage
-	known := func(p string) bool { return p == dialogflowcx.DefaultName || p == "twilio" || p == "vonage" }
-	cfg.Dev = fake.DevHandler(f.Outbox, f.Faults, known)
+	cfg.Connections = f.conn
+	cfg.Dev = fake.DevHandler(f.Outbox, f.Faults, func(p string) bool { return f.names[p] })
 }
+
+// Connections reach the fakes.
+func (f *Fakes) Connections() Connections { return f.conn }
 
 // Stop stops every fake.
 func (f *Fakes) Stop() {

@@ -40,6 +40,11 @@ type Registry interface {
 	// just before the attempt it guards. An unknown provider is always allowed.
 	Allow(provider string) bool
 
+	// Available reports whether provider is in rotation: its breaker is not open
+	// (tripped or forced). Unlike Allow it takes no trial permit, so a router may ask
+	// about every candidate of a turn, including those it never tries.
+	Available(provider string) bool
+
 	// Record reports the result of one attempt on provider: err is nil or the
 	// classified provider error (providers.ErrUnavailable, ErrTimeout, ErrRateLimited
 	// count as failures; ErrRejected is an answer, so it counts as a success; a
@@ -249,6 +254,22 @@ func (r *registry) Allow(name string) bool {
 	ok := p.allow()
 	r.local(p, "") // an open breaker whose OpenFor elapsed turned half-open
 	return ok
+}
+
+func (r *registry) Available(name string) bool {
+	p := r.get(name)
+	if p == nil {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch p.override {
+	case ModeOpen:
+		return false
+	case ModeClosed:
+		return true
+	}
+	return !p.cb.IsOpen()
 }
 
 func (r *registry) Record(name string, latency time.Duration, err error) {

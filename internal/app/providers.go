@@ -1,0 +1,255 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/switchboard-cc/switchboard/providers"
+	"github.com/switchboard-cc/switchboard/providers/dialogflowcx"
+	"github.com/switchboard-cc/switchboard/providers/health"
+	"github.com/switchboard-cc/switchboard/providers/llm"
+	"github.com/switchboard-cc/switchboard/providers/localnlu"
+	"github.com/switchboard-cc/switchboard/providers/messaging"
+	"github.com/switchboard-cc/switchboard/providers/nlu"
+	"github.com/switchboard-cc/switchboard/providers/routing"
+	"github.com/switchboard-cc/switchboard/providers/twilio"
+	"github.com/switchboard-cc/switchboard/providers/vonage"
+)
+
+// Connections say how to reach each vendor: endpoints and credentials, which come from
+// flags, the environment or files. The policy says which provider instances exist.
+type Connections struct {
+	// Dialogflow CX: project and agent unless the policy names them per provider.
+	DialogflowProject string
+	DialogflowAgent   string
+	// DialogflowEndpoints overrides the endpoint of named providers (host:port).
+	// Without one, the client uses the location's Google endpoint.
+	DialogflowEndpoints map[string]string
+	// DialogflowInsecure dials the overridden endpoints without TLS (local fakes).
+	DialogflowInsecure bool
+
+	// OpenAI-compatible NLU: base URL and key, with per-provider base URL overrides.
+	OpenAIBaseURL  string
+	OpenAIAPIKey   string
+	OpenAIBaseURLs map[string]string
+
+	// LocalAgent is the cached flows the local NLU (and the LLM's prompt) use.
+	LocalAgent *localnlu.Agent
+
+	Twilio twilio.Config
+	Vonage vonage.Config
+	// TwilioBaseURLs and VonageBaseURLs override the base URL of named providers.
+	TwilioBaseURLs map[string]string
+	VonageBaseURLs map[string]string
+}
+
+// ProviderSet holds the clients of every provider instance of the policy the process
+// started with. Each client is wrapped so that its failures are classified with the
+// policy's overrides and every call feeds the provider's breaker.
+type ProviderSet struct {
+	detectors map[string]nlu.Detector
+	senders   map[string]messaging.Sender
+	probers   map[string]health.Prober
+	closers   []func() error
+}
+
+func (s *ProviderSet) Detector(name string) (nlu.Detector, bool) {
+	d, ok := s.detectors[name]
+	return d, ok
+}
+
+func (s *ProviderSet) Sender(name string) (messaging.Sender, bool) {
+	m, ok := s.senders[name]
+	return m, ok
+}
+
+func (s *ProviderSet) has(name string) bool {
+	return s.detectors[name] != nil || s.senders[name] != nil
+}
+
+func (s *ProviderSet) Close() {
+	for _, c := range s.closers {
+		_ = c()
+	}
+}
+
+// buildProviders creates a client per provider instance of pol.
+func BuildProviders(ctx context.Context, pol *routing.Policy, c Connections) (*ProviderSet, error) {
+	s := &ProviderSet{detectors: map[string]nlu.Detector{}, senders: map[string]messaging.Sender{}, probers: map[string]health.Prober{}}
+	for _, name := range pol.ProviderNames() {
+		p := pol.Provider(name)
+		if err := s.add(ctx, p, c); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("provider %s (%s): %w", name, p.Kind, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *ProviderSet) add(ctx context.Context, p *routing.Provider, c Connections) error {
+	type prober interface{ Probe(context.Context) error }
+	var client any
+	switch p.Kind {
+	case routing.KindDialogflowCX:
+		cfg := dialogflowcx.Config{
+			Name: p.Name, Endpoint: orElse(c.DialogflowEndpoints[p.Name], p.Endpoint),
+			ProjectID: orElse(p.Project, c.DialogflowProject), Location: p.Location, AgentID: orElse(p.Agent, c.DialogflowAgent),
+			Timeout: p.AttemptTimeout,
+		}
+		cfg.Insecure = c.DialogflowInsecure && c.DialogflowEndpoints[p.Name] != ""
+		cx, err := dialogflowcx.New(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		s.closers = append(s.closers, cx.Close)
+		client = cx
+	case routing.KindOpenAI:
+		if c.LocalAgent == nil {
+			return errors.New("the LLM needs the agent's intents: no local agent file is configured")
+		}
+		cl, err := llm.New(llm.Config{
+			Name: p.Name, BaseURL: orElse(c.OpenAIBaseURLs[p.Name], c.OpenAIBaseURL), APIKey: c.OpenAIAPIKey, Model: p.Model,
+			Timeout: p.AttemptTimeout, AgentName: c.LocalAgent.DisplayName, Intents: llm.IntentsOf(c.LocalAgent), NoMatchReply: c.LocalAgent.NoMatchReply,
+		})
+		if err != nil {
+			return err
+		}
+		client = cl
+	case routing.KindLocal:
+		if c.LocalAgent == nil {
+			return errors.New("no local agent file is configured")
+		}
+		client = &localnlu.Detector{Agent: c.LocalAgent, Name: p.Name}
+	case routing.KindTwilio:
+		cfg := c.Twilio
+		cfg.Name, cfg.Timeout = p.Name, p.AttemptTimeout
+		cfg.BaseURL = orElse(c.TwilioBaseURLs[p.Name], cfg.BaseURL)
+		tw, err := twilio.New(cfg)
+		if err != nil {
+			return err
+		}
+		client = tw
+	case routing.KindVonage:
+		cfg := c.Vonage
+		cfg.Name, cfg.Timeout = p.Name, p.AttemptTimeout
+		if u := c.VonageBaseURLs[p.Name]; u != "" {
+			cfg.BaseURL, cfg.AccountBaseURL = u, u
+		}
+		vg, err := vonage.New(cfg)
+		if err != nil {
+			return err
+		}
+		client = vg
+	default:
+		return fmt.Errorf("unknown kind %q", p.Kind)
+	}
+	switch v := client.(type) {
+	case nlu.Detector:
+		s.detectors[p.Name] = v
+	case messaging.Sender:
+		s.senders[p.Name] = v
+	}
+	if pr, ok := client.(prober); ok {
+		s.probers[p.Name] = pr
+	}
+	return nil
+}
+
+func orElse(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// reclassify applies the policy's per-provider status overrides (classify) to a
+// classified failure. Errors are still classified once, at the provider boundary;
+// the policy only re-maps the kind of an HTTP status.
+func reclassify(pol func() *routing.Policy, provider string, err error) error {
+	var pe *providers.Error
+	if err == nil || !errors.As(err, &pe) || pe.Status < 100 || pe.Status > 599 {
+		return err
+	}
+	p := pol().Provider(provider)
+	if p == nil || (p.Kind != routing.KindTwilio && p.Kind != routing.KindVonage && p.Kind != routing.KindOpenAI) {
+		return err
+	}
+	if kind := p.ErrorKind(pe.Status); kind != pe.Kind {
+		return providers.Classify(pe.Provider, kind, pe.Status, pe.Err)
+	}
+	return err
+}
+
+// breakerSettings converts the policy's breaker settings for the health registry.
+func breakerSettings(pol *routing.Policy) map[string]health.BreakerSettings {
+	m := map[string]health.BreakerSettings{}
+	for _, name := range pol.ProviderNames() {
+		b := pol.Provider(name).Breaker
+		m[name] = health.BreakerSettings{
+			ConsecutiveFailures: b.ConsecutiveFailures, FailureRate: b.FailureRate, Window: b.Window, MinCalls: b.MinCalls,
+			SlowCall: b.SlowCall, OpenFor: b.OpenFor, HalfOpenSuccesses: b.HalfOpenProbes,
+		}
+	}
+	return m
+}
+
+// observed records every call of a provider in the health registry, after the
+// policy's reclassification, so breakers see what the workflow sees.
+type observed struct {
+	set    *ProviderSet
+	health health.Registry
+	policy func() *routing.Policy
+}
+
+func (o observed) Detector(name string) (nlu.Detector, bool) {
+	d, ok := o.set.Detector(name)
+	if !ok {
+		return nil, false
+	}
+	return detectorFunc(func(ctx context.Context, q nlu.Query) (nlu.Result, error) {
+		if !o.health.Allow(name) {
+			return nlu.Result{}, errBreakerOpen(name)
+		}
+		start := time.Now()
+		r, err := d.Detect(ctx, q)
+		err = reclassify(o.policy, name, err)
+		o.health.Record(name, time.Since(start), err)
+		return r, err
+	}), true
+}
+
+func (o observed) Sender(name string) (messaging.Sender, bool) {
+	s, ok := o.set.Sender(name)
+	if !ok {
+		return nil, false
+	}
+	return senderFunc(func(ctx context.Context, m messaging.Message) (messaging.Receipt, error) {
+		if !o.health.Allow(name) {
+			return messaging.Receipt{}, errBreakerOpen(name)
+		}
+		start := time.Now()
+		r, err := s.Send(ctx, m)
+		err = reclassify(o.policy, name, err)
+		o.health.Record(name, time.Since(start), err)
+		return r, err
+	}), true
+}
+
+// errBreakerOpen fails an attempt that the breaker refused (open, or half-open with
+// every trial call out) without calling the vendor. It is not recorded as a failure
+// of the provider, and the workflow fails over as from any unavailable provider.
+func errBreakerOpen(name string) error {
+	return providers.Classify(name, providers.ErrUnavailable, 0, errors.New("circuit breaker open: not called"))
+}
+
+type detectorFunc func(context.Context, nlu.Query) (nlu.Result, error)
+
+func (f detectorFunc) Detect(ctx context.Context, q nlu.Query) (nlu.Result, error) { return f(ctx, q) }
+
+type senderFunc func(context.Context, messaging.Message) (messaging.Receipt, error)
+
+func (f senderFunc) Send(ctx context.Context, m messaging.Message) (messaging.Receipt, error) {
+	return f(ctx, m)
+}
