@@ -1,0 +1,199 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-cc/switchboard/internal/testmsg"
+	"github.com/switchboard-cc/switchboard/internal/turn"
+	"github.com/switchboard-cc/switchboard/providers/fake"
+)
+
+// The dev policy (deploy/policy.dev.yaml) routes sms through cx-global, cx-europe,
+// llm, local for NLU and twilio, vonage for CPaaS; the business's numbers are
+// +15550001000 on Twilio and +15550002000 on Vonage.
+const vonageBusiness = "+15550002000"
+
+func (s *stack) fault(t *testing.T, f fake.Fault) {
+	t.Helper()
+	b, _ := json.Marshal(f)
+	resp, err := http.Post(s.API+"/dev/faults", "application/json", bytes.NewReader(b))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+type providerStatus struct {
+	Name   string `json:"name"`
+	State  string `json:"state"`
+	Reason string `json:"reason"`
+}
+
+func providerState(t *testing.T, api, name string) providerStatus {
+	t.Helper()
+	resp, err := http.Get(api + "/v1/providers")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var list []providerStatus
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+	for _, p := range list {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("provider %s not listed", name)
+	return providerStatus{}
+}
+
+// turnVia sends one SMS from customer and returns the turn's outcome.
+func (s *stack) turnVia(t *testing.T, customer, text string) turn.Outcome {
+	t.Helper()
+	before := len(sentTo(s.Outbox, customer))
+	code, _, _ := s.send(t, testmsg.Message{Vendor: "twilio", From: customer, To: business, Text: text})
+	require.Equal(t, http.StatusOK, code)
+	s.waitOutbox(t, customer, before+1)
+	tr := s.transcript(t, turn.ConversationID("twilio", "sms", customer, business))
+	return tr.Turns[len(tr.Turns)-1]
+}
+
+func TestNLUFailover_CXDown_OtherLocation_BothDown_LLM_AllRemoteDown_LocalNLU(t *testing.T) {
+	s := startStack(t, "")
+	s.fault(t, fake.Fault{Provider: "cx-global", Mode: fake.ModeDown})
+	o := s.turnVia(t, "+15557000001", "where is my order")
+	require.Equal(t, "cx-europe", o.NLUProvider)
+	require.Equal(t, "order.status", o.Intent)
+
+	s.fault(t, fake.Fault{Provider: "cx-europe", Mode: fake.ModeDown})
+	o = s.turnVia(t, "+15557000002", "when are you open")
+	require.Equal(t, "llm", o.NLUProvider)
+	require.Equal(t, "store.hours", o.Intent)
+	require.Contains(t, o.Reply, "open Monday")
+
+	s.fault(t, fake.Fault{Provider: "llm", Mode: fake.ModeErrors, Status: 503})
+	o = s.turnVia(t, "+15557000003", "track my package")
+	require.Equal(t, "local", o.NLUProvider)
+	require.Equal(t, "order.status", o.Intent)
+	require.Equal(t, turn.StatusReplied, o.Status)
+}
+
+func TestTwilioDown_RepliesLeaveThroughVonage_AndNobodyGetsTwo(t *testing.T) {
+	s := startStack(t, "")
+	s.fault(t, fake.Fault{Provider: "twilio", Mode: fake.ModeDown})
+	const customers = 8
+	for i := range customers {
+		code, _, _ := s.send(t, testmsg.Message{Vendor: "twilio", From: fmt.Sprintf("+1555710%04d", i), To: business, Text: "hello"})
+		require.Equal(t, http.StatusOK, code)
+	}
+	for i := range customers {
+		sent := s.waitOutbox(t, fmt.Sprintf("+1555710%04d", i), 1)
+		require.Equal(t, "vonage", sent[0].Vendor)
+		require.Equal(t, vonageBusiness, sent[0].From, "the reply leaves from the business's Vonage number")
+	}
+	time.Sleep(time.Second) // let any straggling duplicate land before counting
+	per := map[string]int{}
+	for _, m := range s.Outbox.List() {
+		per[m.To]++
+	}
+	for to, n := range per {
+		require.Equal(t, 1, n, "customer %s got %d replies", to, n)
+	}
+	require.Equal(t, "open", providerState(t, s.API, "twilio").State, "the breaker opened, so later turns skip Twilio")
+}
+
+func TestTwilioFlapping_BreakerOpens_AndProbesBringItBack(t *testing.T) {
+	s := startStack(t, "")
+	s.fault(t, fake.Fault{Provider: "twilio", Mode: fake.ModeErrors, Status: 503, Rate: 1})
+	for i := range 3 {
+		s.turnVia(t, fmt.Sprintf("+1555720%04d", i), "hello")
+	}
+	require.Eventually(t, func() bool { return providerState(t, s.API, "twilio").State == "open" }, 5*time.Second, 50*time.Millisecond)
+	s.fault(t, fake.Fault{Provider: "twilio", Mode: fake.ModeOK})
+	// Probes run every 2 s while open; two good probes close it (half_open_probes: 2).
+	require.Eventually(t, func() bool { return providerState(t, s.API, "twilio").State == "closed" }, 15*time.Second, 100*time.Millisecond)
+	o := s.turnVia(t, "+15557209999", "hello")
+	require.Equal(t, "twilio", o.CPaaSProvider)
+}
+
+func TestSlowNLU_TripsTheBreakerOnSlowCalls(t *testing.T) {
+	s := startStack(t, "")
+	// slow_call is 1s and attempt_timeout 2s in the dev policy: answers arrive, late.
+	s.fault(t, fake.Fault{Provider: "cx-global", Mode: fake.ModeSlow, LatencyMS: 1300})
+	for i := range 3 {
+		o := s.turnVia(t, fmt.Sprintf("+1555730%04d", i), "hello")
+		require.Equal(t, "cx-global", o.NLUProvider, "a slow answer is still an answer")
+	}
+	st := providerState(t, s.API, "cx-global")
+	require.Equal(t, "open", st.State)
+	require.Contains(t, st.Reason, "slow")
+	o := s.turnVia(t, "+15557309999", "hello")
+	require.Equal(t, "cx-europe", o.NLUProvider, "a tripped provider is skipped without spending its timeout")
+}
+
+func TestPermanentError_DoesNotFailOver(t *testing.T) {
+	s := startStack(t, "")
+	s.fault(t, fake.Fault{Provider: "twilio", Mode: fake.ModeErrors, Status: 400, Rate: 1})
+	customer := "+15557400001"
+	code, _, _ := s.send(t, testmsg.Message{Vendor: "twilio", From: customer, To: business, Text: "hello"})
+	require.Equal(t, http.StatusOK, code)
+	conv := turn.ConversationID("twilio", "sms", customer, business)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(s.API + "/v1/conversations/" + conv)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var tr turn.Transcript
+		return json.NewDecoder(resp.Body).Decode(&tr) == nil && len(tr.Turns) == 1
+	}, 20*time.Second, 100*time.Millisecond)
+	tr := s.transcript(t, conv)
+	require.Equal(t, turn.StatusFailed, tr.Turns[0].Status)
+	require.Contains(t, tr.Turns[0].Reason, "rejected")
+	require.Empty(t, sentTo(s.Outbox, customer), "Vonage must not be tried for a request Twilio rejected")
+	require.Equal(t, "closed", providerState(t, s.API, "twilio").State, "a rejection says nothing about Twilio's health")
+}
+
+func TestPolicyHotReload_BadFileKeepsTheLastGoodPolicy(t *testing.T) {
+	dir := t.TempDir()
+	s := startStack(t, dir)
+	path := dir + "/policy.yaml"
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(good), "cpaas: [twilio, vonage]}", "cpaas: [twilio, vonnage]}", 1)), 0o600))
+	var status map[string]any
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(s.API + "/v1/policy")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		status = nil
+		return json.NewDecoder(resp.Body).Decode(&status) == nil && status["error"] != nil
+	}, 10*time.Second, 100*time.Millisecond)
+	require.Contains(t, status["error"], "vonnage")
+	require.Contains(t, status["error"], "channels.sms.cpaas")
+
+	// Turns are still routed by the last good policy: Vonage takes over from Twilio.
+	s.fault(t, fake.Fault{Provider: "twilio", Mode: fake.ModeDown})
+	o := s.turnVia(t, "+15557500001", "hello")
+	require.Equal(t, "vonage", o.CPaaSProvider)
+
+	require.NoError(t, os.WriteFile(path, good, 0o600))
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(s.API + "/v1/policy")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		status = nil
+		return json.NewDecoder(resp.Body).Decode(&status) == nil && status["error"] == nil
+	}, 10*time.Second, 100*time.Millisecond)
+}
