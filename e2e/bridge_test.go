@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
+	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/workflows"
@@ -34,6 +36,7 @@ type serveStack struct {
 	nats     *devnats.Server
 	temporal *devtemporal.Server
 	tcfg     devtemporal.Config
+	cfg      app.Config
 }
 
 func startServeStack(t *testing.T) *serveStack {
@@ -64,37 +67,53 @@ func startServeStack(t *testing.T) *serveStack {
 	fakes, err := app.StartFakes(pol, demo, app.DevTwilioAuthToken)
 	require.NoError(t, err)
 	t.Cleanup(fakes.Stop)
-	cfg := app.Config{
+	s.cfg = app.Config{
 		HTTPAddr: "127.0.0.1:0", NATSURL: ns.ClientURL(), TemporalAddr: ts.FrontendAddr(),
 		VonageSignatureSecret: app.DevVonageSignatureSecret, PolicyFile: policyFile,
 	}
-	fakes.Apply(&cfg)
-	cfg.Bridge.MinBackoff, cfg.Bridge.MaxBackoff = 200*time.Millisecond, time.Second
+	fakes.Apply(&s.cfg)
+	s.cfg.Bridge.MinBackoff, s.cfg.Bridge.MaxBackoff = 200*time.Millisecond, time.Second
+	s.Outbox, s.Faults = fakes.Outbox, fakes.Faults
+	s.API, s.PublicURL, s.stop = s.startInstance(t, "w1")
+	s.signer = testmsg.Signer{PublicURL: s.PublicURL, TwilioAccountSID: app.DevTwilioAccountSID, TwilioAuthToken: app.DevTwilioAuthToken, VonageSecret: app.DevVonageSignatureSecret}
+	return s
+}
 
+// startInstance runs one more service process (API, bridge and worker) against the
+// stack's NATS and Temporal, as a replica would, and returns its API URL.
+func (s *serveStack) startInstance(t *testing.T, instance string) (api, publicURL string, stop func()) {
+	t.Helper()
+	cfg := s.cfg
+	cfg.Instance = instance
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan app.Ready, 1)
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx, cfg, testLogger(), func(r app.Ready) { ready <- r }) }()
 	select {
 	case r := <-ready:
-		s.API, s.PublicURL = "http://"+r.HTTPAddr, r.PublicURL
+		api, publicURL = "http://"+r.HTTPAddr, r.PublicURL
 	case err := <-done:
-		t.Fatalf("service did not start: %v", err)
+		cancel()
+		t.Fatalf("service %s did not start: %v", instance, err)
 	case <-time.After(30 * time.Second):
-		t.Fatal("service did not start within 30s")
+		cancel()
+		t.Fatalf("service %s did not start within 30s", instance)
 	}
-	s.Outbox, s.Faults = fakes.Outbox, fakes.Faults
-	s.signer = testmsg.Signer{PublicURL: s.PublicURL, TwilioAccountSID: app.DevTwilioAccountSID, TwilioAuthToken: app.DevTwilioAuthToken, VonageSecret: app.DevVonageSignatureSecret}
-	s.stop = func() {
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cancel()
 		select {
 		case <-done:
 		case <-time.After(30 * time.Second):
-			t.Error("service did not stop within 30s")
+			t.Errorf("service %s did not stop within 30s", instance)
 		}
 	}
-	t.Cleanup(s.stop)
-	return s
+	t.Cleanup(stop)
+	return api, publicURL, stop
 }
 
 func TestTemporalDown_TurnsWaitInJetStream_AndAreAnsweredInOrderWhenItReturns(t *testing.T) {
@@ -167,4 +186,20 @@ func TestPoisonTurn_IsDeadLetteredOnce_AndTheStreamMovesOn(t *testing.T) {
 		info, err := cons.Info(ctx)
 		return err == nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0
 	}, 10*time.Second, 100*time.Millisecond, "poison is terminated, not redelivered")
+}
+
+func TestTwoWorkers_ShareABreakerTripThroughNATSKV(t *testing.T) {
+	s := startServeStack(t)
+	api2, _, _ := s.startInstance(t, "w2")
+	s.fault(t, fake.Fault{Provider: "cx-global", Mode: fake.ModeDown})
+	for i := range 6 {
+		s.turnVia(t, fmt.Sprintf("+1555770%04d", i), "hello")
+		if providerState(t, s.API, "cx-global").State == "open" || providerState(t, api2, "cx-global").State == "open" {
+			break
+		}
+	}
+	// Whichever instance tripped first, the other follows within a second.
+	require.Eventually(t, func() bool {
+		return providerState(t, s.API, "cx-global").State == "open" && providerState(t, api2, "cx-global").State == "open"
+	}, time.Second, 20*time.Millisecond)
 }
