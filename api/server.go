@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/routing"
@@ -37,6 +38,8 @@ type Config struct {
 	Providers http.Handler
 	// Policy, when set, reports the routing policy in force on /v1/policy.
 	Policy PolicyStatus
+	// Metrics are served on /metrics and counted by ingress.
+	Metrics *metrics.Metrics
 }
 
 // PolicyStatus is the routing policy watcher, as the API reports it.
@@ -103,6 +106,9 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream, store Store, log *sl
 	if log == nil {
 		log = slog.Default()
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.Discard()
+	}
 	return &Server{cfg: cfg, nc: nc, js: js, convs: store, desk: store, log: log, now: time.Now}, nil
 }
 
@@ -117,6 +123,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/queues/{queue}/escalations", s.waitingEscalations)
 	mux.HandleFunc("POST /v1/queues/{queue}/claim", s.claim)
 	mux.HandleFunc("POST /v1/conversations/{id}/escalation/{action}", s.escalationAction)
+	mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -140,9 +147,15 @@ func (s *Server) publish(ctx context.Context, t turn.Turn) (duplicate bool, err 
 	defer cancel()
 	_, dup, err := streams.PublishTurn(ctx, s.js, t)
 	if err != nil {
+		s.cfg.Metrics.TurnsReceived.WithLabelValues(t.Vendor, "unavailable").Inc()
 		s.log.Error("turn not accepted: JetStream publish failed", "turn", t.ID, "error", err)
 		return false, err
 	}
+	result := "accepted"
+	if dup {
+		result = "duplicate"
+	}
+	s.cfg.Metrics.TurnsReceived.WithLabelValues(t.Vendor, result).Inc()
 	s.log.Info("turn accepted", "turn", t.ID, "conversation", t.ConversationID, "duplicate", dup)
 	return dup, nil
 }

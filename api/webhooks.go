@@ -23,6 +23,7 @@ func (s *Server) twilioMessaging(w http.ResponseWriter, r *http.Request) {
 	}
 	url := strings.TrimRight(s.cfg.PublicURL, "/") + r.URL.RequestURI()
 	if !twilio.Verify(s.cfg.TwilioAuthToken, url, r.PostForm, r.Header.Get(twilio.SignatureHeader)) {
+		s.cfg.Metrics.TurnsReceived.WithLabelValues("twilio", "rejected").Inc()
 		s.log.Warn("twilio webhook rejected: missing or bad signature", "remote", r.RemoteAddr)
 		writeError(w, http.StatusForbidden, "missing or invalid X-Twilio-Signature")
 		return
@@ -64,6 +65,7 @@ func (s *Server) vonageInbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := vonage.Verify(s.cfg.VonageSignatureSecret, r.Header.Get("Authorization"), body); err != nil {
+		s.cfg.Metrics.TurnsReceived.WithLabelValues("vonage", "rejected").Inc()
 		s.log.Warn("vonage webhook rejected: bad signature", "remote", r.RemoteAddr, "error", err)
 		writeError(w, http.StatusUnauthorized, "missing or invalid signature: "+err.Error())
 		return

@@ -76,6 +76,7 @@ func TestEverythingDown_TheCustomerHearsSomething_AndAHumanTakesOver(t *testing.
 	require.Len(t, tr.Turns, 2)
 	require.Equal(t, turn.StatusForwarded, tr.Turns[1].Status, "while a human had it, the bot stayed quiet")
 	require.Len(t, sentTo(s.Outbox, customer), 2)
+	require.Contains(t, scrape(t, s.API), `switchboard_escalations_total{outcome="queued"} 1`)
 
 	// Visibility lists waiting escalations by queue; none is left.
 	require.Eventually(t, func() bool {

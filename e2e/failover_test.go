@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -35,6 +36,17 @@ type providerStatus struct {
 	Name   string `json:"name"`
 	State  string `json:"state"`
 	Reason string `json:"reason"`
+}
+
+// scrape reads /metrics.
+func scrape(t *testing.T, api string) string {
+	t.Helper()
+	resp, err := http.Get(api + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }
 
 func providerState(t *testing.T, api, name string) providerStatus {
@@ -106,6 +118,10 @@ func TestTwilioDown_RepliesLeaveThroughVonage_AndNobodyGetsTwo(t *testing.T) {
 		require.Equal(t, 1, n, "customer %s got %d replies", to, n)
 	}
 	require.Equal(t, "open", providerState(t, s.API, "twilio").State, "the breaker opened, so later turns skip Twilio")
+	m := scrape(t, s.API)
+	require.Contains(t, m, `switchboard_breaker_open{provider="twilio",state="open"} 1`)
+	require.Contains(t, m, `switchboard_provider_attempts_total{outcome="unavailable",provider="twilio"}`)
+	require.Contains(t, m, `switchboard_turns_processed_total{status="replied"} 8`)
 }
 
 func TestTwilioFlapping_BreakerOpens_AndProbesBringItBack(t *testing.T) {
@@ -180,6 +196,9 @@ func TestPolicyHotReload_BadFileKeepsTheLastGoodPolicy(t *testing.T) {
 	}, 10*time.Second, 100*time.Millisecond)
 	require.Contains(t, status["error"], "vonnage")
 	require.Contains(t, status["error"], "channels.sms.cpaas")
+	m := scrape(t, s.API)
+	require.Contains(t, m, "switchboard_policy_file_valid 0")
+	require.Contains(t, m, `switchboard_policy_reloads_total{result="refused"}`)
 
 	// Turns are still routed by the last good policy: Vonage takes over from Twilio.
 	s.fault(t, fake.Fault{Provider: "twilio", Mode: fake.ModeDown})

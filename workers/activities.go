@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
@@ -37,8 +38,9 @@ type Activities struct {
 	Router    Router
 	Providers Providers
 	Ledger    *SendLedger
-	Events  jetstream.JetStream
-	Logger  *slog.Logger
+	Events    jetstream.JetStream
+	Metrics   *metrics.Metrics
+	Logger    *slog.Logger
 }
 
 // Register registers the activities under the names the workflow uses.
@@ -112,6 +114,13 @@ func (a *Activities) PublishOutcome(ctx context.Context, in workflows.PublishInp
 	}
 	_, err = a.Events.Publish(ctx, streams.EventSubject(in.Outcome.ConversationID), data,
 		jetstream.WithMsgID("outcome:"+in.Outcome.TurnID))
+	if err == nil && activity.GetInfo(ctx).Attempt == 1 {
+		m := a.metrics()
+		m.TurnsProcessed.WithLabelValues(in.Outcome.Status).Inc()
+		if !in.Outcome.ReceivedAt.IsZero() {
+			m.TurnLatency.Observe(in.Outcome.CompletedAt.Sub(in.Outcome.ReceivedAt).Seconds())
+		}
+	}
 	return err
 }
 
@@ -132,7 +141,24 @@ func (a *Activities) Escalate(ctx context.Context, in workflows.EscalateInput) e
 		return temporal.NewNonRetryableApplicationError(err.Error(), "Encoding", err)
 	}
 	_, err = a.Events.Publish(ctx, subject, data, jetstream.WithMsgID(e.ID+"/"+e.Queue+"/"+e.State))
+	if err == nil {
+		outcome := "queued"
+		switch {
+		case e.State == turn.EscalationFlagged:
+			outcome = "flagged"
+		case e.QueueIndex > 0:
+			outcome = "rerouted"
+		}
+		a.metrics().Escalations.WithLabelValues(outcome).Inc()
+	}
 	return err
+}
+
+func (a *Activities) metrics() *metrics.Metrics {
+	if a.Metrics != nil {
+		return a.Metrics
+	}
+	return metrics.Discard()
 }
 
 func (a *Activities) logger() *slog.Logger {

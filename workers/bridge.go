@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/workflows"
@@ -40,6 +41,8 @@ type BridgeConfig struct {
 	MaxUnexplainedDeliveries int
 	// Workflow options for conversations the bridge starts.
 	Workflow workflows.Options
+	// Metrics count what the bridge did with turns (switchboard_bridge_turns_total).
+	Metrics *metrics.Metrics
 }
 
 // Validate fills defaults and reports the first bad field.
@@ -65,6 +68,9 @@ func (c *BridgeConfig) Validate() error {
 	if c.MaxUnexplainedDeliveries == 0 {
 		c.MaxUnexplainedDeliveries = 20
 	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.Discard()
+	}
 	switch {
 	case c.Lanes < 1 || c.Lanes > 1024:
 		return fmt.Errorf("bridge: Lanes must be between 1 and 1024, got %d", c.Lanes)
@@ -87,16 +93,7 @@ type Bridge struct {
 	cfg    BridgeConfig
 	log    *slog.Logger
 	mu     sync.Mutex
-	stats  BridgeStats
 	blocks []time.Time // per lane: until when Temporal is considered unreachable
-}
-
-// BridgeStats counts what the bridge did with turns.
-type BridgeStats struct {
-	Accepted     uint64 // handed to a workflow (duplicates included)
-	Duplicates   uint64 // the workflow had already seen the turn
-	Redelivered  uint64 // nak'ed for later because Temporal could not take it
-	DeadLettered uint64
 }
 
 // NewBridge validates cfg and builds a bridge.
@@ -108,13 +105,6 @@ func NewBridge(js jetstream.JetStream, tc client.Client, cfg BridgeConfig, log *
 		log = slog.Default()
 	}
 	return &Bridge{js: js, tc: tc, cfg: cfg, log: log, blocks: make([]time.Time, cfg.Lanes)}, nil
-}
-
-// Stats returns a snapshot of the counters.
-func (b *Bridge) Stats() BridgeStats {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.stats
 }
 
 // Run consumes turns until ctx is cancelled, then finishes the turns in hand.
@@ -203,12 +193,11 @@ func (b *Bridge) handle(ctx context.Context, lane int, m jetstream.Msg) {
 			// The workflow has the turn; a redelivery is deduplicated by turn id.
 			b.log.Warn("bridge: ack failed", "turn", t.ID, "error", err)
 		}
-		b.mu.Lock()
-		b.stats.Accepted++
+		result := "accepted"
 		if acc.Duplicate {
-			b.stats.Duplicates++
+			result = "duplicate"
 		}
-		b.mu.Unlock()
+		b.cfg.Metrics.BridgeResults.WithLabelValues(result).Inc()
 	case isRejection(err):
 		b.deadLetter(ctx, m, meta, err)
 	case isTransient(err) || int(meta.NumDelivered) < b.cfg.MaxUnexplainedDeliveries:
@@ -261,9 +250,7 @@ func (b *Bridge) nak(m jetstream.Msg, delay time.Duration) {
 	if err := m.NakWithDelay(delay); err != nil {
 		b.log.Warn("bridge: nak failed; JetStream redelivers after AckWait", "error", err)
 	}
-	b.mu.Lock()
-	b.stats.Redelivered++
-	b.mu.Unlock()
+	b.cfg.Metrics.BridgeResults.WithLabelValues("redelivered").Inc()
 }
 
 // deadLetter copies the turn to the dead-letter stream with the reason, then
@@ -284,9 +271,7 @@ func (b *Bridge) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstrea
 		b.log.Warn("bridge: term failed", "error", err)
 	}
 	b.log.Error("bridge: turn dead-lettered", "subject", m.Subject(), "stream_seq", meta.Sequence.Stream, "error", cause)
-	b.mu.Lock()
-	b.stats.DeadLettered++
-	b.mu.Unlock()
+	b.cfg.Metrics.BridgeResults.WithLabelValues("dead_lettered").Inc()
 }
 
 func backoff(min, max time.Duration, delivery uint64) time.Duration {

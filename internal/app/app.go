@@ -20,6 +20,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/providers/health"
 	"github.com/switchboard-cc/switchboard/providers/routing"
@@ -105,11 +106,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	m := metrics.New()
+	cfg.Bridge.Metrics, cfg.API.Metrics = m, m
 	var rl reloads
-	policy, err := routing.Watch(ctx, cfg.PolicyFile, func(p *routing.Policy) { rl.changed(p, cfg.PolicyFile, log) },
-		func(err error) {
-			log.Error("routing policy refused; the last good policy stays in force", "file", cfg.PolicyFile, "error", err)
-		})
+	policy, err := routing.Watch(ctx, cfg.PolicyFile, func(p *routing.Policy) {
+		m.PolicyReloads.WithLabelValues("ok").Inc()
+		m.PolicyValid.Set(1)
+		rl.changed(p, cfg.PolicyFile, log)
+	}, func(err error) {
+		m.PolicyReloads.WithLabelValues("refused").Inc()
+		m.PolicyValid.Set(0)
+		log.Error("routing policy refused; the last good policy stays in force", "file", cfg.PolicyFile, "error", err)
+	})
 	if err != nil {
 		return fmt.Errorf("routing policy: %w", err)
 	}
@@ -169,9 +177,36 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 
 	acts := &workers.Activities{
 		Router:    policyRouter{policy: policy.Current, available: reg.Available, has: set.has},
-		Providers: observed{set: set, health: reg, policy: policy.Current},
-		Ledger:    workers.NewSendLedger(ledgerKV), Events: js, Logger: log.With("component", "activities"),
+		Providers: observed{set: set, health: reg, policy: policy.Current, metrics: m},
+		Ledger:    workers.NewSendLedger(ledgerKV), Events: js, Metrics: m, Logger: log.With("component", "activities"),
 	}
+	m.Register(
+		metrics.NewGaugeFunc("switchboard_breaker_open", "1 while the provider's circuit breaker is open or half-open, by provider and state.", []string{"provider", "state"},
+			func(emit func(float64, ...string)) {
+				for _, st := range reg.Snapshot() {
+					v := 0.0
+					if st.State != health.StateClosed {
+						v = 1
+					}
+					emit(v, st.Name, string(st.State))
+				}
+			}),
+		metrics.NewGaugeFunc("switchboard_bridge_lag", "Turns in JetStream not yet handed to Temporal (pending) or handed but not acked (ack_pending).", []string{"kind"},
+			func(emit func(float64, ...string)) {
+				ictx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				cons, err := js.Consumer(ictx, streams.TurnsStream, streams.BridgeConsumer)
+				if err != nil {
+					return
+				}
+				info, err := cons.Info(ictx)
+				if err != nil {
+					return
+				}
+				emit(float64(info.NumPending), "pending")
+				emit(float64(info.NumAckPending), "ack_pending")
+			}),
+	)
 
 	w, err := workers.NewWorker(tc, cfg.Worker, acts)
 	if err != nil {

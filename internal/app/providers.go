@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/dialogflowcx"
 	"github.com/switchboard-cc/switchboard/providers/health"
@@ -198,9 +199,31 @@ func breakerSettings(pol *routing.Policy) map[string]health.BreakerSettings {
 // observed records every call of a provider in the health registry, after the
 // policy's reclassification, so breakers see what the workflow sees.
 type observed struct {
-	set    *ProviderSet
-	health health.Registry
-	policy func() *routing.Policy
+	set     *ProviderSet
+	health  health.Registry
+	policy  func() *routing.Policy
+	metrics *metrics.Metrics
+}
+
+// record feeds one attempt's result to the breaker and the metrics.
+func (o observed) record(name string, d time.Duration, err error) {
+	o.health.Record(name, d, err)
+	o.metrics.Attempt(name, outcome(err), d)
+}
+
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, providers.ErrRejected):
+		return "rejected"
+	case errors.Is(err, providers.ErrRateLimited):
+		return "rate_limited"
+	case errors.Is(err, providers.ErrTimeout):
+		return "timeout"
+	default:
+		return "unavailable"
+	}
 }
 
 func (o observed) Detector(name string) (nlu.Detector, bool) {
@@ -210,12 +233,13 @@ func (o observed) Detector(name string) (nlu.Detector, bool) {
 	}
 	return detectorFunc(func(ctx context.Context, q nlu.Query) (nlu.Result, error) {
 		if !o.health.Allow(name) {
+			o.metrics.Attempt(name, "breaker_open", 0)
 			return nlu.Result{}, errBreakerOpen(name)
 		}
 		start := time.Now()
 		r, err := d.Detect(ctx, q)
 		err = reclassify(o.policy, name, err)
-		o.health.Record(name, time.Since(start), err)
+		o.record(name, time.Since(start), err)
 		return r, err
 	}), true
 }
@@ -227,12 +251,13 @@ func (o observed) Sender(name string) (messaging.Sender, bool) {
 	}
 	return senderFunc(func(ctx context.Context, m messaging.Message) (messaging.Receipt, error) {
 		if !o.health.Allow(name) {
+			o.metrics.Attempt(name, "breaker_open", 0)
 			return messaging.Receipt{}, errBreakerOpen(name)
 		}
 		start := time.Now()
 		r, err := s.Send(ctx, m)
 		err = reclassify(o.policy, name, err)
-		o.health.Record(name, time.Since(start), err)
+		o.record(name, time.Since(start), err)
 		return r, err
 	}), true
 }

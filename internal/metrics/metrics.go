@@ -1,0 +1,93 @@
+// Package metrics holds Switchboard's Prometheus metrics, served on /metrics. One
+// Metrics value is shared by the API, the bridge, the activities and the policy
+// watcher of a process; every metric is prefixed switchboard_.
+package metrics
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the process's metrics. The zero value is not usable: call New.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	TurnsReceived  *prometheus.CounterVec   // vendor, result: accepted | duplicate | rejected | unavailable
+	TurnsProcessed *prometheus.CounterVec   // status
+	TurnLatency    prometheus.Histogram     // receipt to outcome, seconds
+	Attempts       *prometheus.CounterVec   // provider, outcome: ok | unavailable | rate_limited | timeout | rejected | breaker_open
+	AttemptLatency *prometheus.HistogramVec // provider
+	Escalations    *prometheus.CounterVec   // outcome: queued | rerouted | flagged
+	PolicyReloads  *prometheus.CounterVec   // result: ok | refused
+	PolicyValid    prometheus.Gauge         // 1 when the file on disk is the policy in force
+	BridgeResults  *prometheus.CounterVec   // result: accepted | duplicate | redelivered | dead_lettered
+}
+
+// New builds the metrics and registers them, with the Go runtime and process
+// collectors, on a fresh registry.
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	latency := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+	m.TurnsReceived = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_turns_received_total", Help: "Turns received at ingress, by vendor and result."}, []string{"vendor", "result"})
+	m.TurnsProcessed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_turns_processed_total", Help: "Turns processed by conversation workflows, by outcome status."}, []string{"status"})
+	m.TurnLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchboard_turn_latency_seconds", Help: "From the turn's receipt at ingress to its outcome.", Buckets: latency})
+	m.Attempts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_provider_attempts_total", Help: "Provider attempts, by provider and outcome."}, []string{"provider", "outcome"})
+	m.AttemptLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_provider_attempt_seconds", Help: "Duration of provider attempts.", Buckets: latency}, []string{"provider"})
+	m.Escalations = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_escalations_total", Help: "Escalation events: queued on a queue, re-routed after a missed SLA, flagged when no queue acknowledged (alert on this)."}, []string{"outcome"})
+	m.PolicyReloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_policy_reloads_total", Help: "Routing policy reloads, by result."}, []string{"result"})
+	m.PolicyValid = prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_policy_file_valid", Help: "1 when the policy file on disk is the policy in force, 0 after a refused reload."})
+	m.BridgeResults = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_bridge_turns_total", Help: "What the JetStream bridge did with turns."}, []string{"result"})
+	m.PolicyValid.Set(1)
+	m.reg.MustRegister(m.TurnsReceived, m.TurnsProcessed, m.TurnLatency, m.Attempts, m.AttemptLatency, m.Escalations,
+		m.PolicyReloads, m.PolicyValid, m.BridgeResults,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Register adds collectors that read state on scrape (breakers, consumer lag).
+func (m *Metrics) Register(c ...prometheus.Collector) { m.reg.MustRegister(c...) }
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+
+// Attempt records one provider attempt.
+func (m *Metrics) Attempt(provider, outcome string, d time.Duration) {
+	m.Attempts.WithLabelValues(provider, outcome).Inc()
+	m.AttemptLatency.WithLabelValues(provider).Observe(d.Seconds())
+}
+
+// NewGaugeFunc is a labelled gauge computed on every scrape: collect calls emit once
+// per label set.
+func NewGaugeFunc(name, help string, labels []string, collect func(emit func(value float64, labels ...string))) prometheus.Collector {
+	return gaugeFunc{desc: prometheus.NewDesc(name, help, labels, nil), collect: collect}
+}
+
+type gaugeFunc struct {
+	desc    *prometheus.Desc
+	collect func(emit func(value float64, labels ...string))
+}
+
+func (g gaugeFunc) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+
+func (g gaugeFunc) Collect(ch chan<- prometheus.Metric) {
+	g.collect(func(v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, v, labels...)
+	})
+}
+
+var (
+	discardOnce sync.Once
+	discard     *Metrics
+)
+
+// Discard returns metrics that no endpoint serves, for components built without any
+// (unit tests, tools).
+func Discard() *Metrics {
+	discardOnce.Do(func() { discard = New() })
+	return discard
+}
