@@ -40,6 +40,9 @@ type Config struct {
 	Policy PolicyStatus
 	// Metrics are served on /metrics and counted by ingress.
 	Metrics *metrics.Metrics
+	// Ready reports whether the process can do its job (NATS and Temporal reachable,
+	// the worker polling); /readyz answers 503 with its error otherwise.
+	Ready func(ctx context.Context) error
 }
 
 // PolicyStatus is the routing policy watcher, as the API reports it.
@@ -127,6 +130,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.cfg.Providers != nil {
 		mux.Handle("/v1/providers", s.cfg.Providers)
 		mux.Handle("/v1/providers/", s.cfg.Providers)
@@ -158,6 +162,19 @@ func (s *Server) publish(ctx context.Context, t turn.Turn) (duplicate bool, err 
 	s.cfg.Metrics.TurnsReceived.WithLabelValues(t.Vendor, result).Inc()
 	s.log.Info("turn accepted", "turn", t.ID, "conversation", t.ConversationID, "duplicate", dup)
 	return dup, nil
+}
+
+// readyz is readiness: liveness plus the dependencies a turn needs.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // policyStatus tells whether the policy file in force is the one on disk: after a

@@ -125,8 +125,11 @@ func TestTemporalDown_TurnsWaitInJetStream_AndAreAnsweredInOrderWhenItReturns(t 
 	}
 	send("hello")
 	s.waitOutbox(t, customer, 1)
+	require.Equal(t, http.StatusOK, getStatus(t, s.API+"/readyz"))
 
 	require.NoError(t, s.temporal.Stop())
+	require.Equal(t, http.StatusServiceUnavailable, getStatus(t, s.API+"/readyz"), "not ready without Temporal")
+	require.Equal(t, http.StatusOK, getStatus(t, s.API+"/healthz"), "but alive")
 	// Ingress needs only JetStream: turns are still accepted.
 	send("where is my order")
 	send("when are you open")
@@ -138,6 +141,7 @@ func TestTemporalDown_TurnsWaitInJetStream_AndAreAnsweredInOrderWhenItReturns(t 
 	require.NoError(t, err)
 	s.temporal = ts
 	sent := s.waitOutbox(t, customer, 4)
+	require.Eventually(t, func() bool { return getStatus(t, s.API+"/readyz") == http.StatusOK }, 20*time.Second, 200*time.Millisecond)
 	require.Len(t, sent, 4)
 	require.Contains(t, sent[1].Body, "follow your order")
 	require.Contains(t, sent[2].Body, "open Monday")
@@ -202,4 +206,12 @@ func TestTwoWorkers_ShareABreakerTripThroughNATSKV(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return providerState(t, s.API, "cx-global").State == "open" && providerState(t, api2, "cx-global").State == "open"
 	}, time.Second, 20*time.Millisecond)
+}
+
+func getStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -18,6 +18,8 @@ type WorkerConfig struct {
 	WorkflowPollers int
 	// MaxConcurrentTurns bounds workflow tasks and local activities in progress.
 	MaxConcurrentTurns int
+	// Identity names this worker to Temporal (shown in the UI, checked by /readyz).
+	Identity string
 }
 
 // Validate fills defaults and reports the first bad field.
@@ -47,6 +49,7 @@ func NewWorker(c client.Client, cfg WorkerConfig, acts *Activities) (worker.Work
 		MaxConcurrentWorkflowTaskPollers:        cfg.WorkflowPollers,
 		MaxConcurrentWorkflowTaskExecutionSize:  cfg.MaxConcurrentTurns,
 		MaxConcurrentLocalActivityExecutionSize: cfg.MaxConcurrentTurns,
+		Identity:                                cfg.Identity,
 	})
 	w.RegisterWorkflowWithOptions(workflows.ConversationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	acts.Register(w)

@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	enumspb "go.temporal.io/api/enums/v1"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -208,6 +210,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			}),
 	)
 
+	if cfg.Worker.Identity == "" {
+		host, _ := os.Hostname()
+		cfg.Worker.Identity = fmt.Sprintf("switchboard@%s/%d", host, os.Getpid())
+		if cfg.Instance != "" {
+			cfg.Worker.Identity += "/" + cfg.Instance
+		}
+	}
 	w, err := workers.NewWorker(tc, cfg.Worker, acts)
 	if err != nil {
 		return err
@@ -242,6 +251,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		cfg.API.PublicURL = "http://" + lis.Addr().String() // a :0 port is known only now
 	}
 	cfg.API.Providers = api.ProvidersHandler(reg)
+	cfg.API.Ready = readiness(nc, tc, cfg.TaskQueue, cfg.Worker.Identity)
 	cfg.API.Policy = policy
 	srv, err := api.New(cfg.API, nc, js, api.TemporalConversations{Client: tc, Namespace: cfg.Namespace}, log.With("component", "api"))
 	if err != nil {
@@ -300,4 +310,27 @@ func (r *reloads) changed(p *routing.Policy, file string, log *slog.Logger) {
 		}
 	}
 	log.Info("routing policy reloaded", "file", file)
+}
+
+// readiness checks what a turn needs from this process: NATS connected, Temporal
+// answering, and this process's worker among the task queue's pollers.
+func readiness(nc *nats.Conn, tc client.Client, taskQueue, identity string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if !nc.IsConnected() {
+			return fmt.Errorf("NATS: %s", nc.Status())
+		}
+		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			return fmt.Errorf("Temporal: %w", err)
+		}
+		resp, err := tc.DescribeTaskQueue(ctx, taskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+		if err != nil {
+			return fmt.Errorf("Temporal task queue %s: %w", taskQueue, err)
+		}
+		for _, p := range resp.GetPollers() {
+			if p.GetIdentity() == identity {
+				return nil
+			}
+		}
+		return fmt.Errorf("the worker is not polling task queue %s yet", taskQueue)
+	}
 }
