@@ -18,7 +18,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(devCommand(), sendCommand(), benchCommand(), policyCommand(), providersCommand())
+	root.AddCommand(devCommand(), serveCommand(), sendCommand(), policyCommand(), providersCommand(), benchCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "switchboard:", err)
 		os.Exit(1)

@@ -6,6 +6,8 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -35,10 +37,20 @@ type Config struct {
 	HTTPAddr  string // where the API listens
 	PublicURL string // the base URL vendors call; webhook signatures are computed over it
 
-	NATSURL      string
+	NATSURL string
+	// NATSCredsFile is a NATS credentials file (JWT and NKey seed); NATSCAFile a CA
+	// bundle that makes the connection require TLS.
+	NATSCredsFile string
+	NATSCAFile    string
+
 	TemporalAddr string
 	Namespace    string
 	TaskQueue    string
+	// TemporalTLS dials Temporal over TLS (TemporalCAFile adds a CA bundle);
+	// TemporalAPIKey authenticates, as Temporal Cloud wants.
+	TemporalTLS    bool
+	TemporalCAFile string
+	TemporalAPIKey string
 
 	// PolicyFile is the routing policy, reloaded when it changes.
 	PolicyFile string
@@ -125,7 +137,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	}
 	defer policy.Close()
 
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("switchboard"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
+	natsOpts := []nats.Option{nats.Name("switchboard"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
+	if cfg.NATSCredsFile != "" {
+		natsOpts = append(natsOpts, nats.UserCredentials(cfg.NATSCredsFile))
+	}
+	if cfg.NATSCAFile != "" {
+		natsOpts = append(natsOpts, nats.RootCAs(cfg.NATSCAFile))
+	}
+	nc, err := nats.Connect(cfg.NATSURL, natsOpts...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
 	}
@@ -146,11 +165,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		return fmt.Errorf("set up provider health bucket: %w", err)
 	}
 
-	tc, err := client.DialContext(ctx, client.Options{
+	topts := client.Options{
 		HostPort:  cfg.TemporalAddr,
 		Namespace: cfg.Namespace,
 		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-	})
+	}
+	if err := temporalSecurity(&topts, cfg); err != nil {
+		return err
+	}
+	tc, err := client.DialContext(ctx, topts)
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddr, err)
 	}
@@ -333,4 +356,27 @@ func readiness(nc *nats.Conn, tc client.Client, taskQueue, identity string) func
 		}
 		return fmt.Errorf("the worker is not polling task queue %s yet", taskQueue)
 	}
+}
+
+// temporalSecurity applies TLS and API-key settings to the Temporal client.
+func temporalSecurity(o *client.Options, cfg Config) error {
+	if cfg.TemporalTLS || cfg.TemporalCAFile != "" || cfg.TemporalAPIKey != "" {
+		tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.TemporalCAFile != "" {
+			pem, err := os.ReadFile(cfg.TemporalCAFile)
+			if err != nil {
+				return fmt.Errorf("Temporal CA file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("Temporal CA file %s holds no PEM certificate", cfg.TemporalCAFile)
+			}
+			tlsCfg.RootCAs = pool
+		}
+		o.ConnectionOptions.TLS = tlsCfg
+	}
+	if cfg.TemporalAPIKey != "" {
+		o.Credentials = client.NewAPIKeyStaticCredentials(cfg.TemporalAPIKey)
+	}
+	return nil
 }
