@@ -20,6 +20,11 @@ type WorkerConfig struct {
 	MaxConcurrentTurns int
 	// Identity names this worker to Temporal (shown in the UI, checked by /readyz).
 	Identity string
+	// CachedConversations bounds the workflows kept in the worker's sticky cache. An
+	// idle conversation costs a goroutine and its state while cached; one evicted is
+	// replayed from its (short, thanks to continue-as-new) history at its next turn.
+	// The cache is process-wide: the last worker built sets it.
+	CachedConversations int
 }
 
 // Validate fills defaults and reports the first bad field.
@@ -33,6 +38,9 @@ func (c *WorkerConfig) Validate() error {
 	if c.MaxConcurrentTurns == 0 {
 		c.MaxConcurrentTurns = 256
 	}
+	if c.CachedConversations == 0 {
+		c.CachedConversations = 1000
+	}
 	if c.WorkflowPollers < 1 || c.MaxConcurrentTurns < c.WorkflowPollers {
 		return errors.New("worker: need 1 <= WorkflowPollers <= MaxConcurrentTurns")
 	}
@@ -45,6 +53,7 @@ func NewWorker(c client.Client, cfg WorkerConfig, acts *Activities) (worker.Work
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	worker.SetStickyWorkflowCacheSize(cfg.CachedConversations)
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
 		MaxConcurrentWorkflowTaskPollers:        cfg.WorkflowPollers,
 		MaxConcurrentWorkflowTaskExecutionSize:  cfg.MaxConcurrentTurns,

@@ -50,6 +50,7 @@ It prints a report on stdout and stops by itself; Ctrl-C cancels it.`,
 	f.DurationVar(&cfg.HalfLoadDuration, "half-load-duration", cfg.HalfLoadDuration, "how long the half-load phase sends")
 	f.IntVar(&cfg.IdleConversations, "idle-conversations", cfg.IdleConversations, "conversations opened by the memory phase")
 	f.DurationVar(&cfg.TurnTimeout, "turn-timeout", cfg.TurnTimeout, "how long a turn may wait for its reply before it counts as failed")
+	f.DurationVar(&cfg.FailoverPhase, "failover-phase", cfg.FailoverPhase, "failover phase: healthy and recovery parts last this long, the outage twice as long")
 	f.BoolVar(&cfg.InMemory, "in-memory", false, "keep NATS and Temporal state in memory instead of a temporary data dir")
 	f.StringVar(&phases, "phases", strings.Join(bench.AllPhases, ","), "phases to run, comma-separated")
 	f.StringVar(&cfg.LogLevel, "log-level", "warn", "log level of the stack: debug, info, warn or error")

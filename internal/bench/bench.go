@@ -13,8 +13,10 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/internal/app"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
+	"github.com/switchboard-cc/switchboard/providers/routing"
 )
 
 // Options are what Run needs besides the Config.
@@ -162,6 +164,19 @@ func runPhases(ctx context.Context, cfg Config, o Options, dev app.DevReady, rep
 			return err
 		}
 		rep.HalfLoad = &s
+	}
+	if cfg.runs(PhaseFailover) {
+		pol, err := routing.Parse(deploy.DevPolicy)
+		if err != nil {
+			return err
+		}
+		timeout := pol.Provider("twilio").AttemptTimeout
+		progress("failover: %d conversations in flight; twilio hangs after %s for %s, then recovers", cfg.Concurrency, cfg.FailoverPhase, 2*cfg.FailoverPhase)
+		f, err := failover(ctx, cfg, w, tr, dev.Faults, timeout)
+		if err != nil {
+			return err
+		}
+		rep.Failover = &f
 	}
 	stopTracker()
 	<-trDone

@@ -13,10 +13,11 @@ const (
 	PhaseHalfLoad   = "halfload"
 	PhaseBaseline   = "baseline"
 	PhaseMemory     = "memory"
+	PhaseFailover   = "failover"
 )
 
 // AllPhases is the default selection.
-var AllPhases = []string{PhaseThroughput, PhaseHalfLoad, PhaseBaseline, PhaseMemory}
+var AllPhases = []string{PhaseThroughput, PhaseHalfLoad, PhaseBaseline, PhaseFailover, PhaseMemory}
 
 // Config is what `switchboard bench` runs.
 type Config struct {
@@ -43,6 +44,9 @@ type Config struct {
 	Phases []string
 	// LogLevel of the stack: debug, info, warn or error.
 	LogLevel string
+	// FailoverPhase is the length of the failover phase's healthy and recovery
+	// parts; the outage lasts twice as long.
+	FailoverPhase time.Duration
 }
 
 // Limits keep a mistyped flag from turning a benchmark into a stress test.
@@ -60,7 +64,7 @@ func DefaultConfig() Config {
 	return Config{
 		Turns: 2000, Conversations: 200, Concurrency: 20,
 		HalfLoadDuration: 20 * time.Second, IdleConversations: 10000,
-		TurnTimeout: 30 * time.Second, LogLevel: "warn",
+		TurnTimeout: 30 * time.Second, LogLevel: "warn", FailoverPhase: 15 * time.Second,
 	}
 }
 
@@ -94,6 +98,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--idle-conversations must be between 0 and %d, got %d", MaxIdleConversations, c.IdleConversations)
 	case c.runs(PhaseMemory) && c.IdleConversations < 100:
 		return fmt.Errorf("--idle-conversations must be at least 100 for a meaningful memory figure, got %d (leave out the memory phase with --phases)", c.IdleConversations)
+	case c.runs(PhaseFailover) && (c.FailoverPhase < 5*time.Second || c.FailoverPhase > 5*time.Minute):
+		return fmt.Errorf("--failover-phase must be between 5s and 5m, got %s", c.FailoverPhase)
 	case c.TurnTimeout < time.Second || c.TurnTimeout > MaxTurnTimeout:
 		return fmt.Errorf("--turn-timeout must be between 1s and %s, got %s", MaxTurnTimeout, c.TurnTimeout)
 	}

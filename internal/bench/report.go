@@ -18,6 +18,7 @@ type Report struct {
 	HalfLoad   *Summary
 	Baseline   *Summary
 	Memory     *MemoryResult
+	Failover   *FailoverResult
 	// Unexpected counts replies in the outbox that no turn waited for (there should
 	// be none: a duplicate reply would show here).
 	Unexpected int
@@ -76,6 +77,9 @@ func (r *Report) Write(w io.Writer) {
 	if r.Baseline != nil {
 		row(*r.Baseline)
 	}
+	if r.Failover != nil {
+		row(r.Failover.OutagePercentiles)
+	}
 	tw.Flush()
 	fmt.Fprintln(w)
 
@@ -107,6 +111,21 @@ func (r *Report) Write(w io.Writer) {
 			fmt.Fprintf(w, "        %d webhooks refused\n", m.Failed)
 		}
 		checks = append(checks, check(m.PerConversationKB() <= TargetIdleKBConv, fmt.Sprintf("≤ %.0f KB RSS per idle conversation", TargetIdleKBConv)))
+	}
+	if f := r.Failover; f != nil {
+		fmt.Fprintf(w, "failover: %s\n", f.Mode)
+		fmt.Fprintf(w, "          %d of %d turns answered during the outage (%.2f%%); %d paid the attempt timeout;\n",
+			f.Answered, f.Sent, 100*float64(f.Answered)/float64(max(f.Sent, 1)), f.PaidTimeout)
+		fmt.Fprintf(w, "          every turn on the next provider %s after the outage began (last turn that paid the timeout answered)\n", ms(f.AllOnNext))
+		fmt.Fprintf(w, "          turns/s healthy %.1f, during the outage %.1f (%.0f%%)\n", f.HealthyRate, f.OutageRate, 100*ratio(f.OutageRate, f.HealthyRate))
+		if f.BackInRotation > 0 {
+			fmt.Fprintf(w, "          back in rotation %s after it recovered (first reply through it again)\n", ms(f.BackInRotation))
+		} else {
+			fmt.Fprintln(w, "          NOT back in rotation by the end of the recovery part")
+		}
+		checks = append(checks,
+			check(f.Sent > 0 && float64(f.Answered) >= 0.99*float64(f.Sent), "≥ 99% of turns answered during the outage"),
+			check(f.OutageRate >= 0.8*f.HealthyRate, "failover turns/s ≥ 80% of healthy"))
 	}
 	if r.Unexpected > 0 {
 		fmt.Fprintf(w, "WARNING: %d replies in the outbox matched no turn (duplicates?)\n", r.Unexpected)

@@ -71,6 +71,12 @@ func (e *refusedError) Error() string { return fmt.Sprintf("webhook answered %d"
 // turn sends one turn from cust and waits for its reply in the outbox. The latency
 // runs from the POST to the moment the fake vendor recorded the reply.
 func (w *webhooks) turn(ctx context.Context, tr *tracker, cust, text string) (time.Duration, error) {
+	lat, _, err := w.turnReply(ctx, tr, cust, text)
+	return lat, err
+}
+
+// turnReply is turn, with the reply the fake vendor recorded.
+func (w *webhooks) turnReply(ctx context.Context, tr *tracker, cust, text string) (time.Duration, fake.Sent, error) {
 	reply := tr.expect(cust)
 	t0, err := w.post(ctx, cust, text)
 	if err != nil {
@@ -78,17 +84,17 @@ func (w *webhooks) turn(ctx context.Context, tr *tracker, cust, text string) (ti
 		if errors.As(err, &refused) {
 			tr.forget(cust, reply) // not stored: no reply will come
 		}
-		return 0, err
+		return 0, fake.Sent{}, err
 	}
 	timer := time.NewTimer(w.timeout)
 	defer timer.Stop()
 	select {
 	case s := <-reply:
-		return replyLatency(t0, s), nil
+		return replyLatency(t0, s), s, nil
 	case <-timer.C:
-		return 0, errNoReply
+		return 0, fake.Sent{}, errNoReply
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return 0, fake.Sent{}, ctx.Err()
 	}
 }
 

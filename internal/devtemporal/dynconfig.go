@@ -38,8 +38,9 @@ const queuePollRPS = 10000
 //     (itself rate-limited to 10/s by matching.forwarderMaxRatePerSecond). Set to 1.
 //   - system.namespaceCacheRefreshInterval (default 2 s): 1 s, so search attributes
 //     added to an existing namespace become usable sooner.
-//   - history.hostLevelCacheMaxSize (default 128000 mutable states): 8192, to bound
-//     the dev server's memory; plenty for development.
+//   - history.hostLevelCacheMaxSize (default 128000 mutable states): 2048, to bound
+//     the dev server's memory: thousands of idle conversations must not each keep
+//     their mutable state in memory; a turn of an evicted one reloads it from SQLite.
 func DefaultDynamicConfig() map[string]any {
 	return map[string]any{
 		dynamicconfig.TransferProcessorMaxPollRPS.Key().String():                                        queuePollRPS,
@@ -56,7 +57,7 @@ func DefaultDynamicConfig() map[string]any {
 		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key().String():                                 1,
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key().String():                                1,
 		dynamicconfig.NamespaceCacheRefreshInterval.Key().String():                                      namespaceRefreshInterval,
-		dynamicconfig.HistoryCacheHostLevelMaxSize.Key().String():                                       8192,
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key().String():                                       2048,
 	}
 }
 
