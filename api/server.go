@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -40,6 +41,9 @@ type Config struct {
 	Policy PolicyStatus
 	// Metrics are served on /metrics and counted by ingress.
 	Metrics *metrics.Metrics
+	// Tokens authenticate the ops and agent-desk endpoints. At least one ops token
+	// is required.
+	Tokens Tokens
 	// Ready reports whether the process can do its job (NATS and Temporal reachable,
 	// the worker polling); /readyz answers 503 with its error otherwise.
 	Ready func(ctx context.Context) error
@@ -81,6 +85,19 @@ func (c *Config) Validate() error {
 	case c.MaxWait < 0:
 		return errors.New("api: MaxWait must not be negative")
 	}
+	hasOps := false
+	for tok, role := range c.Tokens {
+		if len(tok) < 16 {
+			return errors.New("api: every bearer token must be at least 16 characters")
+		}
+		if role != RoleOps && role != RoleAgent {
+			return fmt.Errorf("api: unknown role %q", role)
+		}
+		hasOps = hasOps || role == RoleOps
+	}
+	if !hasOps {
+		return errors.New("api: an ops token is required (--ops-token)")
+	}
 	return nil
 }
 
@@ -121,22 +138,24 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /webhooks/twilio/messaging", s.twilioMessaging)
 	mux.HandleFunc("POST /webhooks/vonage/inbound", s.vonageInbound)
 	mux.HandleFunc("POST /v1/turns", s.postTurn)
-	mux.HandleFunc("GET /v1/conversations/{id}", s.getConversation)
-	mux.HandleFunc("GET /v1/conversations", s.listConversations)
-	mux.HandleFunc("GET /v1/queues/{queue}/escalations", s.waitingEscalations)
-	mux.HandleFunc("POST /v1/queues/{queue}/claim", s.claim)
-	mux.HandleFunc("POST /v1/conversations/{id}/escalation/{action}", s.escalationAction)
-	mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
+	ops := func(h http.Handler) http.Handler { return s.require(h, RoleOps) }
+	desk := func(f http.HandlerFunc) http.Handler { return s.require(f, RoleOps, RoleAgent) }
+	mux.Handle("GET /v1/conversations/{id}", desk(s.getConversation))
+	mux.Handle("GET /v1/conversations", ops(http.HandlerFunc(s.listConversations)))
+	mux.Handle("GET /v1/queues/{queue}/escalations", desk(s.waitingEscalations))
+	mux.Handle("POST /v1/queues/{queue}/claim", desk(s.claim))
+	mux.Handle("POST /v1/conversations/{id}/escalation/{action}", desk(s.escalationAction))
+	mux.Handle("GET /metrics", ops(s.cfg.Metrics.Handler()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.cfg.Providers != nil {
-		mux.Handle("/v1/providers", s.cfg.Providers)
-		mux.Handle("/v1/providers/", s.cfg.Providers)
+		mux.Handle("/v1/providers", ops(s.cfg.Providers))
+		mux.Handle("/v1/providers/", ops(s.cfg.Providers))
 	}
 	if s.cfg.Policy != nil {
-		mux.HandleFunc("GET /v1/policy", s.policyStatus)
+		mux.Handle("GET /v1/policy", ops(http.HandlerFunc(s.policyStatus)))
 	}
 	if s.cfg.Dev != nil {
 		mux.Handle("/dev/", s.cfg.Dev)

@@ -72,6 +72,7 @@ func startServeStack(t *testing.T) *serveStack {
 		VonageSignatureSecret: app.DevVonageSignatureSecret, PolicyFile: policyFile,
 	}
 	fakes.Apply(&s.cfg)
+	s.cfg.API.Tokens = app.Tokens(opsToken, agentToken)
 	s.cfg.Bridge.MinBackoff, s.cfg.Bridge.MaxBackoff = 200*time.Millisecond, time.Second
 	s.Outbox, s.Faults = fakes.Outbox, fakes.Faults
 	s.API, s.PublicURL, s.stop = s.startInstance(t, "w1")

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,29 @@ func startTemporal(ctx context.Context, o app.TemporalOptions) (app.EmbeddedTemp
 		FrontendPort: o.FrontendPort, UIPort: o.UIPort, DisableUI: o.DisableUI,
 		DBFile: o.DBFile, SearchAttributes: o.SearchAttributes, LogLevel: "error",
 	})
+}
+
+// Bearer tokens of the test stacks. Requests from the tests carry the ops token
+// unless they set Authorization themselves (see TestMain).
+const (
+	opsToken   = "ops-e2e-token-0000000000"
+	agentToken = "agent-e2e-token-000000000"
+)
+
+// withOpsToken adds the ops token to requests that carry no Authorization.
+type withOpsToken struct{ base http.RoundTripper }
+
+func (t withOpsToken) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" && r.Header.Get("X-Twilio-Signature") == "" && !strings.HasPrefix(r.URL.Path, "/webhooks/") {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+opsToken)
+	}
+	return t.base.RoundTrip(r)
+}
+
+func TestMain(m *testing.M) {
+	http.DefaultClient.Transport = withOpsToken{http.DefaultTransport}
+	os.Exit(m.Run())
 }
 
 func testLogger() *slog.Logger {
@@ -52,6 +76,7 @@ func startStack(t *testing.T, dataDir string) *stack {
 	dc := app.DevConfig{
 		DataDir: dataDir, InMemory: dataDir == "", HTTPAddr: "127.0.0.1:0",
 		TemporalPort: devtemporal.RandomPort, NATSPort: -1, DisableUI: true,
+		OpsToken: opsToken, AgentToken: agentToken,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan app.DevReady, 1)

@@ -61,7 +61,7 @@ func TestSignedTwilioWebhook_ReplyLeavesOnce_DuplicateAndForgeryChangeNothing(t 
 	tr := s.transcript(t, turn.ConversationID("twilio", "sms", customer, business))
 	require.Len(t, tr.Turns, 2)
 	require.Equal(t, "order.status", tr.Turns[0].Intent)
-	require.Equal(t, "dialogflowcx", tr.Turns[0].NLUProvider)
+	require.Equal(t, "cx-global", tr.Turns[0].NLUProvider)
 	require.Equal(t, "twilio", tr.Turns[0].CPaaSProvider)
 	require.Equal(t, turn.StatusReplied, tr.Turns[0].Status)
 	require.Equal(t, "store.hours", tr.Turns[1].Intent)
@@ -103,7 +103,7 @@ func TestJSONAPI_WaitReturnsTheReply_BadInputIsNamed(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, m)
 	require.Equal(t, "store.hours", m["intent"])
 	require.Equal(t, "replied", m["status"])
-	require.Equal(t, "dialogflowcx", m["nlu_provider"])
+	require.Equal(t, "cx-global", m["nlu_provider"])
 	require.Equal(t, "twilio", m["cpaas_provider"])
 	require.Contains(t, m["reply"], "open Monday")
 

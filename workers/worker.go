@@ -23,7 +23,9 @@ type WorkerConfig struct {
 	// CachedConversations bounds the workflows kept in the worker's sticky cache. An
 	// idle conversation costs a goroutine and its state while cached; one evicted is
 	// replayed from its (short, thanks to continue-as-new) history at its next turn.
-	// The cache is process-wide: the last worker built sets it.
+	// The cache is process-wide and sized when the process's first worker starts:
+	// an embedded Temporal server, whose system workers start first, must be
+	// preceded by worker.SetStickyWorkflowCacheSize.
 	CachedConversations int
 }
 
@@ -39,13 +41,16 @@ func (c *WorkerConfig) Validate() error {
 		c.MaxConcurrentTurns = 256
 	}
 	if c.CachedConversations == 0 {
-		c.CachedConversations = 1000
+		c.CachedConversations = DefaultCachedConversations
 	}
 	if c.WorkflowPollers < 1 || c.MaxConcurrentTurns < c.WorkflowPollers {
 		return errors.New("worker: need 1 <= WorkflowPollers <= MaxConcurrentTurns")
 	}
 	return nil
 }
+
+// DefaultCachedConversations is the default of WorkerConfig.CachedConversations.
+const DefaultCachedConversations = 1000
 
 // NewWorker builds the Temporal worker that runs conversation workflows and their
 // activities. Start it with Start, stop it with Stop.

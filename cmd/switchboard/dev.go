@@ -32,12 +32,22 @@ Every flag can also be set with SWITCHBOARD_<FLAG>, e.g. SWITCHBOARD_DATA_DIR.`,
 			if err := bindEnv(cmd); err != nil {
 				return err
 			}
+			for name, v := range map[string]*string{"ops-token": &dc.OpsToken, "agent-token": &dc.AgentToken} {
+				if err := readSecret(name, v); err != nil {
+					return err
+				}
+			}
+			generated := dc.OpsToken == "" || dc.AgentToken == ""
 			log := newLogger(logLevel)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			err := app.RunDev(ctx, dc, startTemporal, log, func(r app.DevReady) {
 				fmt.Printf("switchboard ready: api %s  temporal-ui %s  temporal %s  nats %s  data %s\n",
 					r.API, r.TemporalUI, r.Temporal, r.NATS, dc.DataDir)
+				if generated {
+					// Printed, not logged: only the person who started dev sees them.
+					fmt.Printf("bearer tokens (generated; set --ops-token/--agent-token to choose them): ops %s  agent %s\n", r.OpsToken, r.AgentToken)
+				}
 			})
 			if err == nil {
 				fmt.Println("switchboard stopped")
@@ -56,6 +66,8 @@ Every flag can also be set with SWITCHBOARD_<FLAG>, e.g. SWITCHBOARD_DATA_DIR.`,
 	f.StringVar(&dc.VonageSignatureSecret, "vonage-signature-secret", app.DevVonageSignatureSecret, "Vonage signature secret: verifies inbound webhook JWTs")
 	f.StringVar(&dc.AgentFile, "agent-file", "", "Dialogflow CX agent the fake serves (default: the embedded demo agent, deploy/agent/demo-agent.json)")
 	f.StringVar(&dc.PolicyFile, "policy", "", "routing policy file, reloaded on change (default <data-dir>/policy.yaml, created from the dev policy on first start)")
+	f.StringVar(&dc.OpsToken, "ops-token", "", "bearer token(s) of the ops role, comma-separated (secret: environment or file:/path; default: generated and printed)")
+	f.StringVar(&dc.AgentToken, "agent-token", "", "bearer token(s) of the agent role (default: generated and printed)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

@@ -12,24 +12,30 @@ import (
 )
 
 func main() {
+	if err := newRootCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "switchboard:", err)
+		os.Exit(1)
+	}
+}
+
+// newRootCommand builds the command tree (the tests check the deployment files
+// against it).
+func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "switchboard",
 		Short:         "Keeps contact-center conversations running when vendors fail",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(devCommand(), serveCommand(), sendCommand(), policyCommand(), providersCommand(), benchCommand())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "switchboard:", err)
-		os.Exit(1)
-	}
+	root.AddCommand(devCommand(), serveCommand(), setupCommand(), sendCommand(), policyCommand(), providersCommand(), benchCommand())
+	return root
 }
 
 // bindEnv lets every flag of cmd be set by SWITCHBOARD_<FLAG> (upper case, dashes
 // to underscores). A flag given on the command line wins over the environment.
 func bindEnv(cmd *cobra.Command) error {
 	var err error
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+	visit := func(f *pflag.Flag) {
 		if err != nil || f.Changed {
 			return
 		}
@@ -39,6 +45,8 @@ func bindEnv(cmd *cobra.Command) error {
 				err = fmt.Errorf("environment variable %s: %w", name, e)
 			}
 		}
-	})
+	}
+	cmd.Flags().VisitAll(visit)
+	cmd.InheritedFlags().VisitAll(visit)
 	return err
 }

@@ -18,7 +18,7 @@ import (
 )
 
 func providersCommand() *cobra.Command {
-	var apiURL string
+	var apiURL, token string
 	cmd := &cobra.Command{
 		Use:   "providers",
 		Short: "Show the providers' circuit breakers, or override one",
@@ -31,13 +31,14 @@ func providersCommand() *cobra.Command {
 				return err
 			}
 			var list []health.Status
-			if err := callProvidersAPI(cmd.Context(), http.MethodGet, apiURL, "/v1/providers", nil, &list); err != nil {
+			if err := callProvidersAPI(cmd.Context(), http.MethodGet, apiURL, token, "/v1/providers", nil, &list); err != nil {
 				return err
 			}
 			return printProviders(cmd.OutOrStdout(), list, time.Now())
 		},
 	}
 	cmd.PersistentFlags().StringVar(&apiURL, "api", "http://127.0.0.1:8080", "base URL of the Switchboard API")
+	cmd.PersistentFlags().StringVar(&token, "token", "", "ops bearer token (secret: set SWITCHBOARD_TOKEN, or file:/path)")
 
 	override := &cobra.Command{
 		Use:   "override NAME open|closed|auto",
@@ -63,7 +64,7 @@ func providersCommand() *cobra.Command {
 			}
 			var s health.Status
 			path := "/v1/providers/" + url.PathEscape(args[0]) + "/override"
-			if err := callProvidersAPI(cmd.Context(), http.MethodPost, apiURL, path, body, &s); err != nil {
+			if err := callProvidersAPI(cmd.Context(), http.MethodPost, apiURL, token, path, body, &s); err != nil {
 				return err
 			}
 			return printProviders(cmd.OutOrStdout(), []health.Status{s}, time.Now())
@@ -75,7 +76,10 @@ func providersCommand() *cobra.Command {
 
 // callProvidersAPI sends one request and decodes the JSON answer into out. A non-2xx
 // answer is an error carrying the API's message.
-func callProvidersAPI(ctx context.Context, method, base, path string, body []byte, out any) error {
+func callProvidersAPI(ctx context.Context, method, base, token, path string, body []byte, out any) error {
+	if err := readSecret("token", &token); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+path, bytes.NewReader(body))
@@ -84,6 +88,9 @@ func callProvidersAPI(ctx context.Context, method, base, path string, body []byt
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -15,10 +15,12 @@ import (
 
 func serveCommand() *cobra.Command {
 	var (
-		cfg       app.Config
-		agentFile string
-		logLevel  string
-		secrets   = map[string]*string{}
+		cfg        app.Config
+		agentFile  string
+		opsToken   string
+		agentToken string
+		logLevel   string
+		secrets    = map[string]*string{}
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -39,6 +41,7 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 					return err
 				}
 			}
+			cfg.API.Tokens = app.Tokens(opsToken, agentToken)
 			if agentFile != "" {
 				a, err := localnlu.LoadAgent(agentFile)
 				if err != nil {
@@ -79,6 +82,8 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 		secrets[name] = p
 	}
 	secret(&cfg.TemporalAPIKey, "temporal-api-key", "Temporal API key")
+	secret(&opsToken, "ops-token", "bearer token(s) of the ops role, comma-separated, at least 16 characters each; required")
+	secret(&agentToken, "agent-token", "bearer token(s) of the agent-desk role, comma-separated")
 	secret(&cfg.Connections.OpenAIAPIKey, "openai-api-key", "OpenAI-compatible API key")
 	secret(&cfg.Connections.Twilio.AuthToken, "twilio-auth-token", "Twilio auth token: sends and verifies webhook signatures")
 	secret(&cfg.Connections.Vonage.APISecret, "vonage-api-secret", "Vonage API secret")

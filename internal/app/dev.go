@@ -2,12 +2,18 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/workers"
+	"go.temporal.io/sdk/worker"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -71,6 +77,9 @@ type DevConfig struct {
 	// PolicyFile is the routing policy. Empty: <data-dir>/policy.yaml, created from
 	// the embedded dev policy on first start.
 	PolicyFile string
+	// OpsToken and AgentToken authenticate the ops and agent-desk endpoints
+	// (comma-separated for several). Empty: a random token is generated.
+	OpsToken, AgentToken string
 	// InMemory keeps NATS and Temporal state in memory (tests only).
 	InMemory bool
 	// Workflow options for conversations.
@@ -80,8 +89,10 @@ type DevConfig struct {
 // DevReady describes a started dev stack.
 type DevReady struct {
 	API, PublicURL, TemporalUI, Temporal, NATS string
-	Outbox                                     *fake.Outbox
-	Faults                                     *fake.Faults
+	// OpsToken and AgentToken are the bearer tokens in force (generated if not given).
+	OpsToken, AgentToken string
+	Outbox               *fake.Outbox
+	Faults               *fake.Faults
 }
 
 // RunDev runs the whole stack in one process: NATS with JetStream, Temporal with its
@@ -89,6 +100,12 @@ type DevReady struct {
 func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, log *slog.Logger, onReady func(DevReady)) error {
 	if dc.TwilioAuthToken == "" {
 		dc.TwilioAuthToken = DevTwilioAuthToken
+	}
+	if dc.OpsToken == "" {
+		dc.OpsToken = "ops-" + randomToken()
+	}
+	if dc.AgentToken == "" {
+		dc.AgentToken = "agent-" + randomToken()
 	}
 	if dc.VonageSignatureSecret == "" {
 		dc.VonageSignatureSecret = DevVonageSignatureSecret
@@ -151,6 +168,9 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 	}
 	defer ns.Stop()
 
+	// The SDK's workflow cache is process-wide and sized by the first worker to
+	// start: the embedded server's system workers come first, so size it now.
+	worker.SetStickyWorkflowCacheSize(workers.DefaultCachedConversations)
 	tsrv, err := startTemporal(ctx, TemporalOptions{
 		DBFile: dbFile, FrontendPort: dc.TemporalPort, UIPort: dc.UIPort, DisableUI: dc.DisableUI,
 		SearchAttributes: workflows.SearchAttributes(),
@@ -180,10 +200,11 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 		PolicyFile:            dc.PolicyFile,
 	}
 	fakes.Apply(&cfg)
+	cfg.API.Tokens = Tokens(dc.OpsToken, dc.AgentToken)
 	cfg.Streams.MemoryStorage = dc.InMemory
 	return Run(ctx, cfg, log, func(r Ready) {
 		if onReady != nil {
-			onReady(DevReady{API: "http://" + r.HTTPAddr, PublicURL: r.PublicURL, TemporalUI: tsrv.UIURL(), Temporal: tsrv.FrontendAddr(), NATS: ns.ClientURL(), Outbox: fakes.Outbox, Faults: fakes.Faults})
+			onReady(DevReady{API: "http://" + r.HTTPAddr, PublicURL: r.PublicURL, TemporalUI: tsrv.UIURL(), Temporal: tsrv.FrontendAddr(), NATS: ns.ClientURL(), Outbox: fakes.Outbox, Faults: fakes.Faults, OpsToken: dc.OpsToken, AgentToken: dc.AgentToken})
 		}
 	})
 }
@@ -210,3 +231,25 @@ func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 	return minLevel{h.Handler.WithAttrs(a), h.min}
 }
 func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }
+
+// Tokens builds the API's token table from comma-separated ops and agent tokens.
+func Tokens(ops, agent string) api.Tokens {
+	t := api.Tokens{}
+	for _, tok := range strings.Split(agent, ",") {
+		if tok = strings.TrimSpace(tok); tok != "" {
+			t[tok] = api.RoleAgent
+		}
+	}
+	for _, tok := range strings.Split(ops, ",") {
+		if tok = strings.TrimSpace(tok); tok != "" {
+			t[tok] = api.RoleOps
+		}
+	}
+	return t
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

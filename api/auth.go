@@ -1,0 +1,58 @@
+package api
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+)
+
+// Role is what a bearer token may do.
+type Role string
+
+const (
+	// RoleOps may use every authenticated endpoint: conversations, providers,
+	// policy, metrics, and the agent desk.
+	RoleOps Role = "ops"
+	// RoleAgent may use the agent desk and read conversations.
+	RoleAgent Role = "agent"
+)
+
+// Tokens maps bearer tokens to their role. Several tokens per role allow rotation.
+type Tokens map[string]Role
+
+// role returns the role of the request's bearer token, "" if it has none we know.
+// Every configured token is compared in constant time, so timing tells nothing.
+func (t Tokens) role(r *http.Request) (Role, bool) {
+	auth := r.Header.Get("Authorization")
+	given, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || given == "" {
+		return "", false
+	}
+	var found Role
+	for tok, role := range t {
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(given)) == 1 {
+			found = role
+		}
+	}
+	return found, found != ""
+}
+
+// require wraps h so that only tokens of one of roles may call it: no or an unknown
+// token gets 401, a token of another role 403. Tokens never appear in logs.
+func (s *Server) require(h http.Handler, roles ...Role) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		role, ok := s.cfg.Tokens.role(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
+			writeError(w, http.StatusUnauthorized, "a bearer token is required")
+			return
+		}
+		for _, want := range roles {
+			if role == want {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		writeError(w, http.StatusForbidden, "the "+string(role)+" role may not do this")
+	})
+}
