@@ -110,11 +110,23 @@ func mkTurn(n int) turn.Turn {
 	}
 }
 
-// sendTurns delivers turns as updates, one per delay step, and records the results.
+// sendTurns delivers turns as updates, one a second from the start, and records
+// their results.
 func sendTurns(env *testsuite.TestWorkflowEnvironment, results *[]workflows.Accepted, errs *[]error, turns ...turn.Turn) {
+	deliver(env, time.Second, results, errs, turns...)
+}
+
+// sendTurnsAt delivers turns as updates, one a second from at, ignoring results.
+func sendTurnsAt(env *testsuite.TestWorkflowEnvironment, at time.Duration, turns ...turn.Turn) {
+	var results []workflows.Accepted
+	var errs []error
+	deliver(env, at, &results, &errs, turns...)
+}
+
+func deliver(env *testsuite.TestWorkflowEnvironment, at time.Duration, results *[]workflows.Accepted, errs *[]error, turns ...turn.Turn) {
 	for i, t := range turns {
 		env.RegisterDelayedCallback(func() {
-			env.UpdateWorkflow(workflows.UpdateTurn, fmt.Sprintf("u-%d", i), &testsuite.TestUpdateCallback{
+			env.UpdateWorkflow(workflows.UpdateTurn, fmt.Sprintf("u-%s-%d", at, i), &testsuite.TestUpdateCallback{
 				OnAccept: func() {},
 				OnReject: func(err error) { *errs = append(*errs, err) },
 				OnComplete: func(v any, err error) {
@@ -124,17 +136,6 @@ func sendTurns(env *testsuite.TestWorkflowEnvironment, results *[]workflows.Acce
 					}
 					*results = append(*results, v.(workflows.Accepted))
 				},
-			}, t)
-		}, time.Duration(i+1)*time.Second)
-	}
-}
-
-// sendTurnsAt delivers turns as updates at the given time.
-func sendTurnsAt(env *testsuite.TestWorkflowEnvironment, at time.Duration, turns ...turn.Turn) {
-	for i, t := range turns {
-		env.RegisterDelayedCallback(func() {
-			env.UpdateWorkflow(workflows.UpdateTurn, fmt.Sprintf("late-%d", i), &testsuite.TestUpdateCallback{
-				OnAccept: func() {}, OnReject: func(error) {}, OnComplete: func(any, error) {},
 			}, t)
 		}, at+time.Duration(i)*time.Second)
 	}
