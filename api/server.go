@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -226,7 +227,7 @@ func writeUnavailable(w http.ResponseWriter) {
 // readBody reads a bounded body. It answers 413 itself when the body is too large.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	b, err := readAll(r)
+	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		bodyError(w, err)
 		return nil, false

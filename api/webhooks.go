@@ -12,8 +12,6 @@ import (
 	"github.com/switchboard-cc/switchboard/providers/vonage"
 )
 
-func readAll(r *http.Request) ([]byte, error) { return io.ReadAll(r.Body) }
-
 // twilioMessaging takes Twilio's incoming-message webhook (SMS and WhatsApp).
 func (s *Server) twilioMessaging(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
