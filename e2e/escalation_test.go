@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -99,4 +102,17 @@ func TestHandoffIntent_EscalatesWithTheEscalatingReply(t *testing.T) {
 	tr := s.transcript(t, turn.ConversationID("twilio", "sms", customer, business))
 	require.Equal(t, "waiting_human", tr.Status)
 	require.Contains(t, tr.Escalation.Reason, "asked for a human")
+
+	// Ops see the state in the workflow list without opening the history.
+	c, err := client.Dial(client.Options{HostPort: s.Temporal})
+	require.NoError(t, err)
+	defer c.Close()
+	d, err := c.DescribeWorkflowExecution(context.Background(), turn.WorkflowID(tr.ConversationID), "")
+	require.NoError(t, err)
+	var intent, escalation string
+	dc := converter.GetDefaultDataConverter()
+	require.NoError(t, dc.FromPayload(d.GetWorkflowExecutionInfo().GetMemo().GetFields()["last_intent"], &intent))
+	require.NoError(t, dc.FromPayload(d.GetWorkflowExecutionInfo().GetMemo().GetFields()["escalation"], &escalation))
+	require.Equal(t, "handoff.human", intent)
+	require.Contains(t, escalation, "queued in tier1")
 }

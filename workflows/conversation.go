@@ -405,6 +405,23 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		workflow.GetLogger(ctx).Error("search attribute update failed", "error", err)
 	}
+	// What an operator wants to see in the UI's list without opening the history.
+	// Added after conversations were already running: older histories skip it.
+	if workflow.GetVersion(ctx, "memo-per-turn", workflow.DefaultVersion, 1) == 1 {
+		memo := map[string]any{
+			"last_turn":   out.Seq,
+			"last_intent": out.Intent,
+			"last_status": out.Status,
+			"last_reason": out.Reason,
+			"escalation":  "",
+		}
+		if c.Escalation != nil {
+			memo["escalation"] = c.Escalation.State + " in " + c.Escalation.Queue + ": " + c.Escalation.Reason
+		}
+		if err := workflow.UpsertMemo(ctx, memo); err != nil {
+			workflow.GetLogger(ctx).Error("memo update failed", "error", err)
+		}
+	}
 	// Events are at-least-once and best effort: a failure to publish must not hold
 	// the conversation, whose transcript already holds the outcome.
 	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 3}))
