@@ -29,7 +29,8 @@ type MemoryResult struct {
 // MemSample is the process's memory after a forced GC.
 type MemSample struct {
 	RSSKB      int64  // VmRSS
-	HeapKB     uint64 // Go heap in use
+	HeapKB     uint64 // Go heap spans in use (live objects and the free space among them)
+	LiveKB     uint64 // live Go heap objects
 	StacksKB   uint64 // goroutine stacks
 	Goroutines int
 }
@@ -56,7 +57,7 @@ func sampleMemory() (MemSample, error) {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return MemSample{RSSKB: rss, HeapKB: ms.HeapInuse >> 10, StacksKB: ms.StackInuse >> 10, Goroutines: runtime.NumGoroutine()}, nil
+	return MemSample{RSSKB: rss, HeapKB: ms.HeapInuse >> 10, LiveKB: ms.HeapAlloc >> 10, StacksKB: ms.StackInuse >> 10, Goroutines: runtime.NumGoroutine()}, nil
 }
 
 // readRSS reads VmRSS, in KB, from /proc/self/status.

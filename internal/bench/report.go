@@ -101,8 +101,9 @@ func (r *Report) Write(w io.Writer) {
 		n := float64(max(m.Conversations, 1))
 		fmt.Fprintf(w, "memory: %d idle conversations opened in %s: RSS %s → %s, %+.1f KB per idle conversation\n",
 			m.Conversations, m.Open.Round(100*time.Millisecond), mb(m.Before.RSSKB), mb(m.After.RSSKB), m.PerConversationKB())
-		fmt.Fprintf(w, "        of which Go heap %+.1f KB, goroutine stacks %+.1f KB, goroutines %+.2f per conversation\n",
-			(float64(m.After.HeapKB)-float64(m.Before.HeapKB))/n, (float64(m.After.StacksKB)-float64(m.Before.StacksKB))/n,
+		fmt.Fprintf(w, "        of which Go heap %+.1f KB (live objects %+.1f KB), goroutine stacks %+.1f KB, goroutines %+.2f per conversation\n",
+			(float64(m.After.HeapKB)-float64(m.Before.HeapKB))/n, (float64(m.After.LiveKB)-float64(m.Before.LiveKB))/n,
+			(float64(m.After.StacksKB)-float64(m.Before.StacksKB))/n,
 			float64(m.After.Goroutines-m.Before.Goroutines)/n)
 		if m.Usage.CPU > 0 {
 			fmt.Fprintf(w, "        opening them cost %s CPU per conversation (other processes: %.2f cores)\n", ms(m.Usage.CPU/time.Duration(max(m.Conversations, 1))), m.Usage.OtherCores)
