@@ -232,15 +232,7 @@ func (o observed) Detector(name string) (nlu.Detector, bool) {
 		return nil, false
 	}
 	return detectorFunc(func(ctx context.Context, q nlu.Query) (nlu.Result, error) {
-		if !o.health.Allow(name) {
-			o.metrics.Attempt(name, "breaker_open", 0)
-			return nlu.Result{}, errBreakerOpen(name)
-		}
-		start := time.Now()
-		r, err := d.Detect(ctx, q)
-		err = reclassify(o.policy, name, err)
-		o.record(name, time.Since(start), err)
-		return r, err
+		return guarded(o, name, func() (nlu.Result, error) { return d.Detect(ctx, q) })
 	}), true
 }
 
@@ -250,16 +242,23 @@ func (o observed) Sender(name string) (messaging.Sender, bool) {
 		return nil, false
 	}
 	return senderFunc(func(ctx context.Context, m messaging.Message) (messaging.Receipt, error) {
-		if !o.health.Allow(name) {
-			o.metrics.Attempt(name, "breaker_open", 0)
-			return messaging.Receipt{}, errBreakerOpen(name)
-		}
-		start := time.Now()
-		r, err := s.Send(ctx, m)
-		err = reclassify(o.policy, name, err)
-		o.record(name, time.Since(start), err)
-		return r, err
+		return guarded(o, name, func() (messaging.Receipt, error) { return s.Send(ctx, m) })
 	}), true
+}
+
+// guarded makes one attempt on provider name: refused without a call while its
+// breaker refuses, otherwise timed, reclassified by the policy and recorded.
+func guarded[T any](o observed, name string, call func() (T, error)) (T, error) {
+	if !o.health.Allow(name) {
+		o.metrics.Attempt(name, "breaker_open", 0)
+		var zero T
+		return zero, errBreakerOpen(name)
+	}
+	start := time.Now()
+	r, err := call()
+	err = reclassify(o.policy, name, err)
+	o.record(name, time.Since(start), err)
+	return r, err
 }
 
 // errBreakerOpen fails an attempt that the breaker refused (open, or half-open with
