@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/sdk/activity"
@@ -64,11 +65,12 @@ func (a *Activities) Detect(ctx context.Context, in workflows.DetectInput) (work
 		return workflows.DetectOutput{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("NLU provider %q is not configured on this worker", in.Provider), workflows.ErrTypeUnknown, nil)
 	}
+	start := time.Now()
 	r, err := d.Detect(ctx, nlu.Query{SessionID: in.ConversationID, Text: in.Text, LanguageCode: in.LanguageCode})
 	if err != nil {
 		return workflows.DetectOutput{}, activityError(err)
 	}
-	return workflows.DetectOutput{Intent: r.Intent, Reply: r.Reply, Confidence: r.Confidence}, nil
+	return workflows.DetectOutput{Intent: r.Intent, Reply: r.Reply, Confidence: r.Confidence, Elapsed: time.Since(start)}, nil
 }
 
 // Send makes one attempt to deliver a reply, guarded by the send ledger so that the
@@ -89,7 +91,9 @@ func (a *Activities) Send(ctx context.Context, in workflows.SendInput) (workflow
 		a.logger().Info("reply already sent, not sending again", "key", key, "provider", claim.Sent.Provider)
 		return workflows.SendOutput{MessageID: claim.Sent.MessageID, Reused: true}, nil
 	}
+	start := time.Now()
 	r, err := s.Send(ctx, in.Message)
+	elapsed := time.Since(start)
 	if err != nil {
 		if rerr := a.Ledger.Release(context.WithoutCancel(ctx), claim); rerr != nil {
 			a.logger().Warn("send ledger claim not released; the next attempt waits for it to go stale", "key", key, "error", rerr)
@@ -102,7 +106,7 @@ func (a *Activities) Send(ctx context.Context, in workflows.SendInput) (workflow
 		// success.
 		a.logger().Warn("reply sent but not recorded in the send ledger", "key", key, "error", err)
 	}
-	return workflows.SendOutput{MessageID: r.MessageID}, nil
+	return workflows.SendOutput{MessageID: r.MessageID, Elapsed: elapsed}, nil
 }
 
 // PublishOutcome announces a processed turn on the events stream. The outcome's turn

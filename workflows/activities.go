@@ -43,6 +43,17 @@ type Route struct {
 	LanguageCode string
 	// Escalation says when and where the conversation goes to a human.
 	Escalation EscalationPolicy
+	// StaleReply says what becomes of a reply to a turn that waited too long.
+	StaleReply StaleReply
+}
+
+// StaleReply is what happens to the reply to a turn older than After: it is
+// prefixed with Apology, or, with Suppress, not sent at all. After 0 disables it
+// (routes recorded before the policy had the setting).
+type StaleReply struct {
+	After    time.Duration
+	Suppress bool
+	Apology  string
 }
 
 // EscalationPolicy says when a conversation is handed to a human, and where.
@@ -97,6 +108,8 @@ type DetectOutput struct {
 	Intent     string
 	Reply      string
 	Confidence float32
+	// Elapsed is the provider's latency for this attempt.
+	Elapsed time.Duration
 }
 
 // SendInput is one CPaaS attempt.
@@ -111,6 +124,8 @@ type SendOutput struct {
 	// Reused is true when the send ledger already held a receipt for this
 	// idempotency key, so nothing was sent again.
 	Reused bool
+	// Elapsed is the provider's latency for this attempt.
+	Elapsed time.Duration
 }
 
 // PublishInput announces a processed turn to event consumers and ?wait callers.

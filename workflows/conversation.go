@@ -66,6 +66,9 @@ type Conversation struct {
 	Channel  string
 	Customer string
 	Business string
+	// Canary marks the stack canary's conversation: it never escalates and is
+	// never reported stuck; the canary reports its failures itself.
+	Canary bool `json:",omitempty"`
 }
 
 // State is the workflow's input and what continue-as-new carries to the next run.
@@ -87,12 +90,20 @@ type State struct {
 	Escalations int
 	// AgentReplies counts agent messages, for their idempotency keys.
 	AgentReplies int
+	// Unanswered holds the outcomes of turns whose reply no CPaaS provider could
+	// send, oldest first, for a replay to send them (see stuck.go).
+	Unanswered []turn.Outcome `json:",omitempty"`
+	// Held lists turns the stuck sweeper found waiting in JetStream.
+	Held []HeldTurn `json:",omitempty"`
 }
 
 // PendingTurn is an accepted turn waiting to be processed.
 type PendingTurn struct {
-	Turn turn.Turn
-	Seq  int
+	Turn       turn.Turn
+	Seq        int
+	AcceptedAt time.Time
+	// Resend, set by a replay, is the failed outcome whose reply to send again.
+	Resend *turn.Outcome `json:",omitempty"`
 }
 
 // Accepted is the turn update's result.
@@ -104,7 +115,7 @@ type Accepted struct {
 // NewState is the initial state of a conversation started by its first turn.
 func NewState(t turn.Turn, o Options) State {
 	return State{
-		Conversation: Conversation{ID: t.ConversationID, Vendor: t.Vendor, Channel: t.Channel, Customer: t.From, Business: t.To},
+		Conversation: Conversation{ID: t.ConversationID, Vendor: t.Vendor, Channel: t.Channel, Customer: t.From, Business: t.To, Canary: t.Canary},
 		Options:      o,
 	}
 }
@@ -128,6 +139,9 @@ func ConversationWorkflow(ctx workflow.Context, s State) error {
 	if err := c.setDeskHandlers(ctx); err != nil {
 		return err
 	}
+	if err := c.setStuckHandlers(ctx); err != nil {
+		return err
+	}
 	return c.run(ctx)
 }
 
@@ -137,6 +151,12 @@ type conversation struct {
 	epoch     string
 	processed int // turns processed in this run
 	status    string
+	queue     string // the human queue shown in SwitchboardQueue
+	// stuckAware is false when replaying histories recorded before conversations
+	// could report themselves stuck: their status never becomes stuck.
+	stuckAware bool
+	resent     int  // replayed resends processed in this run
+	leaving    bool // the run is continuing as new: waiting handlers return now
 }
 
 func (c *conversation) validate(ctx workflow.Context, t turn.Turn) error {
@@ -166,7 +186,8 @@ func (c *conversation) accept(ctx workflow.Context, t turn.Turn) (Accepted, erro
 		return Accepted{Duplicate: true}, nil
 	}
 	c.Seq++
-	c.Pending = append(c.Pending, PendingTurn{Turn: t, Seq: c.Seq})
+	c.Pending = append(c.Pending, PendingTurn{Turn: t, Seq: c.Seq, AcceptedAt: workflow.Now(ctx)})
+	c.release(ctx, t.ID)
 	c.seen[t.ID] = true
 	c.Recent = append(c.Recent, t.ID)
 	if over := len(c.Recent) - c.Options.DedupeTurns; over > 0 {
@@ -189,10 +210,12 @@ func (c *conversation) transcript() (turn.Transcript, error) {
 		Turns:          c.Transcript,
 		Pending:        len(c.Pending),
 		Escalation:     c.Escalation,
+		Stuck:          c.stuck(),
 	}, nil
 }
 
 func (c *conversation) run(ctx workflow.Context) error {
+	c.stuckAware = workflow.GetVersion(ctx, "stuck-status", workflow.DefaultVersion, 1) >= 1
 	c.status = StatusActive
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
 		SAChannel.ValueSet(c.Conversation.Channel),
@@ -206,6 +229,9 @@ func (c *conversation) run(ctx workflow.Context) error {
 		c.status = StatusWaitingHuman
 		c.watchSLA(ctx, c.Escalation.ID)
 	}
+	if c.stuckAware {
+		c.refreshStatus(ctx)
+	}
 	for {
 		got, err := workflow.AwaitWithTimeout(ctx, c.Options.IdleTimeout, func() bool { return len(c.Pending) > 0 })
 		if err != nil {
@@ -215,11 +241,19 @@ func (c *conversation) run(ctx workflow.Context) error {
 			if c.Escalation != nil && c.Escalation.State != turn.EscalationFlagged {
 				continue // a human still owes this customer an answer
 			}
+			if c.stuckAware && c.stuck() != nil {
+				continue // closing would hide it from the stuck list: ops replay it
+			}
 			return c.close(ctx)
 		}
 		next := c.Pending[0]
 		c.Pending = c.Pending[1:]
-		c.record(ctx, c.process(ctx, next))
+		if next.Resend != nil {
+			c.record(ctx, c.resend(ctx, *next.Resend))
+			c.resent++
+		} else {
+			c.record(ctx, c.process(ctx, next))
+		}
 		c.processed++
 		if len(c.Pending) == 0 && (c.processed >= c.Options.MaxTurnsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
 			return c.continueAsNew(ctx)
@@ -232,7 +266,9 @@ func (c *conversation) run(ctx workflow.Context) error {
 }
 
 func (c *conversation) continueAsNew(ctx workflow.Context) error {
-	// Handlers only enqueue, but one may have been admitted in this very task.
+	// Handlers only enqueue, but one may have been admitted in this very task; a
+	// replay waiting for its resends returns what it has (they travel in Pending).
+	c.leaving = true
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err
 	}
@@ -255,7 +291,7 @@ func (c *conversation) close(ctx workflow.Context) error {
 // outcome; failures are recorded in it rather than failing the workflow.
 func (c *conversation) process(ctx workflow.Context, p PendingTurn) turn.Outcome {
 	t := p.Turn
-	out := turn.Outcome{TurnID: t.ID, ConversationID: c.Conversation.ID, Seq: p.Seq, Text: t.Text, ReceivedAt: t.ReceivedAt}
+	out := turn.Outcome{TurnID: t.ID, ConversationID: c.Conversation.ID, Seq: p.Seq, Text: t.Text, ReceivedAt: t.ReceivedAt, AcceptedAt: p.AcceptedAt}
 	if c.Escalation != nil {
 		// A human owns the conversation: the turn is theirs to answer.
 		out.Status, out.Reason = turn.StatusForwarded, "escalation "+c.Escalation.ID+" is open"
@@ -278,24 +314,25 @@ func (c *conversation) process(ctx workflow.Context, p PendingTurn) turn.Outcome
 		out.Reply = route.FallbackReply
 	}
 
-	// Reply: every attempt for this turn carries the same idempotency key.
-	provider, msgID, err := c.send(ctx, route, out.Reply, turn.IdempotencyKey(c.Conversation.ID, c.epoch, p.Seq))
-	switch {
-	case err == nil:
-		out.CPaaSProvider, out.MessageID, out.Status = provider, msgID, turn.StatusReplied
-	default:
-		out.Status, out.Reason = turn.StatusFailed, "reply not sent: "+errorText(err)
-		if !isRejected(err) && escalation == "" {
-			// Every CPaaS provider is down: only a human can reach the customer now.
-			escalation = "all CPaaS providers failed"
-			out.Escalation = escalation
-		}
+	sendErr := c.reply(ctx, route, &out)
+	if sendErr != nil && !isRejected(sendErr) && escalation == "" {
+		// Every CPaaS provider is down: only a human can reach the customer now.
+		escalation = "all CPaaS providers failed"
+		out.Escalation = escalation
+	}
+	if escalation != "" && c.Conversation.Canary {
+		// The canary reports what went wrong; a human queue must not hear of it.
+		workflow.GetLogger(ctx).Warn("canary turn would have escalated", "reason", escalation)
+		escalation = ""
 	}
 	if escalation != "" {
 		c.escalate(ctx, route.Escalation, escalation, t.Text)
 		if out.Status == turn.StatusReplied {
 			out.Status = turn.StatusEscalated
 		}
+	}
+	if sendErr != nil && !isRejected(sendErr) {
+		c.unanswered(ctx, out)
 	}
 	return out
 }
@@ -310,7 +347,7 @@ func (c *conversation) understand(ctx workflow.Context, route Route, t turn.Turn
 		actx := workflow.WithLocalActivityOptions(ctx, localOptions(cand.Attempt))
 		err := workflow.ExecuteLocalActivity(actx, ActivityDetect, DetectInput{Provider: cand.Provider, ConversationID: c.Conversation.ID, Text: t.Text, LanguageCode: route.LanguageCode}).Get(ctx, &d)
 		if err == nil {
-			out.Intent, out.Reply, out.NLUProvider = d.Intent, d.Reply, cand.Provider
+			out.Intent, out.Reply, out.NLUProvider, out.NLUDuration = d.Intent, d.Reply, cand.Provider, d.Elapsed
 			answered = &route.NLU[i]
 			break
 		}
@@ -351,10 +388,34 @@ func (c *conversation) route(ctx workflow.Context) (Route, error) {
 	return route, err
 }
 
+// reply sends out.Reply for the turn out.Seq and records how it went in out. Every
+// attempt for the turn, a replay's included, carries the same idempotency key. A
+// reply to a turn older than the policy's stale_reply.after is prefixed with the
+// apology, or not sent at all.
+func (c *conversation) reply(ctx workflow.Context, route Route, out *turn.Outcome) error {
+	if sr := route.StaleReply; sr.After > 0 && !out.ReceivedAt.IsZero() {
+		if waited := workflow.Now(ctx).Sub(out.ReceivedAt); waited > sr.After {
+			if sr.Suppress {
+				out.Status = turn.StatusSuppressed
+				out.Reason = fmt.Sprintf("reply not sent: the turn waited %s, longer than stale_reply.after (%s)", waited.Round(time.Second), sr.After)
+				return nil
+			}
+			out.Reply = sr.Apology + out.Reply
+		}
+	}
+	provider, r, err := c.send(ctx, route, out.Reply, turn.IdempotencyKey(c.Conversation.ID, c.epoch, out.Seq))
+	if err != nil {
+		out.Status, out.Reason = turn.StatusFailed, "reply not sent: "+errorText(err)
+		return err
+	}
+	out.CPaaSProvider, out.MessageID, out.CPaaSDuration, out.Status, out.Reason = provider, r.MessageID, r.Elapsed, turn.StatusReplied, ""
+	return nil
+}
+
 // send delivers body to the customer through the first CPaaS candidate that takes
 // it. A rejection (an invalid number, say) stops the failover: no other provider
 // would accept it either.
-func (c *conversation) send(ctx workflow.Context, route Route, body, key string) (provider, messageID string, err error) {
+func (c *conversation) send(ctx workflow.Context, route Route, body, key string) (provider string, receipt SendOutput, err error) {
 	err = errNoCPaaS
 	for _, cand := range route.CPaaS {
 		var r SendOutput
@@ -362,21 +423,23 @@ func (c *conversation) send(ctx workflow.Context, route Route, body, key string)
 		msg := messaging.Message{Channel: cand.Channel, From: cand.From, To: c.Conversation.Customer, Body: body, IdempotencyKey: key}
 		err = workflow.ExecuteLocalActivity(actx, ActivitySend, SendInput{Provider: cand.Provider, Message: msg}).Get(ctx, &r)
 		if err == nil {
-			return cand.Provider, r.MessageID, nil
+			return cand.Provider, r, nil
 		}
 		workflow.GetLogger(ctx).Warn("CPaaS attempt failed", "provider", cand.Provider, "error", err)
 		if isRejected(err) {
 			break
 		}
 	}
-	return "", "", err
+	return "", SendOutput{}, err
 }
 
 var errNoCPaaS = errors.New("no CPaaS provider routed for this channel")
 
 // setStatus records the conversation's status and queue in its search attributes.
+// A stuck conversation shows stuck whatever status it would have otherwise.
 func (c *conversation) setStatus(ctx workflow.Context, status, queue string) {
-	c.status = status
+	status = c.statusFor(status)
+	c.status, c.queue = status, queue
 	q := SAQueue.ValueUnset()
 	if queue != "" {
 		q = SAQueue.ValueSet(queue)
@@ -407,6 +470,9 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 	}
 	// What an operator wants to see in the UI's list without opening the history.
 	// Added after conversations were already running: older histories skip it.
+	if c.stuckAware {
+		c.refreshStatus(ctx)
+	}
 	if workflow.GetVersion(ctx, "memo-per-turn", workflow.DefaultVersion, 1) == 1 {
 		memo := map[string]any{
 			"last_turn":   out.Seq,
@@ -414,9 +480,13 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 			"last_status": out.Status,
 			"last_reason": out.Reason,
 			"escalation":  "",
+			"stuck":       "",
 		}
 		if c.Escalation != nil {
 			memo["escalation"] = c.Escalation.State + " in " + c.Escalation.Queue + ": " + c.Escalation.Reason
+		}
+		if s := c.stuck(); s != nil {
+			memo["stuck"] = fmt.Sprintf("since %s: %s", s.Since.UTC().Format(time.RFC3339), s.Reasons[0].Detail)
 		}
 		if err := workflow.UpsertMemo(ctx, memo); err != nil {
 			workflow.GetLogger(ctx).Error("memo update failed", "error", err)

@@ -27,9 +27,11 @@ type world struct {
 	nluDown   map[string]bool
 	sendErr   map[string]error
 	detects   []string // provider per Detect call
-	sends     []workflows.SendInput
+	sends     []workflows.SendInput // accepted by the vendor
+	attempts  []workflows.SendInput // every send attempt, failed ones included
 	published []turn.Outcome
 	escalated []turn.Escalation
+	stale     workflows.StaleReply
 }
 
 func newWorld() *world {
@@ -43,6 +45,7 @@ func (w *world) route(ctx context.Context, in workflows.RouteInput) (workflows.R
 		CPaaS:         []workflows.CPaaSCandidate{{Provider: "twilio", Channel: in.Channel, From: in.From, Attempt: a}, {Provider: "vonage", Channel: in.Channel, From: "+15550009999", Attempt: a}},
 		FallbackReply: "Sorry, we are having trouble. Please try again shortly.",
 		LanguageCode:  "en",
+		StaleReply:    w.stale,
 		Escalation: workflows.EscalationPolicy{
 			HandoffIntents: []string{"handoff.human"}, MaxNoMatch: 2,
 			Queues:          []turn.Queue{{Name: "tier1", AckSLA: 2 * time.Minute}, {Name: "tier2", AckSLA: 5 * time.Minute}},
@@ -70,6 +73,7 @@ func (w *world) detect(ctx context.Context, in workflows.DetectInput) (workflows
 func (w *world) send(ctx context.Context, in workflows.SendInput) (workflows.SendOutput, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.attempts = append(w.attempts, in)
 	if err := w.sendErr[in.Provider]; err != nil {
 		return workflows.SendOutput{}, err
 	}

@@ -174,6 +174,9 @@ func (c *conversation) flag(ctx workflow.Context) {
 	e := c.Escalation
 	e.State = turn.EscalationFlagged
 	workflow.GetLogger(ctx).Error("ALERT escalation not acknowledged by any queue", "escalation", e.ID, "queues", len(e.Queues))
+	if c.stuckAware {
+		c.refreshStatus(ctx)
+	}
 	route, err := c.route(ctx)
 	if err == nil && e.FinalMessage != "" {
 		key := fmt.Sprintf("%s/final", e.ID)

@@ -86,13 +86,28 @@ func TestEscalation_AgentNeverAcks_NextQueueThenFinalMessage(t *testing.T) {
 	env.RegisterDelayedCallback(func() {
 		tr := transcript(t, env)
 		require.Equal(t, turn.EscalationFlagged, tr.Escalation.State)
-		require.Equal(t, workflows.StatusWaitingHuman, tr.Status)
-		env.CancelWorkflow()
+		require.Equal(t, workflows.StatusStuck, tr.Status, "no route left: ops must see it")
+		require.NotNil(t, tr.Stuck)
+		require.Equal(t, turn.StuckEscalation, tr.Stuck.Reasons[0].Source)
 	}, 10*time.Minute)
+	var replayed workflows.ReplayResult
+	var replayErr error
+	replay(env, 11*time.Minute, &replayed, &replayErr)
+	env.RegisterDelayedCallback(func() {
+		tr := transcript(t, env)
+		require.Equal(t, turn.EscalationQueued, tr.Escalation.State, "the replay re-opens the escalation")
+		require.Equal(t, "tier1", tr.Escalation.Queue)
+		require.Equal(t, workflows.StatusWaitingHuman, tr.Status)
+		require.Nil(t, tr.Stuck)
+		env.CancelWorkflow()
+	}, 12*time.Minute)
 	env.ExecuteWorkflow(workflows.WorkflowName, startState(workflows.Options{}))
-	require.Len(t, w.escalated, 3)
-	require.Equal(t, []string{"tier1", "tier2", "tier2"}, []string{w.escalated[0].Queue, w.escalated[1].Queue, w.escalated[2].Queue})
+	require.Len(t, w.escalated, 4)
+	require.Equal(t, []string{"tier1", "tier2", "tier2", "tier1"}, []string{w.escalated[0].Queue, w.escalated[1].Queue, w.escalated[2].Queue, w.escalated[3].Queue})
 	require.Equal(t, turn.EscalationFlagged, w.escalated[2].State)
+	require.Equal(t, turn.EscalationQueued, w.escalated[3].State, "re-opened by the replay")
+	require.NoError(t, replayErr)
+	require.Equal(t, "conv-1/esc-1", replayed.Reopened)
 	require.Len(t, w.sends, 2)
 	require.Equal(t, "We will call you back within the hour.", w.sends[1].Message.Body)
 }

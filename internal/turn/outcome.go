@@ -4,10 +4,11 @@ import "time"
 
 // Status of a processed turn.
 const (
-	StatusReplied   = "replied"   // a reply left through a CPaaS provider
-	StatusEscalated = "escalated" // the bot handed the conversation to a human queue
-	StatusFailed    = "failed"    // no reply could be sent; Reason says why
-	StatusForwarded = "forwarded" // a human owns the conversation; the turn is theirs
+	StatusReplied    = "replied"    // a reply left through a CPaaS provider
+	StatusEscalated  = "escalated"  // the bot handed the conversation to a human queue
+	StatusFailed     = "failed"     // no reply could be sent; Reason says why
+	StatusForwarded  = "forwarded"  // a human owns the conversation; the turn is theirs
+	StatusSuppressed = "suppressed" // the reply was stale and the policy says not to send it
 )
 
 // Outcome is what the conversation workflow recorded for one turn. It is the unit of
@@ -27,7 +28,14 @@ type Outcome struct {
 	Status         string    `json:"status"`
 	Reason         string    `json:"reason,omitempty"`
 	Escalation     string    `json:"escalation,omitempty"` // why the turn escalated
-	CompletedAt    time.Time `json:"completed_at"`
+	// AcceptedAt is when the conversation workflow accepted the turn from the bridge.
+	AcceptedAt  time.Time `json:"accepted_at,omitzero"`
+	CompletedAt time.Time `json:"completed_at"`
+	// NLUDuration and CPaaSDuration are the answering providers' own latencies.
+	NLUDuration   time.Duration `json:"nlu_duration_ns,omitempty"`
+	CPaaSDuration time.Duration `json:"cpaas_duration_ns,omitempty"`
+	// Replayed is set on an outcome whose reply was sent by a replay.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // Transcript is a conversation as the workflow knows it.
@@ -43,4 +51,6 @@ type Transcript struct {
 	Pending int `json:"pending"`
 	// Escalation is the open escalation, if any.
 	Escalation *Escalation `json:"escalation,omitempty"`
+	// Stuck says what the conversation is stuck on, if it is.
+	Stuck *Stuck `json:"stuck,omitempty"`
 }

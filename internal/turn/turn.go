@@ -47,6 +47,9 @@ type Turn struct {
 	To             string    `json:"to"`   // the business address the customer wrote to
 	Text           string    `json:"text"`
 	ReceivedAt     time.Time `json:"received_at"`
+	// Canary marks the stack canary's synthetic turns: they are answered through
+	// the real providers like any turn, but never escalate to a human.
+	Canary bool `json:"canary,omitempty"`
 }
 
 // Validate reports the first missing or malformed field, by its JSON name.

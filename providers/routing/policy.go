@@ -90,6 +90,9 @@ var builtinDefaults = Settings{
 const (
 	DefaultLanguage   = "en"
 	DefaultStuckAfter = 10 * time.Minute
+	DefaultStaleAfter = 15 * time.Minute
+	DefaultApology    = "Sorry for the late reply. "
+	DefaultCanaryText = "switchboard canary"
 )
 
 // Policy is a parsed, resolved and validated routing policy. Treat it as read-only:
@@ -110,6 +113,11 @@ type Policy struct {
 	// StuckAfter: a conversation whose oldest pending turn waited longer than this is
 	// reported as stuck.
 	StuckAfter time.Duration
+	// StaleReply says what becomes of a reply to a turn that waited longer than
+	// StaleReply.After (after an outage, or when a stuck conversation is replayed).
+	StaleReply StaleReply
+	// Canary is the synthetic customer the stack canary talks as; nil: no canary.
+	Canary *Canary
 
 	src *source // where each field came from; nil for a Policy built in Go
 }
@@ -226,8 +234,41 @@ type Replies struct {
 	Escalating string
 }
 
+// Stale reply actions.
+const (
+	StaleApologize = "apologize" // the reply is prefixed with StaleReply.Apology
+	StaleSuppress  = "suppress"  // the reply is not sent; the outcome says why
+)
+
+// StaleReply is what happens to a reply to a turn older than After.
+type StaleReply struct {
+	After   time.Duration
+	Action  string // StaleApologize or StaleSuppress
+	Apology string // prefixed to stale replies when Action is StaleApologize
+}
+
+// Canary is the synthetic conversation of the stack canary: a turn from Customer to
+// the business's address on Channel, every minute, through the real stack. The reply
+// goes to Customer through the real CPaaS providers: make it a number ops own.
+type Canary struct {
+	Business string // a business name
+	Channel  string
+	Customer string
+	Text     string
+}
+
 // Provider returns the named provider, or nil.
 func (p *Policy) Provider(name string) *Provider { return p.Providers[name] }
+
+// Business returns the named business, or nil.
+func (p *Policy) Business(name string) *Business {
+	for i := range p.Businesses {
+		if p.Businesses[i].Name == name {
+			return &p.Businesses[i]
+		}
+	}
+	return nil
+}
 
 // Channel returns the named channel, or nil when the policy doesn't serve it.
 func (p *Policy) Channel(name string) *Channel { return p.Channels[name] }
@@ -568,6 +609,21 @@ type rawPolicy struct {
 	Escalation *rawEscalation         `yaml:"escalation"`
 	Replies    rawReplies             `yaml:"replies"`
 	StuckAfter *time.Duration         `yaml:"stuck_after"`
+	StaleReply rawStaleReply          `yaml:"stale_reply"`
+	Canary     *rawCanary             `yaml:"canary"`
+}
+
+type rawStaleReply struct {
+	After   *time.Duration `yaml:"after"`
+	Action  string         `yaml:"action"`
+	Apology *string        `yaml:"apology"`
+}
+
+type rawCanary struct {
+	Business string `yaml:"business"`
+	Channel  string `yaml:"channel"`
+	Customer string `yaml:"customer"`
+	Text     string `yaml:"text"`
 }
 
 type rawSettings struct {
@@ -653,6 +709,22 @@ func build(raw *rawPolicy, src *source, errs *errorList) *Policy {
 	}
 	if raw.StuckAfter != nil {
 		p.StuckAfter = *raw.StuckAfter
+	}
+	p.StaleReply = StaleReply{After: DefaultStaleAfter, Action: raw.StaleReply.Action, Apology: DefaultApology}
+	if p.StaleReply.Action == "" {
+		p.StaleReply.Action = StaleApologize
+	}
+	if raw.StaleReply.After != nil {
+		p.StaleReply.After = *raw.StaleReply.After
+	}
+	if raw.StaleReply.Apology != nil {
+		p.StaleReply.Apology = *raw.StaleReply.Apology
+	}
+	if rc := raw.Canary; rc != nil {
+		p.Canary = &Canary{Business: rc.Business, Channel: rc.Channel, Customer: rc.Customer, Text: rc.Text}
+		if p.Canary.Text == "" {
+			p.Canary.Text = DefaultCanaryText
+		}
 	}
 	p.Defaults = overlay(builtinDefaults, raw.Defaults, "", "", src)
 	for name, rp := range raw.Providers {
@@ -844,9 +916,14 @@ func (p *Policy) validate(errs *errorList) {
 	checkText(errs, "replies.fallback", p.Replies.Fallback)
 	checkText(errs, "replies.escalating", p.Replies.Escalating)
 
+	p.validateStaleReply(errs)
+	if p.Canary != nil {
+		p.validateCanary(errs, p.Canary)
+	}
+
 	// Stuck detection must not flag a healthy but slow turn.
-	if p.StuckAfter < 30*time.Second || p.StuckAfter > 24*time.Hour {
-		errs.at("stuck_after", "%s is out of range: between 30s and 24h", fmtDur(p.StuckAfter))
+	if p.StuckAfter < 10*time.Second || p.StuckAfter > 24*time.Hour {
+		errs.at("stuck_after", "%s is out of range: between 10s and 24h", fmtDur(p.StuckAfter))
 	} else {
 		var slow []string
 		for _, name := range p.ChannelNames() {
@@ -1126,6 +1203,40 @@ func (p *Policy) validateEscalation(errs *errorList, e *Escalation) {
 		errs.in("escalation.final_message", "is required: it is what the customer hears when no queue acknowledged in time")
 	}
 	checkText(errs, "escalation.final_message", e.FinalMessage)
+}
+
+func (p *Policy) validateStaleReply(errs *errorList) {
+	s := p.StaleReply
+	if s.After < time.Minute || s.After > 7*24*time.Hour {
+		errs.at("stale_reply.after", "%s is out of range: between 1m and 168h", fmtDur(s.After))
+	}
+	switch s.Action {
+	case StaleApologize:
+		if strings.TrimSpace(s.Apology) == "" {
+			errs.at("stale_reply.apology", "is required when action is %s: it is prefixed to the late reply", StaleApologize)
+		}
+		checkText(errs, "stale_reply.apology", s.Apology)
+	case StaleSuppress:
+	default:
+		errs.at("stale_reply.action", "%q is not an action: %s (prefix the apology) or %s (send nothing)", s.Action, StaleApologize, StaleSuppress)
+	}
+}
+
+func (p *Policy) validateCanary(errs *errorList, c *Canary) {
+	if p.Business(c.Business) == nil {
+		names := make([]string, 0, len(p.Businesses))
+		for _, b := range p.Businesses {
+			names = append(names, b.Name)
+		}
+		errs.at("canary.business", "%q is not a business of this policy (%s)", c.Business, strings.Join(names, ", "))
+	}
+	if p.Channels[c.Channel] == nil {
+		errs.at("canary.channel", "%q is not a channel of this policy (%s)", c.Channel, strings.Join(p.ChannelNames(), ", "))
+	}
+	if !addressPattern.MatchString(c.Customer) {
+		errs.at("canary.customer", "%q is not an address: write E.164 in quotes, e.g. \"+15559990000\" (a number ops own: it gets the canary's replies)", c.Customer)
+	}
+	checkText(errs, "canary.text", c.Text)
 }
 
 // worstTurn is how long a turn of the channel can take when every provider uses every

@@ -269,6 +269,26 @@ func TestAPolicyErrorNamesTheLineAndTheField(t *testing.T) {
 			want: "policy.yaml:31:14: stuck_after: 40s is not longer than the slowest turn when every provider uses every attempt (sms 1m10s, whatsapp 1m23s)",
 		},
 		{
+			name: "an unknown stale reply action",
+			old:  "stuck_after: 10m", new: "stuck_after: 10m\nstale_reply: {after: 30m, action: shout}",
+			want: `policy.yaml:32:35: stale_reply.action: "shout" is not an action: apologize (prefix the apology) or suppress (send nothing)`,
+		},
+		{
+			name: "an apology is needed to apologize",
+			old:  "stuck_after: 10m", new: "stuck_after: 10m\nstale_reply: {after: 30s, apology: \"\"}",
+			want:     "policy.yaml:32:22: stale_reply.after: 30s is out of range: between 1m and 168h",
+			wantAlso: []string{"policy.yaml:32:36: stale_reply.apology: is required when action is apologize"},
+		},
+		{
+			name: "the canary talks as a business of the policy, to a real address",
+			old:  "stuck_after: 10m", new: "stuck_after: 10m\ncanary: {business: nobody, channel: fax, customer: 15559990000}",
+			want: `policy.yaml:32:20: canary.business: "nobody" is not a business of this policy (corner-store, bakery)`,
+			wantAlso: []string{
+				`policy.yaml:32:37: canary.channel: "fax" is not a channel of this policy (sms, whatsapp, chat)`,
+				`policy.yaml:32:52: canary.customer: "15559990000" is not an address`,
+			},
+		},
+		{
 			name: "a status classified twice",
 			old:  "twilio:    {kind: twilio}", new: "twilio:    {kind: twilio, classify: {unavailable: [503], rate_limited: [503]}}",
 			want: "policy.yaml:11:75: providers.twilio.classify.rate_limited[0]: status 503 is already classified as unavailable",

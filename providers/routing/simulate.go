@@ -46,6 +46,8 @@ type Plan struct {
 	ChannelFallback bool
 	FallbackReply   string
 	LanguageCode    string
+	// StaleReply is the policy's stale_reply section as the workflow takes it.
+	StaleReply workflows.StaleReply
 	// Escalation is the policy's escalation section as the workflow takes it (empty
 	// when the policy has none: the workflow then only logs that it wanted a human).
 	Escalation workflows.EscalationPolicy
@@ -108,6 +110,7 @@ func (p *Policy) Plan(in PlanInput) Plan {
 	pl := Plan{
 		Channel: in.Channel, Vendor: in.Vendor, BusinessAddress: in.Business,
 		FallbackReply: p.Replies.Fallback, LanguageCode: p.Language,
+		StaleReply: workflows.StaleReply{After: p.StaleReply.After, Suppress: p.StaleReply.Action == StaleSuppress, Apology: p.StaleReply.Apology},
 	}
 	if e := p.Escalation; e != nil {
 		pl.Escalation = workflows.EscalationPolicy{
@@ -245,7 +248,7 @@ func (p *Policy) inboundFirst(list []string, vendor, to string) []string {
 
 // Route is the plan as the conversation workflow consumes it.
 func (pl Plan) Route() workflows.Route {
-	r := workflows.Route{FallbackReply: pl.FallbackReply, LanguageCode: pl.LanguageCode, Escalation: pl.Escalation}
+	r := workflows.Route{FallbackReply: pl.FallbackReply, LanguageCode: pl.LanguageCode, Escalation: pl.Escalation, StaleReply: pl.StaleReply}
 	for _, s := range pl.NLU {
 		r.NLU = append(r.NLU, workflows.NLUCandidate{Provider: s.Provider, Attempt: s.Attempt, Local: s.Kind == KindLocal})
 	}

@@ -210,6 +210,7 @@ func TestThePlanBecomesTheWorkflowsRoute(t *testing.T) {
 			EscalatingReply: "Let me connect you with a member of our team.",
 			FinalMessage:    "An agent will call you back within the hour.",
 		},
+		StaleReply: workflows.StaleReply{After: DefaultStaleAfter, Apology: DefaultApology},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("route\n got %+v\nwant %+v", got, want)
