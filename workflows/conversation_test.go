@@ -26,7 +26,7 @@ type world struct {
 	mu        sync.Mutex
 	nluDown   map[string]bool
 	sendErr   map[string]error
-	detects   []string // provider per Detect call
+	detects   []string              // provider per Detect call
 	sends     []workflows.SendInput // accepted by the vendor
 	attempts  []workflows.SendInput // every send attempt, failed ones included
 	published []turn.Outcome
