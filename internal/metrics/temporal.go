@@ -337,8 +337,8 @@ func newFamily[T any](s *temporalSink, name string, k *temporalKind[T], extra []
 	labels := slices.Concat(sdkTagKeys[:], f.extra)
 	help := fmt.Sprintf("Temporal SDK %s %s; labels are the SDK's tags, empty where it did not set one.", k.kind, name)
 	defer func() {
-		// Building a vec panics on an invalid name or label; sanitizing should have
-		// prevented both, but a metric must never take the worker down.
+		// The registry reports an invalid name or label as an error; this is the
+		// last guard, as a metric must never take the worker down.
 		if recover() != nil {
 			f = refuse(reasonRegister)
 		}
@@ -384,13 +384,25 @@ func (f *temporalFamily[T]) get(h *temporalHandler) T {
 			vals = append(vals, h.extras[e])
 		}
 	}
-	c, err := f.child(vals)
+	c, err := safeChild(f.child, vals)
 	if err != nil {
 		h.s.errors.WithLabelValues(f.name, reasonRegister).Inc()
 		return f.nop
 	}
 	f.children[key] = c
 	return c
+}
+
+// safeChild creates a child. A vec can panic creating one (histograms refuse an
+// "le" label); labelName should prevent that, but a metric must never take the
+// worker down.
+func safeChild[T any](child func([]string) (T, error), vals []string) (c T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("creating child: %v", r)
+		}
+	}()
+	return child(vals)
 }
 
 // extraKey is the child key of h in a family with labels beyond sdkTagKeys, or

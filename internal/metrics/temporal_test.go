@@ -527,6 +527,13 @@ func BenchmarkTemporalBaselineCounterVec(b *testing.B) {
 
 var _ client.MetricsHandler = (*temporalHandler)(nil)
 
+func TestTemporalSafeChild(t *testing.T) {
+	_, err := safeChild(func([]string) (client.MetricsCounter, error) { panic("\"le\" is not allowed") }, nil)
+	if err == nil {
+		t.Error("safeChild let a panicking child through without an error")
+	}
+}
+
 func TestTemporalTagIndex(t *testing.T) {
 	if !slices.IsSorted(sdkTagKeys[:]) {
 		t.Errorf("sdkTagKeys not sorted: %v", sdkTagKeys)
