@@ -165,9 +165,7 @@ func (h *temporalHandler) WithTags(tags map[string]string) client.MetricsHandler
 	n := &temporalHandler{s: h.s, vals: h.vals, extras: h.extras, extra: h.extra}
 	copied := false
 	for k, v := range tags {
-		if !utf8.ValidString(v) {
-			v = strings.ToValidUTF8(v, "\uFFFD")
-		}
+		v = validUTF8(v)
 		i := tagIndex(k)
 		if i < 0 {
 			k = labelName(k)
@@ -307,13 +305,14 @@ func sinkFamily[T any](s *temporalSink, set map[string]*temporalFamily[T], name 
 }
 
 func newFamily[T any](s *temporalSink, name string, k *temporalKind[T], extra []string) (f *temporalFamily[T]) {
+	prom := metricName(name, k.suffix)
+	name = validUTF8(name) // it labels switchboard_temporal_metrics_errors_total
 	f = &temporalFamily[T]{name: name, nop: k.nop, children: map[string]T{}}
 	refuse := func(reason string) *temporalFamily[T] {
 		f.child = nil
 		f.refused = s.errors.WithLabelValues(name, reason)
 		return f
 	}
-	prom := metricName(name, k.suffix)
 	for _, p := range reservedPrefixes {
 		if strings.HasPrefix(prom, p) {
 			return refuse(reasonReservedName)
@@ -424,6 +423,14 @@ func (f *temporalFamily[T]) extraKey(h *temporalHandler) string {
 		b.WriteString(h.extras[e])
 	}
 	return b.String()
+}
+
+// validUTF8 replaces invalid UTF-8, which a label value must not hold.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // metricName is the Prometheus name of an SDK metric: invalid characters become

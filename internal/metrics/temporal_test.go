@@ -284,6 +284,8 @@ func TestTemporalHandlerConflicts(t *testing.T) {
 		h.Counter("switchboard_turns_received").Inc(1) // switchboard_ is ours
 		h.Gauge("go_goroutines").Update(1)             // Go collector's
 	}
+	h.Counter("go_\xff").Inc(1)            // reserved, and its name labels the errors
+	h.Gauge("temporal_bad_\xff").Update(1) // temporal_bad__
 	h.WithTags(map[string]string{"le": "1", "__name__": "n", "bad-key": "k", "task_queue": "q\xff\xfe"}).
 		Timer("temporal_t").Record(time.Second)
 
@@ -308,6 +310,12 @@ func TestTemporalHandlerConflicts(t *testing.T) {
 	}
 	if mf := mfs["switchboard_turns_received_total"]; mf != nil {
 		t.Errorf("switchboard_turns_received_total written by the SDK handler: %v", mf)
+	}
+	if v := counterValue(t, mfs, "switchboard_temporal_metrics_errors_total", map[string]string{"metric": "go_\uFFFD", "reason": reasonReservedName}); v != 1 {
+		t.Errorf("errors{go_\\uFFFD,reserved_name} = %v, want 1", v)
+	}
+	if v := gaugeValue(t, mfs, "temporal_bad__", nil); v != 1 {
+		t.Errorf("temporal_bad__ = %v, want 1", v)
 	}
 	if _, ok := mfs["go_goroutines"]; !ok {
 		t.Error("go_goroutines is gone")
