@@ -1,6 +1,12 @@
 // Package metrics holds Switchboard's Prometheus metrics, served on /metrics. One
 // Metrics value is shared by the API, the bridge, the activities and the policy
 // watcher of a process; every metric is prefixed switchboard_.
+//
+// The same registry also serves the Temporal SDK's own metrics (task latencies,
+// polls, sticky cache, RPC requests and failures), recorded through the handler
+// TemporalHandler returns and set as the client's MetricsHandler. Those keep the
+// SDK's temporal_ names, with _total on counters and _seconds on timers, which
+// are histograms; see TemporalHandler for the label mapping.
 package metrics
 
 import (
@@ -15,7 +21,8 @@ import (
 
 // Metrics are the process's metrics. The zero value is not usable: call New.
 type Metrics struct {
-	reg *prometheus.Registry
+	reg          *prometheus.Registry
+	temporalRoot *temporalHandler
 
 	TurnsReceived  *prometheus.CounterVec   // vendor, result: accepted | duplicate | rejected | unavailable
 	TurnsProcessed *prometheus.CounterVec   // status
@@ -43,6 +50,7 @@ func New() *Metrics {
 	m.PolicyValid = prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_policy_file_valid", Help: "1 when the policy file on disk is the policy in force, 0 after a refused reload."})
 	m.BridgeResults = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_bridge_turns_total", Help: "What the JetStream bridge did with turns."}, []string{"result"})
 	m.PolicyValid.Set(1)
+	m.temporalRoot = newTemporalRoot(newTemporalSink(m.reg))
 	m.reg.MustRegister(m.TurnsReceived, m.TurnsProcessed, m.TurnLatency, m.Attempts, m.AttemptLatency, m.Escalations,
 		m.PolicyReloads, m.PolicyValid, m.BridgeResults,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
