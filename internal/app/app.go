@@ -170,6 +170,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		Namespace: cfg.Namespace,
 		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
 	}
+	topts.MetricsHandler = m.TemporalHandler() // the SDK's own metrics, on /metrics
 	if err := temporalSecurity(&topts, cfg); err != nil {
 		return err
 	}
