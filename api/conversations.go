@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,10 +25,27 @@ var ErrNotFound = errors.New("conversation not found")
 type Conversations interface {
 	// Transcript queries the conversation's workflow. ErrNotFound if unknown.
 	Transcript(ctx context.Context, id string) (turn.Transcript, error)
-	// ListByCustomer lists a customer's conversations from Temporal visibility,
-	// newest first. Visibility is eventually consistent: a conversation started a
-	// moment ago may be missing.
-	ListByCustomer(ctx context.Context, customer string, limit int) ([]Summary, error)
+	// List lists conversations from Temporal visibility, newest first. Visibility
+	// is eventually consistent: a conversation started a moment ago may be missing.
+	List(ctx context.Context, f ListFilter, limit int) ([]Summary, error)
+}
+
+// ListFilter selects conversations; empty fields match every conversation.
+type ListFilter struct {
+	Customer string
+	Status   string // a SwitchboardStatus value
+}
+
+// query is the filter as a visibility query.
+func (f ListFilter) query() string {
+	q := fmt.Sprintf("WorkflowType = %s", quote(workflows.WorkflowName))
+	if f.Customer != "" {
+		q += fmt.Sprintf(" AND %s = %s", workflows.SACustomer.GetName(), quote(f.Customer))
+	}
+	if f.Status != "" {
+		q += fmt.Sprintf(" AND %s = %s", workflows.SAStatus.GetName(), quote(f.Status))
+	}
+	return q
 }
 
 // Summary is one conversation in a listing.
@@ -64,11 +82,10 @@ func (c TemporalConversations) Transcript(ctx context.Context, id string) (turn.
 	return tr, err
 }
 
-// ListByCustomer implements Conversations.
-func (c TemporalConversations) ListByCustomer(ctx context.Context, customer string, limit int) ([]Summary, error) {
-	q := fmt.Sprintf("%s = %s", workflows.SACustomer.GetName(), quote(customer))
+// List implements Conversations.
+func (c TemporalConversations) List(ctx context.Context, f ListFilter, limit int) ([]Summary, error) {
 	resp, err := c.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace: c.Namespace, Query: q, PageSize: int32(limit),
+		Namespace: c.Namespace, Query: f.query(), PageSize: int32(limit),
 	})
 	if err != nil {
 		return nil, err
@@ -124,17 +141,43 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// listConversations serves GET /v1/conversations?customer=&status=&limit=. The
+// stuck status is answered by the stuck finder (see stuck.go), which also sees
+// turns Temporal never got.
 func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
-	customer := r.URL.Query().Get("customer")
-	if customer == "" {
-		writeError(w, http.StatusBadRequest, "customer is required")
-		return
-	}
-	if len(customer) > 256 {
+	q := r.URL.Query()
+	f := ListFilter{Customer: q.Get("customer"), Status: q.Get("status")}
+	if len(f.Customer) > 256 {
 		writeError(w, http.StatusBadRequest, "customer must be at most 256 characters")
 		return
 	}
-	list, err := s.convs.ListByCustomer(r.Context(), customer, 100)
+	switch f.Status {
+	case "", workflows.StatusActive, workflows.StatusWaitingHuman, workflows.StatusClosed:
+	case workflows.StatusStuck:
+		if f.Customer != "" {
+			writeError(w, http.StatusBadRequest, "status=stuck lists every stuck conversation; it takes no customer")
+			return
+		}
+		s.listStuck(w, r)
+		return
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("status must be one of %s, %s, %s, %s", workflows.StatusActive, workflows.StatusWaitingHuman, workflows.StatusStuck, workflows.StatusClosed))
+		return
+	}
+	if f == (ListFilter{}) {
+		writeError(w, http.StatusBadRequest, "customer or status is required")
+		return
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "limit must be a number between 1 and 1000")
+			return
+		}
+		limit = n
+	}
+	list, err := s.convs.List(r.Context(), f, limit)
 	if err != nil {
 		s.log.Error("conversation listing failed", "error", err)
 		writeError(w, http.StatusServiceUnavailable, "conversation store unavailable")

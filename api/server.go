@@ -45,6 +45,8 @@ type Config struct {
 	// Tokens authenticate the ops and agent-desk endpoints. At least one ops token
 	// is required.
 	Tokens Tokens
+	// Stuck, when set, lists stuck conversations (?status=stuck) and replays them.
+	Stuck StuckConversations
 	// Ready reports whether the process can do its job (NATS and Temporal reachable,
 	// the worker polling); /readyz answers 503 with its error otherwise.
 	Ready func(ctx context.Context) error
@@ -146,6 +148,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/queues/{queue}/escalations", desk(s.waitingEscalations))
 	mux.Handle("POST /v1/queues/{queue}/claim", desk(s.claim))
 	mux.Handle("POST /v1/conversations/{id}/escalation/{action}", desk(s.escalationAction))
+	mux.Handle("POST /v1/conversations/{id}/replay", ops(http.HandlerFunc(s.replay)))
 	mux.Handle("GET /metrics", ops(s.cfg.Metrics.Handler()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -43,6 +43,11 @@ type BridgeConfig struct {
 	Workflow workflows.Options
 	// Metrics count what the bridge did with turns (switchboard_bridge_turns_total).
 	Metrics *metrics.Metrics
+	// Held, when set, records the turns the bridge keeps failing to hand over for
+	// longer than StuckAfter, so they are listed as stuck and ops can replay them.
+	Held *HeldTurns
+	// StuckAfter is the policy's stuck_after (default 10m).
+	StuckAfter func() time.Duration
 }
 
 // Validate fills defaults and reports the first bad field.
@@ -70,6 +75,9 @@ func (c *BridgeConfig) Validate() error {
 	}
 	if c.Metrics == nil {
 		c.Metrics = metrics.Discard()
+	}
+	if c.StuckAfter == nil {
+		c.StuckAfter = func() time.Duration { return 10 * time.Minute }
 	}
 	switch {
 	case c.Lanes < 1 || c.Lanes > 1024:
@@ -182,7 +190,11 @@ func (b *Bridge) handle(ctx context.Context, lane int, m jetstream.Msg) {
 	b.mu.Lock()
 	blocked := time.Until(b.blocks[lane])
 	b.mu.Unlock()
+	held := time.Since(meta.Timestamp) > b.cfg.StuckAfter()
 	if blocked > 0 {
+		if held {
+			b.hold(ctx, t, meta, "it waits behind an earlier turn that Temporal did not take")
+		}
 		b.nak(m, blocked)
 		return
 	}
@@ -192,6 +204,11 @@ func (b *Bridge) handle(ctx context.Context, lane int, m jetstream.Msg) {
 		if err := m.Ack(); err != nil {
 			// The workflow has the turn; a redelivery is deduplicated by turn id.
 			b.log.Warn("bridge: ack failed", "turn", t.ID, "error", err)
+		}
+		if held && b.cfg.Held != nil {
+			if err := b.cfg.Held.Release(ctx, t.ConversationID, t.ID); err != nil {
+				b.log.Warn("bridge: held turn delivered but still listed until its entry expires", "turn", t.ID, "error", err)
+			}
 		}
 		result := "accepted"
 		if acc.Duplicate {
@@ -203,6 +220,9 @@ func (b *Bridge) handle(ctx context.Context, lane int, m jetstream.Msg) {
 	case isTransient(err) || int(meta.NumDelivered) < b.cfg.MaxUnexplainedDeliveries:
 		delay := backoff(b.cfg.MinBackoff, b.cfg.MaxBackoff, meta.NumDelivered)
 		b.log.Warn("bridge: Temporal did not take the turn; it waits in JetStream", "turn", t.ID, "delivery", meta.NumDelivered, "retry_in", delay, "error", err)
+		if held {
+			b.hold(ctx, t, meta, "Temporal did not take it: "+err.Error())
+		}
 		b.mu.Lock()
 		b.blocks[lane] = time.Now().Add(delay)
 		b.mu.Unlock()
@@ -244,6 +264,17 @@ func (b *Bridge) Deliver(ctx context.Context, t turn.Turn) (workflows.Accepted, 
 	var acc workflows.Accepted
 	err = h.Get(ctx, &acc)
 	return acc, err
+}
+
+// hold records a turn that has waited longer than stuck_after as stuck.
+func (b *Bridge) hold(ctx context.Context, t turn.Turn, meta *jetstream.MsgMetadata, why string) {
+	if b.cfg.Held == nil {
+		return
+	}
+	h := workflows.HeldTurn{TurnID: t.ID, Since: meta.Timestamp, Sequence: meta.Sequence.Stream, Detail: why}
+	if err := b.cfg.Held.Hold(ctx, t.ConversationID, h); err != nil {
+		b.log.Error("bridge: held turn not recorded as stuck", "turn", t.ID, "error", err)
+	}
 }
 
 func (b *Bridge) nak(m jetstream.Msg, delay time.Duration) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -104,12 +105,11 @@ func (l *SendLedger) Release(ctx context.Context, c Claim) error {
 }
 
 // ledgerKey maps an idempotency key ("conv/epoch/seq") to a valid KV key.
-func ledgerKey(key string) string {
-	b := []byte(key)
-	for i, c := range b {
-		if c == '/' {
-			b[i] = '.'
-		}
-	}
-	return string(b)
-}
+func ledgerKey(key string) string { return kvKey(key) }
+
+// kvKey maps a string of conversation-id characters and '/' to a valid KV key:
+// '/' becomes '.' and ':', which KV keys may not hold, becomes '=', which
+// conversation ids never hold.
+func kvKey(s string) string { return kvKeyReplacer.Replace(s) }
+
+var kvKeyReplacer = strings.NewReplacer("/", ".", ":", "=")

@@ -33,6 +33,8 @@ type Metrics struct {
 	PolicyReloads  *prometheus.CounterVec   // result: ok | refused
 	PolicyValid    prometheus.Gauge         // 1 when the file on disk is the policy in force
 	BridgeResults  *prometheus.CounterVec   // result: accepted | duplicate | redelivered | dead_lettered
+	Stuck          *prometheus.GaugeVec     // source: jetstream | unanswered | escalation
+	Replays        *prometheus.CounterVec   // result: replayed | failed
 }
 
 // New builds the metrics and registers them, with the Go runtime and process
@@ -50,9 +52,11 @@ func New() *Metrics {
 	m.PolicyValid = prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_policy_file_valid", Help: "1 when the policy file on disk is the policy in force, 0 after a refused reload."})
 	m.BridgeResults = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_bridge_turns_total", Help: "What the JetStream bridge did with turns."}, []string{"result"})
 	m.PolicyValid.Set(1)
+	m.Stuck = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchboard_stuck_conversations", Help: "Stuck conversations at the last sweep, by what they are stuck on. Every worker sweeps: aggregate with max, not sum."}, []string{"source"})
+	m.Replays = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_replays_total", Help: "Replays of stuck conversations, by result."}, []string{"result"})
 	m.temporalRoot = newTemporalRoot(newTemporalSink(m.reg))
 	m.reg.MustRegister(m.TurnsReceived, m.TurnsProcessed, m.TurnLatency, m.Attempts, m.AttemptLatency, m.Escalations,
-		m.PolicyReloads, m.PolicyValid, m.BridgeResults,
+		m.PolicyReloads, m.PolicyValid, m.BridgeResults, m.Stuck, m.Replays,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -38,6 +38,11 @@ const (
 	DeadLetterStream    = "SWITCHBOARD_DEADLETTER"
 	DeadLetterSubject   = "switchboard.deadletter.turns"
 	SendsBucket         = "switchboard_sends"
+	// HeldBucket lists, per conversation, the turns the bridge could not hand to
+	// their workflow for longer than the policy's stuck_after. Entries expire
+	// HeldTTL after the bridge last failed with them.
+	HeldBucket = "switchboard_held"
+	HeldTTL    = 2 * time.Minute
 	EscalationsStream   = "SWITCHBOARD_ESCALATIONS"
 	EscalationsPrefix   = "switchboard.escalations."
 	// FlaggedSubject carries escalations no queue acknowledged: an ops alert.
@@ -147,6 +152,12 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 		Description: "Send ledger: one entry per reply idempotency key",
 	}); err != nil {
 		return fmt.Errorf("bucket %s: %w", SendsBucket, err)
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: HeldBucket, Storage: kvStorage, Replicas: c.Replicas, TTL: HeldTTL,
+		Description: "Turns held in JetStream past stuck_after, per conversation",
+	}); err != nil {
+		return fmt.Errorf("bucket %s: %w", HeldBucket, err)
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package turn
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Why a conversation is stuck: where its unfinished work waits.
 const (
@@ -41,3 +44,39 @@ func (s *Stuck) Add(r StuckReason) {
 		s.Since = r.Since
 	}
 }
+
+// ReplayReport says what a replay of a stuck conversation did, or, in a dry run,
+// would do.
+type ReplayReport struct {
+	ConversationID string `json:"conversation_id"`
+	DryRun         bool   `json:"dry_run"`
+	// Stuck is what the conversation was stuck on when the replay began.
+	Stuck *Stuck `json:"stuck"`
+	// Redelivered are the JetStream turns handed to the workflow, in stream order.
+	Redelivered []Redelivery `json:"redelivered,omitempty"`
+	// Resent are the outcomes of the unanswered replies sent again.
+	Resent []Outcome `json:"resent,omitempty"`
+	// Resend lists, in a dry run, the turns whose replies would be sent again.
+	Resend []string `json:"resend,omitempty"`
+	// Reopened is the flagged escalation put back on its first queue (in a dry
+	// run: that would be).
+	Reopened string `json:"reopened,omitempty"`
+	// Error says why the replay stopped short, if it did.
+	Error string `json:"error,omitempty"`
+}
+
+// Redelivery is one held turn a replay handed to its workflow.
+type Redelivery struct {
+	TurnID   string `json:"turn_id"`
+	Sequence uint64 `json:"sequence"`
+	// Result is accepted, duplicate (the workflow had it already), would_redeliver
+	// (dry run) or failed.
+	Result string `json:"result"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Errors of a replay.
+var (
+	ErrNotStuck       = errors.New("conversation is not stuck")
+	ErrNoConversation = errors.New("conversation not found")
+)

@@ -1,0 +1,80 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/switchboard-cc/switchboard/internal/turn"
+)
+
+// Stuck conversations and their replay (ops role):
+//
+//	GET  /v1/conversations?status=stuck            every stuck conversation, oldest first
+//	POST /v1/conversations/{id}/replay[?dry_run=true]  replay one
+
+// StuckConversations finds and replays stuck conversations (workers.Stuck).
+type StuckConversations interface {
+	// List returns the stuck conversations, oldest first, and the sources it
+	// could not read.
+	List(ctx context.Context) ([]turn.Stuck, []string)
+	// Replay replays one conversation, or with dryRun says what it would do.
+	// Errors: turn.ErrNotStuck, turn.ErrNoConversation.
+	Replay(ctx context.Context, id string, dryRun bool, by string) (turn.ReplayReport, error)
+}
+
+func (s *Server) listStuck(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Stuck == nil {
+		writeError(w, http.StatusNotImplemented, "stuck conversations are not tracked by this process")
+		return
+	}
+	list, problems := s.cfg.Stuck.List(r.Context())
+	if list == nil {
+		list = []turn.Stuck{}
+	}
+	body := map[string]any{"conversations": list}
+	if len(problems) > 0 {
+		// The list is partial: say so, and say it with a status a script notices.
+		body["problems"] = problems
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !turn.ValidConversationID(id) {
+		writeError(w, http.StatusNotFound, "conversation not found")
+		return
+	}
+	if s.cfg.Stuck == nil {
+		writeError(w, http.StatusNotImplemented, "replay is not available in this process")
+		return
+	}
+	dryRun := false
+	if v := r.URL.Query().Get("dry_run"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "dry_run must be true or false")
+			return
+		}
+		dryRun = b
+	}
+	rep, err := s.cfg.Stuck.Replay(r.Context(), id, dryRun, "ops via the API from "+r.RemoteAddr)
+	switch {
+	case errors.Is(err, turn.ErrNoConversation):
+		writeError(w, http.StatusNotFound, "conversation not found")
+	case errors.Is(err, turn.ErrNotStuck):
+		writeError(w, http.StatusConflict, "conversation "+id+" is not stuck: nothing to replay")
+	case err != nil:
+		s.log.Error("replay failed", "conversation", id, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "replay failed: "+err.Error())
+	case rep.Error != "":
+		s.log.Error("replay stopped short", "conversation", id, "error", rep.Error)
+		writeJSON(w, http.StatusBadGateway, rep)
+	default:
+		writeJSON(w, http.StatusOK, rep)
+	}
+}

@@ -1,0 +1,501 @@
+package workers
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"golang.org/x/time/rate"
+
+	"github.com/switchboard-cc/switchboard/internal/metrics"
+	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/turn"
+	"github.com/switchboard-cc/switchboard/workflows"
+)
+
+// Stuck finds stuck conversations and replays them. A conversation is stuck when
+//   - a turn of it has waited in JetStream longer than stuck_after without reaching
+//     its workflow: held by the bridge (HeldTurns), or never delivered to any bridge
+//     (no worker running, found by scanning the turns stream past the bridge
+//     consumer's delivered sequence);
+//   - its workflow reports itself stuck (SwitchboardStatus="stuck"): replies no
+//     CPaaS provider could send, or an escalation no queue acknowledged.
+//
+// A replay re-drives the JetStream turns through the bridge's update-with-start
+// (the update id is the turn id: a turn the workflow already has is a no-op), then
+// asks the workflow to send its unanswered replies again with their original
+// idempotency keys (the send ledger turns a reply that did leave into a no-op) and
+// to re-open a flagged escalation. Nothing is sent twice; turns are re-driven in
+// stream order, paced by Pace.
+type Stuck struct {
+	JS        jetstream.JetStream
+	Held      *HeldTurns
+	Temporal  client.Client
+	Namespace string
+	// StuckAfter is the policy's stuck_after.
+	StuckAfter func() time.Duration
+	// Deliver hands a turn to its workflow: the bridge's Deliver.
+	Deliver func(ctx context.Context, t turn.Turn) (workflows.Accepted, error)
+	// Pace bounds the turns re-driven and replies re-sent per second, across every
+	// replay of the process, so that a recovering vendor is not flooded.
+	Pace *rate.Limiter
+	// ScanLimit bounds the undelivered turns read per scan (default 10000).
+	ScanLimit int
+	Metrics   *metrics.Metrics
+	Log       *slog.Logger
+}
+
+// List returns the stuck conversations, oldest first. problems names the sources
+// that could not be read (Temporal down, say): the list is then partial, never
+// silently so.
+func (s *Stuck) List(ctx context.Context) (list []turn.Stuck, problems []string) {
+	found := map[string]*turn.Stuck{}
+	add := func(id string, r turn.StuckReason) {
+		st := found[id]
+		if st == nil {
+			st = &turn.Stuck{ConversationID: id}
+			found[id] = st
+		}
+		st.Add(r)
+	}
+	held, err := s.Held.All(ctx)
+	if err != nil {
+		problems = append(problems, "held turns: "+err.Error())
+	}
+	undelivered, err := s.undelivered(ctx, "")
+	if err != nil {
+		problems = append(problems, "undelivered turns: "+err.Error())
+	}
+	for id, r := range jetstreamReasons(held, undelivered) {
+		add(id, r)
+	}
+	wf, err := s.workflowStuck(ctx)
+	if err != nil {
+		problems = append(problems, "Temporal: "+err.Error())
+	}
+	for _, st := range wf {
+		for _, r := range st.Reasons {
+			if r.Source == turn.StuckJetStream && found[st.ConversationID] != nil {
+				continue // JetStream itself is the better witness
+			}
+			add(st.ConversationID, r)
+		}
+	}
+	for _, st := range found {
+		list = append(list, *st)
+	}
+	slices.SortFunc(list, func(a, b turn.Stuck) int {
+		return cmp.Or(a.Since.Compare(b.Since), cmp.Compare(a.ConversationID, b.ConversationID))
+	})
+	return list, problems
+}
+
+// jetstreamReasons merges held and undelivered turns into one reason per
+// conversation, in stream order.
+func jetstreamReasons(held, undelivered map[string][]workflows.HeldTurn) map[string]turn.StuckReason {
+	out := map[string]turn.StuckReason{}
+	for _, m := range []map[string][]workflows.HeldTurn{held, undelivered} {
+		for id, hs := range m {
+			r := out[id]
+			r.Source = turn.StuckJetStream
+			for _, h := range hs {
+				if slices.Contains(r.Sequences, h.Sequence) {
+					continue
+				}
+				r.Turns, r.Sequences = append(r.Turns, h.TurnID), append(r.Sequences, h.Sequence)
+				if r.Since.IsZero() || h.Since.Before(r.Since) {
+					r.Since, r.Detail = h.Since, h.Detail
+				}
+			}
+			out[id] = r
+		}
+	}
+	for id, r := range out {
+		idx := make([]int, len(r.Sequences))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(r.Sequences[a], r.Sequences[b]) })
+		turns, seqs := make([]string, len(idx)), make([]uint64, len(idx))
+		for i, j := range idx {
+			turns[i], seqs[i] = r.Turns[j], r.Sequences[j]
+		}
+		r.Turns, r.Sequences = turns, seqs
+		out[id] = r
+	}
+	return out
+}
+
+// undelivered scans the turns stream past the bridge consumer's delivered
+// sequence for turns older than stuck_after: no bridge has even seen them. subject
+// narrows the scan to one conversation.
+func (s *Stuck) undelivered(ctx context.Context, conversationID string) (map[string][]workflows.HeldTurn, error) {
+	cons, err := s.JS.Consumer(ctx, streams.TurnsStream, streams.BridgeConsumer)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return s.scan(ctx, 1, conversationID, "no bridge has ever consumed the turns stream")
+	}
+	if err != nil {
+		return nil, err
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if info.NumPending == 0 {
+		return nil, nil
+	}
+	return s.scan(ctx, info.Delivered.Stream+1, conversationID, "no bridge has taken it from JetStream (is a worker running?)")
+}
+
+func (s *Stuck) scan(ctx context.Context, from uint64, conversationID, detail string) (map[string][]workflows.HeldTurn, error) {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from}
+	if conversationID != "" {
+		cfg.FilterSubjects = []string{streams.TurnSubject(conversationID)}
+	}
+	oc, err := s.JS.OrderedConsumer(ctx, streams.TurnsStream, cfg)
+	if err != nil {
+		return nil, err
+	}
+	limit := cmp.Or(s.ScanLimit, 10000)
+	cutoff := time.Now().Add(-s.StuckAfter())
+	out := map[string][]workflows.HeldTurn{}
+	for read := 0; read < limit; {
+		batch, err := oc.FetchNoWait(min(256, limit-read))
+		if err != nil {
+			return out, err
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			meta, err := m.Metadata()
+			if err != nil {
+				continue
+			}
+			if meta.Timestamp.After(cutoff) {
+				return out, nil // younger turns are not stuck yet, and all after it are younger
+			}
+			t, err := streams.DecodeTurn(m.Data())
+			if err != nil {
+				continue // poison: the bridge dead-letters it
+			}
+			out[t.ConversationID] = append(out[t.ConversationID], workflows.HeldTurn{TurnID: t.ID, Since: meta.Timestamp, Sequence: meta.Sequence.Stream, Detail: detail})
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return out, err
+		}
+		if n == 0 {
+			return out, nil
+		}
+		read += n
+	}
+	return out, nil
+}
+
+// workflowStuck lists the conversations whose workflow reports itself stuck, with
+// what each is stuck on.
+func (s *Stuck) workflowStuck(ctx context.Context) ([]turn.Stuck, error) {
+	q := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND %s = '%s'", workflows.WorkflowName, workflows.SAStatus.GetName(), workflows.StatusStuck)
+	var ids []string
+	var token []byte
+	for {
+		resp, err := s.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.Namespace, Query: q, PageSize: 500, NextPageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range resp.GetExecutions() {
+			if id, ok := turn.ConversationFromWorkflowID(e.GetExecution().GetWorkflowId()); ok {
+				ids = append(ids, id)
+			}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 || len(ids) >= 10000 {
+			break
+		}
+	}
+	out := make([]turn.Stuck, len(ids))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i] = turn.Stuck{ConversationID: id}
+			tr, err := s.transcript(ctx, id)
+			switch {
+			case err != nil:
+				out[i].Add(turn.StuckReason{Source: workflows.StatusStuck, Detail: "the workflow says it is stuck; its details are unavailable: " + err.Error()})
+			case tr.Stuck != nil:
+				out[i] = *tr.Stuck
+			}
+		}()
+	}
+	wg.Wait()
+	return slices.DeleteFunc(out, func(st turn.Stuck) bool { return len(st.Reasons) == 0 }), nil
+}
+
+func (s *Stuck) transcript(ctx context.Context, id string) (turn.Transcript, error) {
+	var tr turn.Transcript
+	v, err := s.Temporal.QueryWorkflow(ctx, turn.WorkflowID(id), "", workflows.QueryTranscript)
+	if err != nil {
+		return tr, err
+	}
+	return tr, v.Get(&tr)
+}
+
+// one finds what a single conversation is stuck on, or nil.
+func (s *Stuck) one(ctx context.Context, id string) (*turn.Stuck, *turn.Transcript, error) {
+	held, err := s.Held.Get(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("held turns: %w", err)
+	}
+	undelivered, err := s.undelivered(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("undelivered turns: %w", err)
+	}
+	st := &turn.Stuck{ConversationID: id}
+	if r, ok := jetstreamReasons(map[string][]workflows.HeldTurn{id: held}, undelivered)[id]; ok && len(r.Turns) > 0 {
+		st.Add(r)
+	}
+	var trp *turn.Transcript
+	tr, err := s.transcript(ctx, id)
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+	case err != nil && len(st.Reasons) == 0:
+		return nil, nil, fmt.Errorf("Temporal: %w", err)
+	case err == nil:
+		trp = &tr
+		if tr.Stuck != nil {
+			for _, r := range tr.Stuck.Reasons {
+				if r.Source != turn.StuckJetStream {
+					st.Add(r)
+				}
+			}
+		}
+	}
+	if len(st.Reasons) == 0 {
+		return nil, trp, nil
+	}
+	return st, trp, nil
+}
+
+// Replay replays one stuck conversation (see Stuck). With dryRun it only reports
+// what it would do. turn.ErrNotStuck if there is nothing to replay,
+// turn.ErrNoConversation if the conversation is unknown.
+func (s *Stuck) Replay(ctx context.Context, id string, dryRun bool, by string) (turn.ReplayReport, error) {
+	rep := turn.ReplayReport{ConversationID: id, DryRun: dryRun}
+	st, tr, err := s.one(ctx, id)
+	switch {
+	case err != nil:
+		return rep, err
+	case st == nil && tr == nil:
+		return rep, turn.ErrNoConversation
+	case st == nil:
+		return rep, turn.ErrNotStuck
+	}
+	rep.Stuck = st
+	var seqs []uint64
+	var heldIDs, unanswered []string
+	flagged := false
+	for _, r := range st.Reasons {
+		switch r.Source {
+		case turn.StuckJetStream:
+			seqs, heldIDs = append(seqs, r.Sequences...), append(heldIDs, r.Turns...)
+		case turn.StuckUnanswered:
+			unanswered = append(unanswered, r.Turns...)
+		case turn.StuckEscalation:
+			flagged = true
+		}
+	}
+	if dryRun {
+		for i, seq := range seqs {
+			rep.Redelivered = append(rep.Redelivered, turn.Redelivery{TurnID: heldIDs[i], Sequence: seq, Result: "would_redeliver"})
+		}
+		rep.Resend = unanswered
+		if flagged {
+			rep.Reopened = "the flagged escalation"
+		}
+		return rep, nil
+	}
+	s.log().Info("replaying stuck conversation", "conversation", id, "by", by, "redeliver", len(seqs), "resend", len(unanswered), "reopen", flagged)
+	defer func() {
+		result := "replayed"
+		if rep.Error != "" {
+			result = "failed"
+		}
+		s.metrics().Replays.WithLabelValues(result).Inc()
+	}()
+	if err := s.redeliver(ctx, id, seqs, &rep); err != nil {
+		rep.Error = err.Error()
+		return rep, nil
+	}
+	if len(unanswered) == 0 && !flagged {
+		return rep, nil
+	}
+	for range unanswered {
+		if err := s.pace(ctx); err != nil {
+			rep.Error = err.Error()
+			return rep, nil
+		}
+	}
+	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: turn.WorkflowID(id), UpdateName: workflows.UpdateReplay,
+		Args: []any{workflows.ReplayRequest{By: by}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var res workflows.ReplayResult
+	if err == nil {
+		err = h.Get(ctx, &res)
+	}
+	if err != nil {
+		rep.Error = "workflow replay: " + err.Error()
+		return rep, nil
+	}
+	rep.Resent, rep.Reopened = res.Resent, res.Reopened
+	return rep, nil
+}
+
+// redeliver hands the held turns to the workflow in stream order, and stops at the
+// first failure so that order holds.
+func (s *Stuck) redeliver(ctx context.Context, id string, seqs []uint64, rep *turn.ReplayReport) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	stream, err := s.JS.Stream(ctx, streams.TurnsStream)
+	if err != nil {
+		return err
+	}
+	slices.Sort(seqs)
+	for _, seq := range seqs {
+		if err := s.pace(ctx); err != nil {
+			return err
+		}
+		raw, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			return fmt.Errorf("turn at stream sequence %d: %w", seq, err)
+		}
+		t, err := streams.DecodeTurn(raw.Data)
+		if err != nil {
+			return fmt.Errorf("turn at stream sequence %d: %w", seq, err)
+		}
+		d := turn.Redelivery{TurnID: t.ID, Sequence: seq, Result: "accepted"}
+		acc, err := s.Deliver(ctx, t)
+		if err != nil {
+			d.Result, d.Error = "failed", err.Error()
+			rep.Redelivered = append(rep.Redelivered, d)
+			return fmt.Errorf("turn %s not taken by its workflow: %w", t.ID, err)
+		}
+		if acc.Duplicate {
+			d.Result = "duplicate"
+		}
+		rep.Redelivered = append(rep.Redelivered, d)
+		if err := s.Held.Release(ctx, id, t.ID); err != nil {
+			s.log().Warn("replayed turn still listed as held until its entry expires", "turn", t.ID, "error", err)
+		}
+	}
+	return nil
+}
+
+func (s *Stuck) pace(ctx context.Context) error {
+	if s.Pace == nil {
+		return nil
+	}
+	return s.Pace.Wait(ctx)
+}
+
+// Sweep lists the stuck conversations every interval until ctx ends: it keeps
+// switchboard_stuck_conversations current, logs each newly stuck conversation, and
+// tells each workflow which of its turns are held in JetStream, so that its
+// SwitchboardStatus shows stuck in the Temporal UI.
+func (s *Stuck) Sweep(ctx context.Context, interval time.Duration) {
+	known, told := map[string]bool{}, map[string]bool{}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		known = s.sweep(ctx, known, told)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Stuck) sweep(ctx context.Context, known, told map[string]bool) map[string]bool {
+	list, problems := s.List(ctx)
+	for _, p := range problems {
+		s.log().Warn("stuck sweep: a source could not be read; the stuck list is partial", "problem", p)
+	}
+	counts := map[string]int{turn.StuckJetStream: 0, turn.StuckUnanswered: 0, turn.StuckEscalation: 0}
+	now := map[string]bool{}
+	for _, st := range list {
+		now[st.ConversationID] = true
+		for _, r := range st.Reasons {
+			counts[r.Source]++
+			if r.Source == turn.StuckJetStream {
+				s.tell(ctx, st.ConversationID, r, told)
+			}
+		}
+		if !known[st.ConversationID] {
+			s.log().Warn("conversation stuck", "conversation", st.ConversationID, "since", st.Since, "source", st.Reasons[0].Source, "detail", st.Reasons[0].Detail)
+		}
+	}
+	for src, n := range counts {
+		s.metrics().Stuck.WithLabelValues(src).Set(float64(n))
+	}
+	for id := range told {
+		if !slices.ContainsFunc(list, func(st turn.Stuck) bool {
+			return slices.ContainsFunc(st.Reasons, func(r turn.StuckReason) bool { return slices.Contains(r.Turns, id) })
+		}) {
+			delete(told, id)
+		}
+	}
+	return now
+}
+
+// tell signals the workflow about held turns this process has not told it of yet
+// (the workflow ignores turns it already has). A workflow that does not exist yet
+// learns nothing: the turn that starts it is the held one.
+func (s *Stuck) tell(ctx context.Context, id string, r turn.StuckReason, told map[string]bool) {
+	var held []workflows.HeldTurn
+	for i := range r.Turns {
+		if !told[r.Turns[i]] {
+			held = append(held, workflows.HeldTurn{TurnID: r.Turns[i], Sequence: r.Sequences[i], Since: r.Since, Detail: r.Detail})
+		}
+	}
+	if len(held) == 0 {
+		return
+	}
+	err := s.Temporal.SignalWorkflow(ctx, turn.WorkflowID(id), "", workflows.SignalHeld, held)
+	var nf *serviceerror.NotFound
+	switch {
+	case err == nil || errors.As(err, &nf):
+		for _, h := range held {
+			told[h.TurnID] = true
+		}
+	default:
+		s.log().Debug("stuck sweep: workflow not told of its held turns", "conversation", id, "error", err)
+	}
+}
+
+func (s *Stuck) metrics() *metrics.Metrics {
+	if s.Metrics != nil {
+		return s.Metrics
+	}
+	return metrics.Discard()
+}
+
+func (s *Stuck) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
