@@ -34,7 +34,7 @@ func NewHeldTurns(ctx context.Context, js jetstream.JetStream) (*HeldTurns, erro
 }
 
 func heldKey(conversationID string) string { return kvKey(conversationID) }
-func heldConversation(key string) string  { return strings.ReplaceAll(key, "=", ":") }
+func heldConversation(key string) string   { return strings.ReplaceAll(key, "=", ":") }
 
 // Hold records (or refreshes) a held turn of a conversation.
 func (h *HeldTurns) Hold(ctx context.Context, conversationID string, t workflows.HeldTurn) error {

@@ -41,10 +41,10 @@ const (
 	// HeldBucket lists, per conversation, the turns the bridge could not hand to
 	// their workflow for longer than the policy's stuck_after. Entries expire
 	// HeldTTL after the bridge last failed with them.
-	HeldBucket = "switchboard_held"
-	HeldTTL    = 2 * time.Minute
-	EscalationsStream   = "SWITCHBOARD_ESCALATIONS"
-	EscalationsPrefix   = "switchboard.escalations."
+	HeldBucket        = "switchboard_held"
+	HeldTTL           = 2 * time.Minute
+	EscalationsStream = "SWITCHBOARD_ESCALATIONS"
+	EscalationsPrefix = "switchboard.escalations."
 	// FlaggedSubject carries escalations no queue acknowledged: an ops alert.
 	FlaggedSubject = "switchboard.alerts.escalations"
 	BridgeConsumer = "bridge"
