@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -31,14 +28,13 @@ func providersCommand() *cobra.Command {
 				return err
 			}
 			var list []health.Status
-			if err := callProvidersAPI(cmd.Context(), http.MethodGet, apiURL, token, "/v1/providers", nil, &list); err != nil {
+			if err := callAPI(cmd.Context(), http.MethodGet, apiURL, token, "/v1/providers", nil, &list, 10*time.Second); err != nil {
 				return err
 			}
 			return printProviders(cmd.OutOrStdout(), list, time.Now())
 		},
 	}
-	cmd.PersistentFlags().StringVar(&apiURL, "api", "http://127.0.0.1:8080", "base URL of the Switchboard API")
-	cmd.PersistentFlags().StringVar(&token, "token", "", "ops bearer token (secret: set SWITCHBOARD_TOKEN, or file:/path)")
+	apiFlags(cmd, &apiURL, &token)
 
 	override := &cobra.Command{
 		Use:   "override NAME open|closed|auto",
@@ -64,7 +60,7 @@ func providersCommand() *cobra.Command {
 			}
 			var s health.Status
 			path := "/v1/providers/" + url.PathEscape(args[0]) + "/override"
-			if err := callProvidersAPI(cmd.Context(), http.MethodPost, apiURL, token, path, body, &s); err != nil {
+			if err := callAPI(cmd.Context(), http.MethodPost, apiURL, token, path, body, &s, 10*time.Second); err != nil {
 				return err
 			}
 			return printProviders(cmd.OutOrStdout(), []health.Status{s}, time.Now())
@@ -72,48 +68,6 @@ func providersCommand() *cobra.Command {
 	}
 	cmd.AddCommand(override)
 	return cmd
-}
-
-// callProvidersAPI sends one request and decodes the JSON answer into out. A non-2xx
-// answer is an error carrying the API's message.
-func callProvidersAPI(ctx context.Context, method, base, token, path string, body []byte, out any) error {
-	if err := readSecret("token", &token); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, e.Error)
-		}
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(data)))
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: unreadable answer: %w", method, path, err)
-	}
-	return nil
 }
 
 // printProviders writes one line per provider:
