@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -89,7 +91,10 @@ func (h *HeldTurns) All(ctx context.Context) (map[string][]workflows.HeldTurn, e
 // two bridges holding turns of one conversation do not overwrite each other.
 func (h *HeldTurns) update(ctx context.Context, conversationID string, change func([]workflows.HeldTurn) []workflows.HeldTurn) error {
 	key := heldKey(conversationID)
-	for range 5 {
+	for attempt := range 32 {
+		if attempt > 0 {
+			time.Sleep(time.Duration(1+rand.IntN(attempt*2)) * time.Millisecond) // let the winner finish
+		}
 		var (
 			list []workflows.HeldTurn
 			rev  uint64

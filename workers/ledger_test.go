@@ -13,7 +13,8 @@ import (
 	"github.com/switchboard-cc/switchboard/internal/streams"
 )
 
-func newLedger(t *testing.T) *SendLedger {
+// newJetStream starts an embedded NATS server with Switchboard's streams and buckets.
+func newJetStream(t *testing.T) jetstream.JetStream {
 	t.Helper()
 	ns, err := devnats.Start(devnats.Config{Port: devnats.RandomPort})
 	require.NoError(t, err)
@@ -23,9 +24,13 @@ func newLedger(t *testing.T) *SendLedger {
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	ctx := context.Background()
-	require.NoError(t, streams.Ensure(ctx, js, streams.Config{MemoryStorage: true}))
-	kv, err := js.KeyValue(ctx, streams.SendsBucket)
+	require.NoError(t, streams.Ensure(context.Background(), js, streams.Config{MemoryStorage: true}))
+	return js
+}
+
+func newLedger(t *testing.T) *SendLedger {
+	t.Helper()
+	kv, err := newJetStream(t).KeyValue(context.Background(), streams.SendsBucket)
 	require.NoError(t, err)
 	return NewSendLedger(kv)
 }
