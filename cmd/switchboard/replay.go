@@ -114,10 +114,10 @@ re-drives, so a recovering vendor is not flooded. --dry-run says what would be d
 func printReplay(w io.Writer, r turn.ReplayReport) {
 	state := "replayed"
 	switch {
-	case r.DryRun:
-		state = "would replay"
 	case r.Error != "":
 		state = "FAILED"
+	case r.DryRun:
+		state = "would replay"
 	}
 	dup := 0
 	for _, d := range r.Redelivered {
