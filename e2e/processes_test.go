@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,10 +33,13 @@ import (
 // topology as separate processes of the real binary: `switchboard dev --only-infra`
 // (NATS, Temporal, the fake vendors), one `switchboard api` and two `switchboard
 // worker`s. It sends turns through the API and kills one worker with SIGKILL while
-// they are being processed. Every turn must then get exactly one reply in the fakes'
-// outbox: the turns the dead worker's bridge held come back after the consumer's
-// AckWait (30 s), its workflow tasks after their timeout (10 s), and its claims on
-// replies after --send-claim-stale-after.
+// they are being processed, in the middle of sending replies (see killMidSend).
+// Every turn must then get exactly one reply in the fakes' outbox: the turns the dead
+// worker's bridge held come back after the consumer's AckWait (30 s), its workflow
+// tasks after their timeout (10 s), and its claims on replies are taken over after
+// --send-claim-stale-after (5 s here; with the default 2 min, the replay finds them
+// fresh, fails every CPaaS provider with "another attempt is sending this reply" and
+// escalates the turn without a reply).
 func TestProcesses_KillNineOfAWorker_EveryTurnIsAnsweredExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs four processes")
@@ -152,9 +154,11 @@ func TestProcesses_KillNineOfAWorker_EveryTurnIsAnsweredExactlyOnce(t *testing.T
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	kill9OutsideTheDuplicateWindow(t, victim, js, outbox)
-	answeredAtKill := len(outbox())
-	t.Logf("killed %s after it processed %.0f turns; %d of %d turns answered, %d sent", victim.name, before, answeredAtKill, total, sent.Load())
+	killMidSend(t, victim, devURL)
+	answeredAtKill, sentAtKill := len(outbox()), sent.Load()
+	orphans := orphanClaims(t, js)
+	t.Logf("killed %s after it processed %.0f turns, with %d of %d turns sent and %d answered; it left %d reply claims behind",
+		victim.name, before, sentAtKill, total, answeredAtKill, orphans)
 	require.Less(t, answeredAtKill, total, "turns were still being processed when the worker died")
 	<-sending
 	require.False(t, t.Failed())
@@ -173,8 +177,10 @@ func TestProcesses_KillNineOfAWorker_EveryTurnIsAnsweredExactlyOnce(t *testing.T
 	}
 	// Then let everything settle: no turn left in JetStream and no claim on a reply
 	// left open, so a late duplicate would be in the outbox by now.
-	require.Eventually(t, func() bool { return bridgeIdle(t, js) && len(pendingClaims(t, js)) == 0 }, 30*time.Second, 250*time.Millisecond,
-		"turns or reply claims still in flight")
+	settled := false
+	for settle := time.Now().Add(30 * time.Second); !settled && time.Now().Before(settle); time.Sleep(250 * time.Millisecond) {
+		settled = bridgeIdle(t, js) && len(pendingClaims(t, js)) == 0
+	}
 	all := outbox()
 	got := byCustomer(all)
 	for c := range conversations {
@@ -189,6 +195,7 @@ func TestProcesses_KillNineOfAWorker_EveryTurnIsAnsweredExactlyOnce(t *testing.T
 		require.Len(t, got[to], turnsEach, "conversation %d: %d replies for %d turns", c, len(got[to]), turnsEach)
 	}
 	require.Len(t, all, total, "no reply to anyone else")
+	require.True(t, settled, "turns or reply claims still in flight: %d claims pending", len(pendingClaims(t, js)))
 
 	// The transcripts agree: each turn replied once, with the message in the outbox.
 	msgIDs := map[string]string{} // CPaaS message id -> customer
@@ -218,34 +225,51 @@ func TestProcesses_KillNineOfAWorker_EveryTurnIsAnsweredExactlyOnce(t *testing.T
 	require.Positive(t, turnsProcessed(t, workerURL[1]))
 }
 
-// kill9OutsideTheDuplicateWindow kills p with SIGKILL, but not while one of its sends
-// has reached the vendor without being recorded in the send ledger: the one window in
-// which the design admits a duplicate reply (README, "No duplicate replies"). It stops
-// the process (SIGSTOP), and once what it had in flight has landed, looks for a
-// reply that the outbox holds but whose ledger claim is still pending. If there is
-// one, it lets the process run a moment and tries again.
-func kill9OutsideTheDuplicateWindow(t *testing.T, p *process, js jetstream.JetStream, outbox func() []fake.Sent) {
+// killMidSend kills p with SIGKILL while replies it claimed in the send ledger are
+// on their way to Twilio but cannot have been accepted yet: Twilio's fake answers
+// every request from now on only after 1.2 s, and the process dies 300 ms from now.
+// Its requests in flight then fail with its connections and the fake records none of
+// them, so the reply of each such turn is owed by a claim of a dead worker: another
+// worker has to replay the turn and take the claim over. (A worker that dies after
+// the vendor accepted a reply but before it recorded the receipt is the one case in
+// which the design admits a duplicate (README, "No duplicate replies"); the 300 ms
+// keep the kill out of it, as the replies accepted before now are recorded within
+// milliseconds.)
+func killMidSend(t *testing.T, p *process, devURL string) {
 	t.Helper()
-	for try := 1; ; try++ {
-		require.NoError(t, p.cmd.Process.Signal(syscall.SIGSTOP))
-		time.Sleep(time.Second) // the other worker confirms its own claims meanwhile
-		pending := pendingClaims(t, js)
-		inWindow := 0
-		for _, s := range outbox() {
-			if pending[s.IdempotencyKey] {
-				inWindow++
-			}
+	setFault(t, devURL, fake.Fault{Provider: "twilio", Mode: fake.ModeSlow, LatencyMS: 1200})
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, p.cmd.Process.Kill())
+	<-p.done
+	setFault(t, devURL, fake.Fault{Provider: "twilio", Mode: fake.ModeOK})
+}
+
+// orphanClaims counts the reply claims a worker killed by killMidSend left behind.
+// The live worker's slow sends are answered within 1.2 s and confirmed; the dead
+// worker's claims stay pending until a replay takes them over, at the earliest when
+// the dead worker's workflow tasks time out (10 s).
+func orphanClaims(t *testing.T, js jetstream.JetStream) int {
+	t.Helper()
+	time.Sleep(2 * time.Second)
+	first := pendingClaims(t, js)
+	time.Sleep(500 * time.Millisecond)
+	orphans := 0
+	for key := range pendingClaims(t, js) {
+		if first[key] {
+			orphans++
 		}
-		if inWindow == 0 || try == 20 {
-			require.NoError(t, p.cmd.Process.Kill())
-			<-p.done
-			t.Logf("SIGKILL to %s at try %d, with %d reply claims pending (%d of them already sent)", p.name, try, len(pending), inWindow)
-			require.Zero(t, inWindow, "could not find a moment outside the duplicate window")
-			return
-		}
-		require.NoError(t, p.cmd.Process.Signal(syscall.SIGCONT))
-		time.Sleep(time.Duration(50*try) * time.Millisecond)
 	}
+	return orphans
+}
+
+func setFault(t *testing.T, devURL string, f fake.Fault) {
+	t.Helper()
+	b, err := json.Marshal(f)
+	require.NoError(t, err)
+	resp, err := http.Post(devURL+"/dev/faults", "application/json", bytes.NewReader(b))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
 // pendingClaims are the send-ledger keys (as idempotency keys) claimed but not

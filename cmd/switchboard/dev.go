@@ -120,16 +120,10 @@ func printInfra(r app.DevReady, dataDir string, generated bool) {
 	} else {
 		fmt.Printf("settings for switchboard api and switchboard worker (in %s; load with: set -a; . %s; set +a):\n", file, file)
 	}
-	if !generated {
-		// Tokens chosen by the user are not printed, only written to the file.
-		for _, v := range r.Env {
-			if v.Name != "SWITCHBOARD_OPS_TOKEN" && v.Name != "SWITCHBOARD_AGENT_TOKEN" {
-				fmt.Printf("  %s=%s\n", v.Name, shellQuote(v.Value))
-			}
-		}
-		return
-	}
 	for _, v := range r.Env {
+		if !generated && (v.Name == "SWITCHBOARD_OPS_TOKEN" || v.Name == "SWITCHBOARD_AGENT_TOKEN") {
+			continue // chosen by the user: written to the file only
+		}
 		fmt.Printf("  %s=%s\n", v.Name, shellQuote(v.Value))
 	}
 }
