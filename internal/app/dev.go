@@ -98,17 +98,17 @@ type DevReady struct {
 	OpsToken, AgentToken string
 	Outbox               *fake.Outbox
 	Faults               *fake.Faults
-	// PolicyFile and AgentFile are the routing policy and the agent the stack uses
-	// (AgentFile: written to the data dir when the embedded demo agent is used and
-	// OnlyInfra is set).
+	// Set with OnlyInfra only:
+	//   - PolicyFile and AgentFile, the routing policy and the agent the stack uses
+	//     (the embedded demo agent is written to <data-dir>/agent.json);
+	//   - ProviderURLs, the fake vendors' addresses by provider name, as
+	//     --provider-url takes them;
+	//   - Env, the settings (SWITCHBOARD_<FLAG>) that point `switchboard api` and
+	//     `switchboard worker` at this stack: NATS, Temporal, the policy, the agent,
+	//     the fakes and their credentials, the bearer tokens.
 	PolicyFile, AgentFile string
-	// ProviderURLs are the fake vendors' addresses by provider name, as
-	// --provider-url takes them.
-	ProviderURLs map[string]string
-	// Env holds the settings (SWITCHBOARD_<FLAG>) that point `switchboard api` and
-	// `switchboard worker` at this stack: NATS, Temporal, the policy, the agent, the
-	// fakes and their credentials, the bearer tokens. Set with OnlyInfra.
-	Env []EnvVar
+	ProviderURLs          map[string]string
+	Env                   []EnvVar
 }
 
 // EnvVar is one environment variable.
