@@ -3,8 +3,8 @@ package main
 // The deployment files (docker-compose.yml, deploy/Dockerfile, deploy/k8s/*.yaml) are
 // never run in CI: there is no container engine. These tests check them against the
 // binary instead: every switchboard subcommand, flag and SWITCHBOARD_* variable they
-// use must exist, ports must match what serve listens on, and the files the image
-// ships must be the ones serve reads.
+// use must exist, ports and probes must match what serve, api and worker listen on,
+// and the files the image ships must be the ones they read.
 
 import (
 	"bytes"
@@ -43,7 +43,15 @@ type switchboardRun struct {
 // resolved is a run checked against the command tree.
 type resolved struct {
 	cmd      *cobra.Command
-	httpPort int // serve only: the port of --http-addr
+	httpPort int // the port of --http-addr, for commands that have one
+}
+
+// serviceCommands run the service: they listen on --http-addr and serve /healthz and
+// /readyz there.
+var serviceCommands = []string{"serve", "api", "worker"}
+
+func isService(cmd *cobra.Command) bool {
+	return cmd != nil && slices.Contains(serviceCommands, cmd.Name())
 }
 
 // check runs the checks that apply to every run and returns the subcommand.
@@ -100,12 +108,10 @@ func (r switchboardRun) check(t *testing.T) resolved {
 		}
 	}
 	res := resolved{cmd: cmd}
-	if cmd.Name() == "serve" {
-		addr := lookup("http-addr")
-		if addr == nil {
-			t.Fatal("serve has no --http-addr")
-		}
+	if addr := lookup("http-addr"); addr != nil {
 		res.httpPort = portOf(t, r.where, addr.Value.String())
+	} else if isService(cmd) {
+		t.Fatalf("%s has no --http-addr", cmd.Name())
 	}
 	return res
 }
@@ -236,10 +242,10 @@ func TestDockerCompose(t *testing.T) {
 		if strings.HasPrefix(image, "nats:") {
 			natsNodes = append(natsNodes, name)
 		}
+		if get(s, "healthcheck") == nil && !oneShot[name] {
+			t.Errorf("%s: no healthcheck", where)
+		}
 		if !isSwitchboard {
-			if get(s, "healthcheck") == nil && !oneShot[name] {
-				t.Errorf("%s: no healthcheck", where)
-			}
 			continue
 		}
 		if get(s, "entrypoint") != nil {
@@ -271,13 +277,16 @@ func TestDockerCompose(t *testing.T) {
 				t.Errorf("%s: exposes port %d, but switchboard %s listens on %d", where, p, res.cmd.Name(), res.httpPort)
 			}
 		}
-		if res.cmd.Name() == "serve" {
+		if isService(res.cmd) {
 			if cond := str(get(s, "depends_on", "setup", "condition")); cond != "service_completed_successfully" {
-				t.Errorf("%s: runs serve without waiting for the setup job (depends_on setup: %q)", where, cond)
+				t.Errorf("%s: runs %s without waiting for the setup job (depends_on setup: %q)", where, res.cmd.Name(), cond)
 			}
-			if agentFile := r.env["SWITCHBOARD_AGENT_FILE"]; agentFile != imageFile(t, "deploy/agent/demo-agent.json") {
-				t.Errorf("%s: SWITCHBOARD_AGENT_FILE=%q, but the image ships the agent at %s", where, agentFile, imageFile(t, "deploy/agent/demo-agent.json"))
+			if res.cmd.Flags().Lookup("agent-file") != nil {
+				if agentFile := r.env["SWITCHBOARD_AGENT_FILE"]; agentFile != imageFile(t, "deploy/agent/demo-agent.json") {
+					t.Errorf("%s: SWITCHBOARD_AGENT_FILE=%q, but the image ships the agent at %s", where, agentFile, imageFile(t, "deploy/agent/demo-agent.json"))
+				}
 			}
+			checkComposeProbe(t, where, get(s, "healthcheck", "test"), r.env, res)
 		}
 	}
 	if runs["setup"].cmd == nil || runs["setup"].cmd.Name() != "setup" {
@@ -286,8 +295,8 @@ func TestDockerCompose(t *testing.T) {
 		t.Errorf("%s: service setup runs switchboard setup without --wait", file)
 	}
 	for _, name := range []string{"api", "worker"} {
-		if runs[name].cmd == nil || runs[name].cmd.Name() != "serve" {
-			t.Errorf("%s: service %s does not run switchboard serve", file, name)
+		if runs[name].cmd == nil || runs[name].cmd.Name() != name {
+			t.Errorf("%s: service %s does not run switchboard %s", file, name, name)
 		}
 	}
 	if ports := composePorts(t, "api", services["api"]); !slices.Contains(ports, runs["api"].httpPort) {
@@ -337,6 +346,36 @@ func TestDockerCompose(t *testing.T) {
 				t.Errorf("%s: %s has no cluster route to %s", where, conf, peer)
 			}
 		}
+	}
+}
+
+// checkComposeProbe checks a service's healthcheck: the image has no shell, so it
+// must be `switchboard probe` on the port the service listens on (the probe reads
+// the service's SWITCHBOARD_HTTP_ADDR as the service does).
+func checkComposeProbe(t *testing.T, where string, test any, env map[string]string, svc resolved) {
+	t.Helper()
+	args := strs(test)
+	if len(args) < 3 || args[0] != "CMD" || args[1] != "/switchboard" {
+		t.Errorf("%s: healthcheck %v does not run [\"CMD\", \"/switchboard\", ...] (the image has no shell)", where, args)
+		return
+	}
+	probeEnv := map[string]string{}
+	if v, ok := env["SWITCHBOARD_HTTP_ADDR"]; ok {
+		probeEnv["SWITCHBOARD_HTTP_ADDR"] = v
+	}
+	res := switchboardRun{where: where + " healthcheck", args: args[2:], env: probeEnv}.check(t)
+	if res.cmd == nil {
+		return
+	}
+	if res.cmd.Name() != "probe" {
+		t.Errorf("%s: healthcheck runs switchboard %s, want probe", where, res.cmd.Name())
+		return
+	}
+	if res.httpPort != svc.httpPort {
+		t.Errorf("%s: healthcheck probes port %d, but switchboard %s listens on %d", where, res.httpPort, svc.cmd.Name(), svc.httpPort)
+	}
+	if p := res.cmd.Flags().Args(); len(p) == 1 && p[0] != "/readyz" && p[0] != "/healthz" {
+		t.Errorf("%s: healthcheck probes %s, want /readyz or /healthz", where, p[0])
 	}
 }
 
@@ -580,7 +619,7 @@ func TestKubernetesManifests(t *testing.T) {
 		ports  map[string]int
 	}
 	var pods []podPorts
-	servesIn := map[string]bool{}
+	runsIn := map[string]string{} // Deployment/NAME -> the service command it runs
 	setupJob := false
 	for _, kind := range []string{"Deployment", "Job"} {
 		for _, o := range byKind[kind] {
@@ -661,8 +700,8 @@ func TestKubernetesManifests(t *testing.T) {
 					if !slices.Contains(args, "--wait") {
 						t.Errorf("%s: runs setup without --wait", where)
 					}
-				case "serve":
-					servesIn[kind+"/"+name] = true
+				case "serve", "api", "worker":
+					runsIn[kind+"/"+name] = res.cmd.Name()
 					policy := orDefault(r.env["SWITCHBOARD_POLICY"], serveDefault(t, "policy"))
 					for _, file := range []string{policy, r.env["SWITCHBOARD_AGENT_FILE"]} {
 						if file == "" {
@@ -682,7 +721,7 @@ func TestKubernetesManifests(t *testing.T) {
 					for _, p := range list(get(c, "ports")) {
 						n, _ := strconv.Atoi(str(get(p, "containerPort")))
 						if n != res.httpPort {
-							t.Errorf("%s: containerPort %d, but serve listens on %d", where, n, res.httpPort)
+							t.Errorf("%s: containerPort %d, but %s listens on %d", where, n, res.cmd.Name(), res.httpPort)
 						}
 						ports[str(get(p, "name"))] = n
 						pp.ports[str(get(p, "name"))] = n
@@ -699,7 +738,7 @@ func TestKubernetesManifests(t *testing.T) {
 						}
 						port := str(get(g, "port"))
 						if n, ok := ports[port]; !ok && port != strconv.Itoa(res.httpPort) || ok && n != res.httpPort {
-							t.Errorf("%s: %s on port %s, but serve listens on %d", where, probe, port, res.httpPort)
+							t.Errorf("%s: %s on port %s, but %s listens on %d", where, probe, port, res.cmd.Name(), res.httpPort)
 						}
 					}
 					if get(c, "resources", "requests") == nil || get(c, "resources", "limits") == nil {
@@ -710,9 +749,9 @@ func TestKubernetesManifests(t *testing.T) {
 			pods = append(pods, pp)
 		}
 	}
-	for _, want := range []string{"Deployment/switchboard-api", "Deployment/switchboard-worker"} {
-		if !servesIn[want] {
-			t.Errorf("deploy/k8s: no %s running switchboard serve", want)
+	for want, cmd := range map[string]string{"Deployment/switchboard-api": "api", "Deployment/switchboard-worker": "worker"} {
+		if runsIn[want] != cmd {
+			t.Errorf("deploy/k8s: no %s running switchboard %s (it runs %q)", want, cmd, runsIn[want])
 		}
 	}
 	if !setupJob {

@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,20 +15,48 @@ import (
 )
 
 func serveCommand() *cobra.Command {
+	return serviceCommand(app.RolesAll, "serve",
+		"Run the API, the bridge and the worker against external NATS and Temporal",
+		`serve runs Switchboard in production: the HTTP API, the JetStream bridge and the Temporal
+worker, against a NATS cluster with JetStream and a Temporal cluster. Run several replicas:
+breaker state is shared through NATS KV and turns through JetStream. To scale the API and
+the workers apart, run `+"`switchboard api`"+` and `+"`switchboard worker`"+` instead.`)
+}
+
+func apiCommand() *cobra.Command {
+	return serviceCommand(app.RoleAPI, "api",
+		"Run the HTTP API only: webhooks, turns, conversations, agent desk, providers, policy",
+		`api runs the API role of serve: vendor webhooks and POST /v1/turns (stored in JetStream),
+conversations and the agent desk (through Temporal), /v1/providers, /v1/policy, /metrics,
+/healthz and /readyz. It calls no vendor and runs no workflow: `+"`switchboard worker`"+`
+processes do. /readyz answers 200 while NATS is connected and Temporal answers.`)
+}
+
+func workerCommand() *cobra.Command {
+	return serviceCommand(app.RoleWorker, "worker",
+		"Run the Temporal worker and the JetStream bridge only, with the provider clients",
+		`worker runs the worker role of serve: the JetStream bridge that hands turns to their
+conversation workflows, the Temporal worker that runs them, the vendor clients and their
+health probes. Its HTTP listener (--http-addr) serves only /healthz, /readyz (NATS
+connected, Temporal answering, this worker polling its task queue) and /metrics (ops token).`)
+}
+
+// serviceCommand builds serve, api and worker: one set of flag definitions, each
+// registered on the commands whose roles use it, and one app.Run.
+func serviceCommand(roles app.Roles, use, short, long string) *cobra.Command {
 	var (
-		cfg        app.Config
+		cfg        = app.Config{Roles: roles}
 		agentFile  string
 		opsToken   string
 		agentToken string
 		logLevel   string
 		secrets    = map[string]*string{}
 	)
+	runsAPI, runsWorker := roles.Has(app.RoleAPI), roles.Has(app.RoleWorker)
 	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the API, the bridge and the worker against external NATS and Temporal",
-		Long: `serve runs Switchboard in production: the HTTP API, the JetStream bridge and the Temporal
-worker, against a NATS cluster with JetStream and a Temporal cluster. Run several replicas:
-breaker state is shared through NATS KV and turns through JetStream.
+		Use:   use,
+		Short: short,
+		Long: long + `
 
 Every flag can also be set with SWITCHBOARD_<FLAG>. Secrets (tokens, keys) should come from
 the environment, or from a file: a value "file:/path" is read from that file.`,
@@ -53,41 +82,61 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return app.Run(ctx, cfg, log, func(r app.Ready) {
-				log.Info("switchboard ready", "api", "http://"+r.HTTPAddr, "nats", cfg.NATSURL, "temporal", cfg.TemporalAddr, "namespace", cfg.Namespace)
+				log.Info("switchboard ready", "role", r.Roles.String(), "http", "http://"+r.HTTPAddr, "nats", cfg.NATSURL, "temporal", cfg.TemporalAddr, "namespace", cfg.Namespace)
 			})
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.HTTPAddr, "http-addr", "0.0.0.0:8080", "address of the HTTP API")
-	f.StringVar(&cfg.PublicURL, "public-url", "", "base URL vendors call; webhook signatures are computed over it (required behind a proxy)")
+	secret := func(p *string, name, usage string) {
+		f.StringVar(p, name, "", usage+" (secret: environment or file:/path)")
+		secrets[name] = p
+	}
+	// Both roles.
+	httpUsage := "address of the HTTP API"
+	if !runsAPI {
+		httpUsage = "address of the HTTP listener for /healthz, /readyz and /metrics"
+	}
+	f.StringVar(&cfg.HTTPAddr, "http-addr", "0.0.0.0:8080", httpUsage)
 	f.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URLs, comma-separated")
 	f.StringVar(&cfg.NATSCredsFile, "nats-creds", "", "NATS credentials file")
 	f.StringVar(&cfg.NATSCAFile, "nats-ca", "", "CA bundle for NATS TLS")
 	f.IntVar(&cfg.Streams.Replicas, "stream-replicas", 3, "JetStream replicas of Switchboard's streams and buckets (1 on a single server)")
 	f.StringVar(&cfg.TemporalAddr, "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port")
 	f.StringVar(&cfg.Namespace, "temporal-namespace", "default", "Temporal namespace")
-	f.StringVar(&cfg.TaskQueue, "task-queue", "switchboard-conversations", "Temporal task queue of the conversation workflows")
 	f.BoolVar(&cfg.TemporalTLS, "temporal-tls", false, "dial Temporal over TLS")
 	f.StringVar(&cfg.TemporalCAFile, "temporal-ca", "", "CA bundle for Temporal TLS")
 	f.StringVar(&cfg.PolicyFile, "policy", "/etc/switchboard/policy.yaml", "routing policy file, reloaded on change")
-	f.StringVar(&agentFile, "agent-file", "", "the agent's cached flows, a JSON file like deploy/agent/demo-agent.json (local NLU, LLM prompt)")
 	f.StringVar(&cfg.Instance, "instance", "", "name of this replica in shared breaker state (default host-random)")
-	f.StringVar(&cfg.Connections.DialogflowProject, "dialogflow-project", "", "Dialogflow CX project, unless the policy names it")
-	f.StringVar(&cfg.Connections.DialogflowAgent, "dialogflow-agent", "", "Dialogflow CX agent id, unless the policy names it")
-	f.StringVar(&cfg.Connections.OpenAIBaseURL, "openai-base-url", "", "OpenAI-compatible API base URL (OpenAI, Azure OpenAI, vLLM, Ollama)")
-	f.StringVar(&cfg.Connections.Twilio.AccountSID, "twilio-account-sid", "", "Twilio account SID")
-	f.StringVar(&cfg.Connections.Vonage.APIKey, "vonage-api-key", "", "Vonage API key")
-	secret := func(p *string, name, usage string) {
-		f.StringVar(p, name, "", usage+" (secret: environment or file:/path)")
-		secrets[name] = p
-	}
 	secret(&cfg.TemporalAPIKey, "temporal-api-key", "Temporal API key")
 	secret(&opsToken, "ops-token", "bearer token(s) of the ops role, comma-separated, at least 16 characters each; required")
-	secret(&agentToken, "agent-token", "bearer token(s) of the agent-desk role, comma-separated")
-	secret(&cfg.Connections.OpenAIAPIKey, "openai-api-key", "OpenAI-compatible API key")
-	secret(&cfg.Connections.Twilio.AuthToken, "twilio-auth-token", "Twilio auth token: sends and verifies webhook signatures")
-	secret(&cfg.Connections.Vonage.APISecret, "vonage-api-secret", "Vonage API secret")
-	secret(&cfg.VonageSignatureSecret, "vonage-signature-secret", "Vonage signature secret: verifies inbound webhook JWTs")
+	switch {
+	case runsAPI && runsWorker:
+		secret(&cfg.Connections.Twilio.AuthToken, "twilio-auth-token", "Twilio auth token: sends and verifies webhook signatures")
+	case runsAPI:
+		secret(&cfg.Connections.Twilio.AuthToken, "twilio-auth-token", "Twilio auth token: verifies webhook signatures")
+	default:
+		secret(&cfg.Connections.Twilio.AuthToken, "twilio-auth-token", "Twilio auth token: sends")
+	}
+	if runsAPI {
+		f.StringVar(&cfg.PublicURL, "public-url", "", "base URL vendors call; webhook signatures are computed over it (required behind a proxy)")
+		secret(&agentToken, "agent-token", "bearer token(s) of the agent-desk role, comma-separated")
+		secret(&cfg.VonageSignatureSecret, "vonage-signature-secret", "Vonage signature secret: verifies inbound webhook JWTs")
+	}
+	if runsWorker {
+		f.StringVar(&cfg.TaskQueue, "task-queue", "switchboard-conversations", "Temporal task queue of the conversation workflows")
+		f.StringVar(&agentFile, "agent-file", "", "the agent's cached flows, a JSON file like deploy/agent/demo-agent.json (local NLU, LLM prompt)")
+		f.StringVar(&cfg.Connections.DialogflowProject, "dialogflow-project", "", "Dialogflow CX project, unless the policy names it")
+		f.StringVar(&cfg.Connections.DialogflowAgent, "dialogflow-agent", "", "Dialogflow CX agent id, unless the policy names it")
+		f.StringVar(&cfg.Connections.OpenAIBaseURL, "openai-base-url", "", "OpenAI-compatible API base URL (OpenAI, Azure OpenAI, vLLM, Ollama)")
+		f.StringVar(&cfg.Connections.Twilio.AccountSID, "twilio-account-sid", "", "Twilio account SID")
+		f.StringVar(&cfg.Connections.Vonage.APIKey, "vonage-api-key", "", "Vonage API key")
+		f.StringToStringVar(&cfg.Connections.ProviderURLs, "provider-url", nil,
+			"where the named providers of the policy are reached, NAME=URL, comma-separated or repeated: a Dialogflow CX gRPC endpoint host:port (http://host:port: without TLS, local fakes only), an OpenAI-compatible base URL, a Twilio or Vonage API base URL (switchboard dev --only-infra prints those of its fakes)")
+		f.DurationVar(&cfg.SendClaimStaleAfter, "send-claim-stale-after", 2*time.Minute,
+			"how long a reply's send claim whose worker vanished mid-send blocks the reply before another worker takes it over (and may send it twice); longer than every CPaaS attempt_timeout")
+		secret(&cfg.Connections.OpenAIAPIKey, "openai-api-key", "OpenAI-compatible API key")
+		secret(&cfg.Connections.Vonage.APISecret, "vonage-api-secret", "Vonage API secret")
+	}
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

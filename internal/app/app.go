@@ -1,7 +1,9 @@
 // Package app wires Switchboard's pieces into a running service: the HTTP API, the
 // JetStream bridge and the Temporal worker, against a NATS server and a Temporal
-// frontend given by address. `switchboard dev` runs it on an embedded stack (see
-// dev.go); `switchboard serve` runs it against external clusters.
+// frontend given by address. A process runs the API role, the worker role or both
+// (Config.Roles): `switchboard api` and `switchboard worker` run one each against
+// external clusters, `switchboard serve` runs both, and `switchboard dev` runs both on
+// an embedded stack (see dev.go).
 package app
 
 import (
@@ -32,9 +34,42 @@ import (
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
+// Roles say which parts of the service a process runs.
+type Roles uint8
+
+const (
+	// RoleAPI serves the HTTP API: vendor webhooks, turns, conversations, the agent
+	// desk, providers, policy, metrics and health.
+	RoleAPI Roles = 1 << iota
+	// RoleWorker runs the Temporal worker, the JetStream bridge, the provider clients
+	// and their health probes, with an HTTP listener for /healthz, /readyz and
+	// /metrics only.
+	RoleWorker
+	// RolesAll runs both in one process. It is what a zero Roles means.
+	RolesAll = RoleAPI | RoleWorker
+)
+
+// Has reports whether r includes role.
+func (r Roles) Has(role Roles) bool { return r&role == role }
+
+func (r Roles) String() string {
+	switch r {
+	case RoleAPI:
+		return "api"
+	case RoleWorker:
+		return "worker"
+	case RolesAll:
+		return "api+worker"
+	}
+	return fmt.Sprintf("Roles(%d)", uint8(r))
+}
+
 // Config is everything the service needs.
 type Config struct {
-	HTTPAddr  string // where the API listens
+	// Roles this process runs; zero means RolesAll.
+	Roles Roles
+
+	HTTPAddr  string // where the API (the worker role alone: health and metrics) listens
 	PublicURL string // the base URL vendors call; webhook signatures are computed over it
 
 	NATSURL string
@@ -60,12 +95,17 @@ type Config struct {
 	VonageSignatureSecret string
 	// Instance names this process in shared breaker state (default: host-random).
 	Instance string
+	// SendClaimStaleAfter is when a reply's send-ledger claim whose owner vanished
+	// mid-send may be taken over (workers.SendLedger.StaleAfter; zero keeps its
+	// default). It must be longer than every CPaaS provider's attempt_timeout.
+	SendClaimStaleAfter time.Duration
 
 	Streams  streams.Config
 	Bridge   workers.BridgeConfig
 	Worker   workers.WorkerConfig
 	Workflow workflows.Options
-	API      api.Config
+	// API configures the API role. Its Tokens also guard the worker role's /metrics.
+	API api.Config
 
 	// Dev is mounted under /dev/ when set.
 	Dev http.Handler
@@ -73,6 +113,12 @@ type Config struct {
 
 // Validate fills defaults and reports the first bad field.
 func (c *Config) Validate() error {
+	if c.Roles == 0 {
+		c.Roles = RolesAll
+	}
+	if c.Roles&^RolesAll != 0 {
+		return fmt.Errorf("unknown roles %s", c.Roles)
+	}
 	if c.Namespace == "" {
 		c.Namespace = "default"
 	}
@@ -89,17 +135,29 @@ func (c *Config) Validate() error {
 	case c.TemporalAddr == "":
 		return errors.New("TemporalAddr (--temporal-address) is required")
 	}
-	if c.PublicURL == "" {
-		// Run replaces the placeholder with the bound address once it listens.
-		c.PublicURL = "http://" + c.HTTPAddr
+	if c.SendClaimStaleAfter < 0 {
+		return errors.New("SendClaimStaleAfter (--send-claim-stale-after) must not be negative")
 	}
-	c.Bridge.TaskQueue, c.Worker.TaskQueue = c.TaskQueue, c.TaskQueue
-	c.Bridge.Workflow = c.Workflow
-	c.API.PublicURL = c.PublicURL
-	c.API.TwilioAuthToken = c.Connections.Twilio.AuthToken
-	c.API.VonageSignatureSecret = c.VonageSignatureSecret
-	c.API.Dev = c.Dev
-	for _, v := range []interface{ Validate() error }{&c.Streams, &c.Bridge, &c.Worker, &c.API} {
+	parts := []interface{ Validate() error }{&c.Streams}
+	if c.Roles.Has(RoleWorker) {
+		c.Bridge.TaskQueue, c.Worker.TaskQueue = c.TaskQueue, c.TaskQueue
+		c.Bridge.Workflow = c.Workflow
+		parts = append(parts, &c.Bridge, &c.Worker)
+	}
+	if c.Roles.Has(RoleAPI) {
+		if c.PublicURL == "" {
+			// Run replaces the placeholder with the bound address once it listens.
+			c.PublicURL = "http://" + c.HTTPAddr
+		}
+		c.API.PublicURL = c.PublicURL
+		c.API.TwilioAuthToken = c.Connections.Twilio.AuthToken
+		c.API.VonageSignatureSecret = c.VonageSignatureSecret
+		c.API.Dev = c.Dev
+		parts = append(parts, &c.API)
+	} else if err := checkOpsTokens(c.API.Tokens); err != nil {
+		return err
+	}
+	for _, v := range parts {
 		if err := v.Validate(); err != nil {
 			return err
 		}
@@ -109,17 +167,20 @@ func (c *Config) Validate() error {
 
 // Ready describes a started service.
 type Ready struct {
-	HTTPAddr  string // the API's bound address
-	PublicURL string // the base URL webhook signatures are computed over
+	Roles     Roles
+	HTTPAddr  string // the bound address of the API, or of the worker role's health listener
+	PublicURL string // the base URL webhook signatures are computed over (API role)
 }
 
-// Run runs the service until ctx is cancelled, then shuts it down: the API stops
-// taking turns first, the bridge finishes the turns in hand, the worker drains.
-// onReady is called once turns are accepted.
+// Run runs the roles of cfg until ctx is cancelled, then shuts them down: the API
+// stops taking turns first, the bridge finishes the turns in hand, the worker drains.
+// onReady is called once the process serves: turns are accepted (API role), the
+// worker and the bridge are started (worker role).
 func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready)) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	runAPI, runWorker := cfg.Roles.Has(RoleAPI), cfg.Roles.Has(RoleWorker)
 	m := metrics.New()
 	cfg.Bridge.Metrics, cfg.API.Metrics = m, m
 	var rl reloads
@@ -156,10 +217,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	if err := streams.Ensure(ctx, js, cfg.Streams); err != nil {
 		return fmt.Errorf("set up JetStream: %w", err)
 	}
-	ledgerKV, err := js.KeyValue(ctx, streams.SendsBucket)
-	if err != nil {
-		return err
-	}
 	healthKV, err := health.EnsureBucket(ctx, js, health.BucketConfig{Replicas: cfg.Streams.Replicas, MemoryStorage: cfg.Streams.MemoryStorage})
 	if err != nil {
 		return fmt.Errorf("set up provider health bucket: %w", err)
@@ -180,13 +237,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	}
 	defer tc.Close()
 
-	set, err := BuildProviders(ctx, policy.Current(), cfg.Connections)
-	if err != nil {
-		return err
+	// The provider clients, and so the probes, belong to the worker role. The API
+	// role's registry follows the shared breaker state for /v1/providers.
+	var set *ProviderSet
+	var probers map[string]health.Prober
+	if runWorker {
+		if set, err = BuildProviders(ctx, policy.Current(), cfg.Connections); err != nil {
+			return err
+		}
+		defer set.Close()
+		probers = set.probers
 	}
-	defer set.Close()
 	reg, err := health.NewRegistry(healthKV, health.Options{
-		Instance: cfg.Instance, Probers: set.probers, Settings: breakerSettings(policy.Current()),
+		Instance: cfg.Instance, Probers: probers, Settings: breakerSettings(policy.Current()),
 		ProbeInterval: policy.Current().Defaults.ProbeInterval, Logger: log.With("component", "health"),
 	})
 	if err != nil {
@@ -200,24 +263,36 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		}
 	}()
 	rl.set(reg, set)
-
-	acts := &workers.Activities{
-		Router:    policyRouter{policy: policy.Current, available: reg.Available, has: set.has},
-		Providers: observed{set: set, health: reg, policy: policy.Current, metrics: m},
-		Ledger:    workers.NewSendLedger(ledgerKV), Events: js, Metrics: m, Logger: log.With("component", "activities"),
-	}
-	m.Register(
-		metrics.NewGaugeFunc("switchboard_breaker_open", "1 while the provider's circuit breaker is open or half-open, by provider and state.", []string{"provider", "state"},
-			func(emit func(float64, ...string)) {
-				for _, st := range reg.Snapshot() {
-					v := 0.0
-					if st.State != health.StateClosed {
-						v = 1
-					}
-					emit(v, st.Name, string(st.State))
+	m.Register(metrics.NewGaugeFunc("switchboard_breaker_open", "1 while the provider's circuit breaker is open or half-open, by provider and state.", []string{"provider", "state"},
+		func(emit func(float64, ...string)) {
+			for _, st := range reg.Snapshot() {
+				v := 0.0
+				if st.State != health.StateClosed {
+					v = 1
 				}
-			}),
-		metrics.NewGaugeFunc("switchboard_bridge_lag", "Turns in JetStream not yet handed to Temporal (pending) or handed but not acked (ack_pending).", []string{"kind"},
+				emit(v, st.Name, string(st.State))
+			}
+		}))
+
+	identity := "" // the worker's, checked by /readyz
+	if runWorker {
+		ledgerKV, err := js.KeyValue(ctx, streams.SendsBucket)
+		if err != nil {
+			return err
+		}
+		ledger := workers.NewSendLedger(ledgerKV)
+		if cfg.SendClaimStaleAfter > 0 {
+			ledger.StaleAfter = cfg.SendClaimStaleAfter
+		}
+		if err := checkStaleAfter(policy.Current(), ledger.StaleAfter); err != nil {
+			return err
+		}
+		acts := &workers.Activities{
+			Router:    policyRouter{policy: policy.Current, available: reg.Available, has: set.has},
+			Providers: observed{set: set, health: reg, policy: policy.Current, metrics: m},
+			Ledger:    ledger, Events: js, Metrics: m, Logger: log.With("component", "activities"),
+		}
+		m.Register(metrics.NewGaugeFunc("switchboard_bridge_lag", "Turns in JetStream not yet handed to Temporal (pending) or handed but not acked (ack_pending).", []string{"kind"},
 			func(emit func(float64, ...string)) {
 				ictx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 				defer cancel()
@@ -231,39 +306,40 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 				}
 				emit(float64(info.NumPending), "pending")
 				emit(float64(info.NumAckPending), "ack_pending")
-			}),
-	)
+			}))
 
-	if cfg.Worker.Identity == "" {
-		host, _ := os.Hostname()
-		cfg.Worker.Identity = fmt.Sprintf("switchboard@%s/%d", host, os.Getpid())
-		if cfg.Instance != "" {
-			cfg.Worker.Identity += "/" + cfg.Instance
+		if cfg.Worker.Identity == "" {
+			host, _ := os.Hostname()
+			cfg.Worker.Identity = fmt.Sprintf("switchboard@%s/%d", host, os.Getpid())
+			if cfg.Instance != "" {
+				cfg.Worker.Identity += "/" + cfg.Instance
+			}
 		}
-	}
-	w, err := workers.NewWorker(tc, cfg.Worker, acts)
-	if err != nil {
-		return err
-	}
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start Temporal worker: %w", err)
-	}
-	defer w.Stop()
+		w, err := workers.NewWorker(tc, cfg.Worker, acts)
+		if err != nil {
+			return err
+		}
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start Temporal worker: %w", err)
+		}
+		defer w.Stop()
 
-	bridge, err := workers.NewBridge(js, tc, cfg.Bridge, log.With("component", "bridge"))
-	if err != nil {
-		return err
-	}
-	bctx, stopBridge := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := bridge.Run(bctx); err != nil {
-			log.Error("bridge stopped", "error", err)
+		bridge, err := workers.NewBridge(js, tc, cfg.Bridge, log.With("component", "bridge"))
+		if err != nil {
+			return err
 		}
-	}()
-	defer func() { stopBridge(); wg.Wait() }()
+		bctx, stopBridge := context.WithCancel(context.WithoutCancel(ctx))
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := bridge.Run(bctx); err != nil {
+				log.Error("bridge stopped", "error", err)
+			}
+		}()
+		defer func() { stopBridge(); wg.Wait() }()
+		identity = cfg.Worker.Identity
+	}
 
 	publicURLDefaulted := cfg.PublicURL == "http://"+cfg.HTTPAddr
 	lis, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -271,18 +347,23 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	defer lis.Close()
-	if publicURLDefaulted {
-		cfg.API.PublicURL = "http://" + lis.Addr().String() // a :0 port is known only now
-	}
-	cfg.API.Providers = api.ProvidersHandler(reg)
-	cfg.API.Ready = readiness(nc, tc, cfg.TaskQueue, cfg.Worker.Identity)
-	cfg.API.Policy = policy
-	srv, err := api.New(cfg.API, nc, js, api.TemporalConversations{Client: tc, Namespace: cfg.Namespace}, log.With("component", "api"))
-	if err != nil {
-		return err
+	ready := readiness(nc, tc, cfg.TaskQueue, identity)
+	handler := probeHandler(ready, cfg.API.Tokens, m) // the worker role's listener
+	if runAPI {
+		if publicURLDefaulted {
+			cfg.API.PublicURL = "http://" + lis.Addr().String() // a :0 port is known only now
+		}
+		cfg.API.Providers = api.ProvidersHandler(reg)
+		cfg.API.Ready = ready
+		cfg.API.Policy = policy
+		srv, err := api.New(cfg.API, nc, js, api.TemporalConversations{Client: tc, Namespace: cfg.Namespace}, log.With("component", "api"))
+		if err != nil {
+			return err
+		}
+		handler = srv.Handler()
 	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      cfg.API.MaxWait + 15*time.Second,
@@ -291,7 +372,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(lis) }()
 	if onReady != nil {
-		onReady(Ready{HTTPAddr: lis.Addr().String(), PublicURL: cfg.API.PublicURL})
+		onReady(Ready{Roles: cfg.Roles, HTTPAddr: lis.Addr().String(), PublicURL: cfg.API.PublicURL})
 	}
 	select {
 	case <-ctx.Done():
@@ -329,7 +410,7 @@ func (r *reloads) changed(p *routing.Policy, file string, log *slog.Logger) {
 		log.Error("routing policy reloaded, but its breaker settings were refused", "file", file, "error", err)
 	}
 	for _, name := range p.ProviderNames() {
-		if !r.have.has(name) {
+		if r.have != nil && !r.have.has(name) {
 			log.Warn("routing policy names a provider this process has no client for; restart to add it", "provider", name)
 		}
 	}
@@ -337,7 +418,8 @@ func (r *reloads) changed(p *routing.Policy, file string, log *slog.Logger) {
 }
 
 // readiness checks what a turn needs from this process: NATS connected, Temporal
-// answering, and this process's worker among the task queue's pollers.
+// answering, and, when the process runs a worker (identity is set), that worker
+// among the task queue's pollers.
 func readiness(nc *nats.Conn, tc client.Client, taskQueue, identity string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if !nc.IsConnected() {
@@ -345,6 +427,9 @@ func readiness(nc *nats.Conn, tc client.Client, taskQueue, identity string) func
 		}
 		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 			return fmt.Errorf("Temporal: %w", err)
+		}
+		if identity == "" {
+			return nil // the API role: turns go to JetStream, any worker takes them
 		}
 		resp, err := tc.DescribeTaskQueue(ctx, taskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
 		if err != nil {

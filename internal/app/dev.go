@@ -84,16 +84,35 @@ type DevConfig struct {
 	InMemory bool
 	// Workflow options for conversations.
 	Workflow workflows.Options
+	// OnlyInfra runs NATS, Temporal and the fake vendors, with the fakes' /dev/ API
+	// on HTTPAddr, but no API, bridge or worker: `switchboard api` and `switchboard
+	// worker` processes run against it with the settings of DevReady.Env.
+	OnlyInfra bool
 }
 
 // DevReady describes a started dev stack.
 type DevReady struct {
+	// API is the HTTP API's URL; with OnlyInfra, the URL of the fakes' /dev/ API.
 	API, PublicURL, TemporalUI, Temporal, NATS string
 	// OpsToken and AgentToken are the bearer tokens in force (generated if not given).
 	OpsToken, AgentToken string
 	Outbox               *fake.Outbox
 	Faults               *fake.Faults
+	// Set with OnlyInfra only:
+	//   - PolicyFile and AgentFile, the routing policy and the agent the stack uses
+	//     (the embedded demo agent is written to <data-dir>/agent.json);
+	//   - ProviderURLs, the fake vendors' addresses by provider name, as
+	//     --provider-url takes them;
+	//   - Env, the settings (SWITCHBOARD_<FLAG>) that point `switchboard api` and
+	//     `switchboard worker` at this stack: NATS, Temporal, the policy, the agent,
+	//     the fakes and their credentials, the bearer tokens.
+	PolicyFile, AgentFile string
+	ProviderURLs          map[string]string
+	Env                   []EnvVar
 }
+
+// EnvVar is one environment variable.
+type EnvVar struct{ Name, Value string }
 
 // RunDev runs the whole stack in one process: NATS with JetStream, Temporal with its
 // UI, the fake vendors, the worker and the API, until ctx is cancelled.
@@ -189,6 +208,9 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 		return err
 	}
 	defer fakes.Stop()
+	if dc.OnlyInfra {
+		return serveInfra(ctx, dc, agentDef, ns.ClientURL(), tsrv, fakes, log, onReady)
+	}
 
 	cfg := Config{
 		HTTPAddr:              dc.HTTPAddr,

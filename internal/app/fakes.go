@@ -36,31 +36,37 @@ func StartFakes(pol *routing.Policy, agent *localnlu.Agent, twilioAuthToken stri
 	f := &Fakes{Outbox: &fake.Outbox{}, Faults: &fake.Faults{}, names: map[string]bool{}}
 	f.conn = Connections{
 		DialogflowProject: devDialogflowProject, DialogflowAgent: devDialogflowAgent,
-		DialogflowEndpoints: map[string]string{}, DialogflowInsecure: true,
-		OpenAIAPIKey: devOpenAIKey, OpenAIBaseURLs: map[string]string{},
-		LocalAgent:     agent,
-		Twilio:         twilio.Config{AccountSID: DevTwilioAccountSID, AuthToken: twilioAuthToken},
-		Vonage:         vonage.Config{APIKey: DevVonageAPIKey, APISecret: DevVonageAPISecret},
-		TwilioBaseURLs: map[string]string{}, VonageBaseURLs: map[string]string{},
+		OpenAIAPIKey: devOpenAIKey,
+		LocalAgent:   agent,
+		Twilio:       twilio.Config{AccountSID: DevTwilioAccountSID, AuthToken: twilioAuthToken},
+		Vonage:       vonage.Config{APIKey: DevVonageAPIKey, APISecret: DevVonageAPISecret},
+		ProviderURLs: map[string]string{},
 	}
 	for _, name := range pol.ProviderNames() {
 		p := pol.Provider(name)
 		f.names[name] = true
-		var err error
+		var (
+			u   string
+			err error
+		)
 		switch p.Kind {
 		case routing.KindDialogflowCX:
 			cx := fake.NewDialogflow(agent, f.Faults, name)
-			f.conn.DialogflowEndpoints[name], err = cx.Start("127.0.0.1:0")
+			u, err = cx.Start("127.0.0.1:0")
 			if err == nil {
 				f.stops = append(f.stops, cx.Stop)
+				u = "http://" + u // gRPC without TLS
 			}
 		case routing.KindOpenAI:
-			f.conn.OpenAIBaseURLs[name], err = f.serve(fake.NewOpenAI(agent, f.Faults, name, devOpenAIKey))
-			f.conn.OpenAIBaseURLs[name] += "/v1"
+			u, err = f.serve(fake.NewOpenAI(agent, f.Faults, name, devOpenAIKey))
+			u += "/v1"
 		case routing.KindTwilio:
-			f.conn.TwilioBaseURLs[name], err = f.serve(fake.NewTwilio(DevTwilioAccountSID, twilioAuthToken, f.Outbox, f.Faults, name))
+			u, err = f.serve(fake.NewTwilio(DevTwilioAccountSID, twilioAuthToken, f.Outbox, f.Faults, name))
 		case routing.KindVonage:
-			f.conn.VonageBaseURLs[name], err = f.serve(fake.NewVonage(DevVonageAPIKey, DevVonageAPISecret, f.Outbox, f.Faults, name))
+			u, err = f.serve(fake.NewVonage(DevVonageAPIKey, DevVonageAPISecret, f.Outbox, f.Faults, name))
+		}
+		if u != "" && err == nil {
+			f.conn.ProviderURLs[name] = u
 		}
 		if err != nil {
 			f.Stop()
@@ -73,7 +79,12 @@ func StartFakes(pol *routing.Policy, agent *localnlu.Agent, twilioAuthToken stri
 // Apply points cfg's vendor clients at the fakes and mounts their /dev/ API.
 func (f *Fakes) Apply(cfg *Config) {
 	cfg.Connections = f.conn
-	cfg.Dev = fake.DevHandler(f.Outbox, f.Faults, func(p string) bool { return f.names[p] })
+	cfg.Dev = f.DevHandler()
+}
+
+// DevHandler serves the fakes' /dev/outbox and /dev/faults.
+func (f *Fakes) DevHandler() http.Handler {
+	return fake.DevHandler(f.Outbox, f.Faults, func(p string) bool { return f.names[p] })
 }
 
 // Connections reach the fakes.

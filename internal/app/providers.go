@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/switchboard-cc/switchboard/internal/metrics"
@@ -25,25 +28,50 @@ type Connections struct {
 	// Dialogflow CX: project and agent unless the policy names them per provider.
 	DialogflowProject string
 	DialogflowAgent   string
-	// DialogflowEndpoints overrides the endpoint of named providers (host:port).
-	// Without one, the client uses the location's Google endpoint.
-	DialogflowEndpoints map[string]string
-	// DialogflowInsecure dials the overridden endpoints without TLS (local fakes).
-	DialogflowInsecure bool
 
-	// OpenAI-compatible NLU: base URL and key, with per-provider base URL overrides.
-	OpenAIBaseURL  string
-	OpenAIAPIKey   string
-	OpenAIBaseURLs map[string]string
+	// OpenAI-compatible NLU: base URL and key.
+	OpenAIBaseURL string
+	OpenAIAPIKey  string
 
 	// LocalAgent is the cached flows the local NLU (and the LLM's prompt) use.
 	LocalAgent *localnlu.Agent
 
 	Twilio twilio.Config
 	Vonage vonage.Config
-	// TwilioBaseURLs and VonageBaseURLs override the base URL of named providers.
-	TwilioBaseURLs map[string]string
-	VonageBaseURLs map[string]string
+
+	// ProviderURLs override where named providers are reached (--provider-url):
+	//   - dialogflowcx: the gRPC endpoint, host:port (TLS), or http://host:port
+	//     without TLS (local fakes only); without one, the location's Google endpoint
+	//     or the policy's endpoint;
+	//   - openai: the base URL (over OpenAIBaseURL);
+	//   - twilio, vonage: the API base URL.
+	// A name the policy does not have, or a local provider, is an error.
+	ProviderURLs map[string]string
+}
+
+// checkProviderURLs reports a ProviderURLs entry that no provider of pol can use.
+func (c Connections) checkProviderURLs(pol *routing.Policy) error {
+	for _, name := range slices.Sorted(maps.Keys(c.ProviderURLs)) {
+		p := pol.Provider(name)
+		switch {
+		case p == nil:
+			return fmt.Errorf("provider URL for %q: the routing policy has no such provider (it has %s)", name, strings.Join(pol.ProviderNames(), ", "))
+		case p.Kind == routing.KindLocal:
+			return fmt.Errorf("provider URL for %q: a local provider runs in the worker and has no URL", name)
+		case c.ProviderURLs[name] == "":
+			return fmt.Errorf("provider URL for %q is empty", name)
+		}
+	}
+	return nil
+}
+
+// dialogflowEndpoint splits a Dialogflow CX provider URL into the gRPC endpoint and
+// whether it is dialled without TLS.
+func dialogflowEndpoint(u string) (endpoint string, insecure bool) {
+	if rest, ok := strings.CutPrefix(u, "http://"); ok {
+		return strings.TrimSuffix(rest, "/"), true
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(u, "https://"), "/"), false
 }
 
 // ProviderSet holds the clients of every provider instance of the policy the process
@@ -78,6 +106,9 @@ func (s *ProviderSet) Close() {
 
 // buildProviders creates a client per provider instance of pol.
 func BuildProviders(ctx context.Context, pol *routing.Policy, c Connections) (*ProviderSet, error) {
+	if err := c.checkProviderURLs(pol); err != nil {
+		return nil, err
+	}
 	s := &ProviderSet{detectors: map[string]nlu.Detector{}, senders: map[string]messaging.Sender{}, probers: map[string]health.Prober{}}
 	for _, name := range pol.ProviderNames() {
 		p := pol.Provider(name)
@@ -95,11 +126,13 @@ func (s *ProviderSet) add(ctx context.Context, p *routing.Provider, c Connection
 	switch p.Kind {
 	case routing.KindDialogflowCX:
 		cfg := dialogflowcx.Config{
-			Name: p.Name, Endpoint: orElse(c.DialogflowEndpoints[p.Name], p.Endpoint),
+			Name: p.Name, Endpoint: p.Endpoint,
 			ProjectID: orElse(p.Project, c.DialogflowProject), Location: p.Location, AgentID: orElse(p.Agent, c.DialogflowAgent),
 			Timeout: p.AttemptTimeout,
 		}
-		cfg.Insecure = c.DialogflowInsecure && c.DialogflowEndpoints[p.Name] != ""
+		if u := c.ProviderURLs[p.Name]; u != "" {
+			cfg.Endpoint, cfg.Insecure = dialogflowEndpoint(u)
+		}
 		cx, err := dialogflowcx.New(ctx, cfg)
 		if err != nil {
 			return err
@@ -111,7 +144,7 @@ func (s *ProviderSet) add(ctx context.Context, p *routing.Provider, c Connection
 			return errors.New("the LLM needs the agent's intents: no local agent file is configured")
 		}
 		cl, err := llm.New(llm.Config{
-			Name: p.Name, BaseURL: orElse(c.OpenAIBaseURLs[p.Name], c.OpenAIBaseURL), APIKey: c.OpenAIAPIKey, Model: p.Model,
+			Name: p.Name, BaseURL: orElse(c.ProviderURLs[p.Name], c.OpenAIBaseURL), APIKey: c.OpenAIAPIKey, Model: p.Model,
 			Timeout: p.AttemptTimeout, AgentName: c.LocalAgent.DisplayName, Intents: llm.IntentsOf(c.LocalAgent), NoMatchReply: c.LocalAgent.NoMatchReply,
 		})
 		if err != nil {
@@ -126,7 +159,7 @@ func (s *ProviderSet) add(ctx context.Context, p *routing.Provider, c Connection
 	case routing.KindTwilio:
 		cfg := c.Twilio
 		cfg.Name, cfg.Timeout = p.Name, p.AttemptTimeout
-		cfg.BaseURL = orElse(c.TwilioBaseURLs[p.Name], cfg.BaseURL)
+		cfg.BaseURL = orElse(c.ProviderURLs[p.Name], cfg.BaseURL)
 		tw, err := twilio.New(cfg)
 		if err != nil {
 			return err
@@ -135,7 +168,7 @@ func (s *ProviderSet) add(ctx context.Context, p *routing.Provider, c Connection
 	case routing.KindVonage:
 		cfg := c.Vonage
 		cfg.Name, cfg.Timeout = p.Name, p.AttemptTimeout
-		if u := c.VonageBaseURLs[p.Name]; u != "" {
+		if u := c.ProviderURLs[p.Name]; u != "" {
 			cfg.BaseURL, cfg.AccountBaseURL = u, u
 		}
 		vg, err := vonage.New(cfg)

@@ -1,0 +1,202 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-cc/switchboard/deploy"
+	"github.com/switchboard-cc/switchboard/internal/metrics"
+	"github.com/switchboard-cc/switchboard/providers/routing"
+)
+
+const (
+	testOps   = "ops-token-0123456789"
+	testAgent = "agent-token-0123456789"
+)
+
+func baseConfig(roles Roles) Config {
+	return Config{
+		Roles: roles, HTTPAddr: "127.0.0.1:0", NATSURL: "nats://127.0.0.1:4222", TemporalAddr: "127.0.0.1:7233",
+		PolicyFile: "policy.yaml",
+	}
+}
+
+func TestValidate_EachRoleAsksForWhatItUses(t *testing.T) {
+	// The API verifies webhooks: it needs both vendors' secrets and an ops token.
+	c := baseConfig(RoleAPI)
+	c.API.Tokens = Tokens(testOps, "")
+	c.Connections.Twilio.AuthToken = "tw"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "VonageSignatureSecret") {
+		t.Fatalf("api without the Vonage signature secret: %v", err)
+	}
+	c.VonageSignatureSecret = "vg"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("api: %v", err)
+	}
+	if c.API.PublicURL != "http://127.0.0.1:0" {
+		t.Errorf("api: PublicURL defaults to %q", c.API.PublicURL)
+	}
+	if c.Bridge.TaskQueue != "" {
+		t.Errorf("api: the bridge was configured (task queue %q)", c.Bridge.TaskQueue)
+	}
+
+	// The worker verifies nothing, but its /metrics needs an ops token.
+	w := baseConfig(RoleWorker)
+	if err := w.Validate(); err == nil || !strings.Contains(err.Error(), "ops token") {
+		t.Fatalf("worker without an ops token: %v", err)
+	}
+	w.API.Tokens = Tokens("short", "")
+	if err := w.Validate(); err == nil || !strings.Contains(err.Error(), "16 characters") {
+		t.Fatalf("worker with a short token: %v", err)
+	}
+	w.API.Tokens = Tokens(testOps, "")
+	if err := w.Validate(); err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	if w.Bridge.TaskQueue != "switchboard-conversations" || w.Worker.TaskQueue != "switchboard-conversations" {
+		t.Errorf("worker: task queues %q %q", w.Bridge.TaskQueue, w.Worker.TaskQueue)
+	}
+
+	// Zero is both, and then the API's requirements hold.
+	b := baseConfig(0)
+	b.API.Tokens = Tokens(testOps, "")
+	if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "TwilioAuthToken") {
+		t.Fatalf("both roles without the Twilio auth token: %v", err)
+	}
+	if b.Roles != RolesAll {
+		t.Errorf("zero roles became %s", b.Roles)
+	}
+	bad := baseConfig(RolesAll << 1)
+	if err := bad.Validate(); err == nil {
+		t.Error("unknown roles accepted")
+	}
+	neg := baseConfig(RoleWorker)
+	neg.API.Tokens, neg.SendClaimStaleAfter = Tokens(testOps, ""), -time.Second
+	if err := neg.Validate(); err == nil {
+		t.Error("negative send-claim stale delay accepted")
+	}
+}
+
+func TestRoles_String(t *testing.T) {
+	for r, want := range map[Roles]string{RoleAPI: "api", RoleWorker: "worker", RolesAll: "api+worker"} {
+		if r.String() != want {
+			t.Errorf("%d: %q, want %q", r, r.String(), want)
+		}
+	}
+	if !RolesAll.Has(RoleAPI) || !RolesAll.Has(RoleWorker) || RoleAPI.Has(RoleWorker) || RoleWorker.Has(RolesAll) {
+		t.Error("Has")
+	}
+}
+
+func TestProbeHandler_HealthOpen_MetricsForOpsOnly_NothingElse(t *testing.T) {
+	var notReady error
+	ready := func(context.Context) error { return notReady }
+	m := metrics.New()
+	m.TurnsProcessed.WithLabelValues("replied").Inc()
+	srv := httptest.NewServer(probeHandler(ready, Tokens(testOps, testAgent), m))
+	defer srv.Close()
+	get := func(path, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz", ""); code != http.StatusOK {
+		t.Errorf("/healthz: %d", code)
+	}
+	if code, _ := get("/readyz", ""); code != http.StatusOK {
+		t.Errorf("/readyz while ready: %d", code)
+	}
+	notReady = errors.New("the worker is not polling task queue q yet")
+	if code, body := get("/readyz", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "not polling") {
+		t.Errorf("/readyz while not ready: %d %s", code, body)
+	}
+	if code, _ := get("/metrics", ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without a token: %d", code)
+	}
+	if code, _ := get("/metrics", "ops-token-9999999999"); code != http.StatusUnauthorized {
+		t.Errorf("/metrics with an unknown token: %d", code)
+	}
+	if code, _ := get("/metrics", testAgent); code != http.StatusForbidden {
+		t.Errorf("/metrics with the agent token: %d", code)
+	}
+	if code, body := get("/metrics", testOps); code != http.StatusOK || !strings.Contains(body, `switchboard_turns_processed_total{status="replied"} 1`) {
+		t.Errorf("/metrics with the ops token: %d\n%s", code, body)
+	}
+	for _, path := range []string{"/v1/turns", "/v1/providers", "/dev/outbox"} {
+		if code, _ := get(path, testOps); code != http.StatusNotFound {
+			t.Errorf("%s on the worker's listener: %d", path, code)
+		}
+	}
+}
+
+func devPolicy(t *testing.T) *routing.Policy {
+	t.Helper()
+	p, err := routing.ParseFile("policy.dev.yaml", deploy.DevPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestProviderURLs(t *testing.T) {
+	pol := devPolicy(t)
+	for urls, want := range map[string]string{
+		"nobody=http://127.0.0.1:1": `no such provider`,
+		"local=http://127.0.0.1:1":  `local provider`,
+		"twilio=":                   `empty`,
+	} {
+		name, u, _ := strings.Cut(urls, "=")
+		c := Connections{ProviderURLs: map[string]string{name: u}}
+		if err := c.checkProviderURLs(pol); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error with %q", urls, err, want)
+		}
+		if _, err := BuildProviders(context.Background(), pol, c); err == nil {
+			t.Errorf("%s: BuildProviders accepted it", urls)
+		}
+	}
+	c := Connections{ProviderURLs: map[string]string{"cx-global": "http://127.0.0.1:1", "twilio": "http://127.0.0.1:2"}}
+	if err := c.checkProviderURLs(pol); err != nil {
+		t.Error(err)
+	}
+	for in, want := range map[string]struct {
+		endpoint string
+		insecure bool
+	}{
+		"http://127.0.0.1:9000":                               {"127.0.0.1:9000", true},
+		"https://europe-west1-dialogflow.googleapis.com:443/": {"europe-west1-dialogflow.googleapis.com:443", false},
+		"dialogflow.example.com:443":                          {"dialogflow.example.com:443", false},
+	} {
+		ep, insecure := dialogflowEndpoint(in)
+		if ep != want.endpoint || insecure != want.insecure {
+			t.Errorf("%s: %s %v, want %s %v", in, ep, insecure, want.endpoint, want.insecure)
+		}
+	}
+}
+
+func TestCheckStaleAfter_LongerThanEveryCPaaSAttempt(t *testing.T) {
+	pol := devPolicy(t) // twilio and vonage: attempt_timeout 2s; llm (NLU) 3s
+	if err := checkStaleAfter(pol, 2*time.Second); err == nil || !strings.Contains(err.Error(), "attempt_timeout") {
+		t.Errorf("2s: %v", err)
+	}
+	if err := checkStaleAfter(pol, 2500*time.Millisecond); err != nil {
+		t.Errorf("2.5s (NLU timeouts do not count): %v", err)
+	}
+}
