@@ -36,10 +36,8 @@ import (
 // they are being processed, in the middle of sending replies (see killMidSend).
 // Every turn must then get exactly one reply in the fakes' outbox: the turns the dead
 // worker's bridge held come back after the consumer's AckWait (30 s), its workflow
-// tasks after their timeout (10 s), and its claims on replies are taken over after
-// --send-claim-stale-after (5 s here; with the default 2 min, the replay finds them
-// fresh, fails every CPaaS provider with "another attempt is sending this reply" and
-// escalates the turn without a reply).
+// tasks after their timeout (10 s), and its claims on replies are taken over once
+// their attempt's deadline and --send-claim-grace (5 s) have passed.
 func TestProcesses_KillNineOfAWorker_EveryTurnIsAnsweredExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs four processes")
@@ -69,7 +67,7 @@ func TestProcesses_KillNineOfAWorker_EveryTurnIsAnsweredExactlyOnce(t *testing.T
 	for i := range workers {
 		name := fmt.Sprintf("worker%d", i+1)
 		workers[i] = startProcess(t, dir, name, bin, env, "worker", "--http-addr", "127.0.0.1:0", "--instance", name,
-			"--send-claim-stale-after", "5s")
+			"--send-claim-grace", "5s")
 	}
 	apiURL := api.waitFor(t, "stderr", ready, time.Minute)
 	var workerURL [2]string

@@ -18,17 +18,27 @@ import (
 //
 // An attempt claims the key before it sends and confirms it after. A claim whose
 // owner failed definitely (the vendor refused or was unreachable) is released so the
-// next attempt may send. A claim whose owner vanished mid-send is taken over after
-// StaleAfter: the reply may then reach the customer twice, which is preferred over
-// never reaching them. That window is the one duplicate this design admits.
+// next attempt may send. A claim holds until its attempt's deadline (the local
+// activity's timeout, after which the owner's call to the vendor is cancelled) plus
+// Grace. A claim whose owner vanished mid-send is taken over after that: the reply
+// may then reach the customer twice, which is preferred over never reaching them.
+// That window is the one duplicate this design admits.
 type SendLedger struct {
-	kv         jetstream.KeyValue
-	StaleAfter time.Duration
+	kv    jetstream.KeyValue
+	Grace time.Duration
 }
+
+// DefaultClaimGrace is the default of SendLedger.Grace: room for clock skew between
+// workers and for the owner's last ledger write.
+const DefaultClaimGrace = 5 * time.Second
+
+// maxClaim bounds a claim made without a deadline, and claims written before claims
+// carried one.
+const maxClaim = 2 * time.Minute
 
 // NewSendLedger uses the given bucket (streams.SendsBucket).
 func NewSendLedger(kv jetstream.KeyValue) *SendLedger {
-	return &SendLedger{kv: kv, StaleAfter: 2 * time.Minute}
+	return &SendLedger{kv: kv, Grace: DefaultClaimGrace}
 }
 
 type ledgerEntry struct {
@@ -36,6 +46,8 @@ type ledgerEntry struct {
 	Provider  string    `json:"provider"`
 	MessageID string    `json:"message_id,omitempty"`
 	At        time.Time `json:"at"`
+	// Until is when a pending claim stops holding.
+	Until time.Time `json:"until,omitzero"`
 }
 
 const (
@@ -57,7 +69,12 @@ var ErrSendInFlight = errors.New("another attempt is sending this reply")
 // Claim reserves key for a send by provider.
 func (l *SendLedger) Claim(ctx context.Context, key, provider string) (Claim, error) {
 	k := ledgerKey(key)
-	e := ledgerEntry{State: statePending, Provider: provider, At: time.Now().UTC()}
+	now := time.Now().UTC()
+	until := now.Add(maxClaim)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
+		until = dl.UTC()
+	}
+	e := ledgerEntry{State: statePending, Provider: provider, At: now, Until: until.Add(l.Grace)}
 	data, _ := json.Marshal(e)
 	rev, err := l.kv.Create(ctx, k, data)
 	if err == nil {
@@ -77,7 +94,11 @@ func (l *SendLedger) Claim(ctx context.Context, key, provider string) (Claim, er
 	if old.State == stateSent {
 		return Claim{key: k, Sent: &old}, nil
 	}
-	if time.Since(old.At) < l.StaleAfter {
+	expiry := old.Until
+	if expiry.IsZero() {
+		expiry = old.At.Add(maxClaim)
+	}
+	if time.Now().Before(expiry) {
 		return Claim{}, ErrSendInFlight
 	}
 	rev, err = l.kv.Update(ctx, k, data, cur.Revision())

@@ -61,16 +61,22 @@ func TestSendLedger_AFailedSendIsReleasedForTheNextProvider(t *testing.T) {
 	require.Nil(t, next.Sent)
 }
 
-func TestSendLedger_AFreshClaimBlocks_AStaleOneIsTakenOver(t *testing.T) {
+func TestSendLedger_AClaimHoldsUntilItsAttemptsDeadlinePlusGrace(t *testing.T) {
 	l := newLedger(t)
-	ctx := context.Background()
-	_, err := l.Claim(ctx, "conv/run/3", "twilio")
+	l.Grace = 50 * time.Millisecond
+	// The owner's attempt runs under a deadline, as a local activity does.
+	attempt, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := l.Claim(attempt, "conv/run/3", "twilio")
 	require.NoError(t, err)
+	ctx := context.Background()
 	_, err = l.Claim(ctx, "conv/run/3", "twilio")
-	require.ErrorIs(t, err, ErrSendInFlight)
+	require.ErrorIs(t, err, ErrSendInFlight, "the owner's attempt may still be sending")
 
-	l.StaleAfter = 10 * time.Millisecond
-	time.Sleep(20 * time.Millisecond)
+	<-attempt.Done()
+	_, err = l.Claim(ctx, "conv/run/3", "twilio")
+	require.ErrorIs(t, err, ErrSendInFlight, "within the grace after the owner's deadline")
+	time.Sleep(60 * time.Millisecond)
 	c, err := l.Claim(ctx, "conv/run/3", "vonage")
 	require.NoError(t, err, "the owner of a stale claim is presumed dead")
 	require.NoError(t, l.Confirm(ctx, c, "vonage", "uuid-1"))

@@ -56,7 +56,7 @@ func TestServiceCommands_ServeHasTheFlagsOfAPIAndWorker_DefinedAlike(t *testing.
 			t.Errorf("--%s: want it on api only", name)
 		}
 	}
-	for _, name := range []string{"provider-url", "send-claim-stale-after", "agent-file", "twilio-account-sid", "openai-api-key", "vonage-api-secret", "task-queue"} {
+	for _, name := range []string{"provider-url", "send-claim-grace", "agent-file", "twilio-account-sid", "openai-api-key", "vonage-api-secret", "task-queue"} {
 		if worker[name] == nil || api[name] != nil {
 			t.Errorf("--%s: want it on worker only", name)
 		}
@@ -66,8 +66,8 @@ func TestServiceCommands_ServeHasTheFlagsOfAPIAndWorker_DefinedAlike(t *testing.
 			t.Errorf("--%s: want it on both", name)
 		}
 	}
-	if d, want := worker["send-claim-stale-after"].DefValue, workers.NewSendLedger(nil).StaleAfter.String(); d != want {
-		t.Errorf("--send-claim-stale-after defaults to %s, the send ledger to %s", d, want)
+	if d, want := worker["send-claim-grace"].DefValue, workers.NewSendLedger(nil).Grace.String(); d != want {
+		t.Errorf("--send-claim-grace defaults to %s, the send ledger to %s", d, want)
 	}
 }
 

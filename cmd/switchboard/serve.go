@@ -6,12 +6,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/switchboard-cc/switchboard/internal/app"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
+	"github.com/switchboard-cc/switchboard/workers"
 )
 
 func serveCommand() *cobra.Command {
@@ -132,8 +132,8 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 		f.StringVar(&cfg.Connections.Vonage.APIKey, "vonage-api-key", "", "Vonage API key")
 		f.StringToStringVar(&cfg.Connections.ProviderURLs, "provider-url", nil,
 			"where the named providers of the policy are reached, NAME=URL, comma-separated or repeated: a Dialogflow CX gRPC endpoint host:port (http://host:port: without TLS, local fakes only), an OpenAI-compatible base URL, a Twilio or Vonage API base URL (switchboard dev --only-infra prints those of its fakes)")
-		f.DurationVar(&cfg.SendClaimStaleAfter, "send-claim-stale-after", 2*time.Minute,
-			"how long a reply's send claim whose worker vanished mid-send blocks the reply before another worker takes it over (and may send it twice); longer than every CPaaS attempt_timeout")
+		f.DurationVar(&cfg.SendClaimGrace, "send-claim-grace", workers.DefaultClaimGrace,
+			"how long past its attempt's deadline a reply's send claim still holds: a worker that vanished mid-send blocks the reply that long, then another worker sends it (the customer may get it twice if the vendor had taken it)")
 		secret(&cfg.Connections.OpenAIAPIKey, "openai-api-key", "OpenAI-compatible API key")
 		secret(&cfg.Connections.Vonage.APISecret, "vonage-api-secret", "Vonage API secret")
 	}

@@ -95,10 +95,9 @@ type Config struct {
 	VonageSignatureSecret string
 	// Instance names this process in shared breaker state (default: host-random).
 	Instance string
-	// SendClaimStaleAfter is when a reply's send-ledger claim whose owner vanished
-	// mid-send may be taken over (workers.SendLedger.StaleAfter; zero keeps its
-	// default). It must be longer than every CPaaS provider's attempt_timeout.
-	SendClaimStaleAfter time.Duration
+	// SendClaimGrace is how long past its attempt's deadline a reply's send-ledger
+	// claim still holds (workers.SendLedger.Grace; zero keeps its default).
+	SendClaimGrace time.Duration
 
 	Streams  streams.Config
 	Bridge   workers.BridgeConfig
@@ -135,8 +134,8 @@ func (c *Config) Validate() error {
 	case c.TemporalAddr == "":
 		return errors.New("TemporalAddr (--temporal-address) is required")
 	}
-	if c.SendClaimStaleAfter < 0 {
-		return errors.New("SendClaimStaleAfter (--send-claim-stale-after) must not be negative")
+	if c.SendClaimGrace < 0 {
+		return errors.New("SendClaimGrace (--send-claim-grace) must not be negative")
 	}
 	parts := []interface{ Validate() error }{&c.Streams}
 	if c.Roles.Has(RoleWorker) {
@@ -281,11 +280,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			return err
 		}
 		ledger := workers.NewSendLedger(ledgerKV)
-		if cfg.SendClaimStaleAfter > 0 {
-			ledger.StaleAfter = cfg.SendClaimStaleAfter
-		}
-		if err := checkStaleAfter(policy.Current(), ledger.StaleAfter); err != nil {
-			return err
+		if cfg.SendClaimGrace > 0 {
+			ledger.Grace = cfg.SendClaimGrace
 		}
 		acts := &workers.Activities{
 			Router:    policyRouter{policy: policy.Current, available: reg.Available, has: set.has},

@@ -5,14 +5,12 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
-	"github.com/switchboard-cc/switchboard/providers/routing"
 )
 
 // probeHandler is the HTTP listener of a process without the API role: liveness,
@@ -81,16 +79,3 @@ func checkOpsTokens(tokens api.Tokens) error {
 	return nil
 }
 
-// checkStaleAfter refuses a send-claim takeover delay that a live send could outlast:
-// another worker would then take over a claim whose send is still under way, and the
-// customer would get the reply twice.
-func checkStaleAfter(pol *routing.Policy, staleAfter time.Duration) error {
-	for _, name := range pol.ProviderNames() {
-		p := pol.Provider(name)
-		if p.Role() == routing.RoleCPaaS && p.AttemptTimeout >= staleAfter {
-			return fmt.Errorf("the send claim stale delay (--send-claim-stale-after %s) must be longer than provider %s's attempt_timeout (%s)",
-				staleAfter, name, p.AttemptTimeout)
-		}
-	}
-	return nil
-}
