@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"golang.org/x/time/rate"
 
 	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
@@ -95,6 +96,9 @@ type Config struct {
 	VonageSignatureSecret string
 	// Instance names this process in shared breaker state (default: host-random).
 	Instance string
+	// ReplayRate bounds the turns re-driven and replies re-sent per second by the
+	// replays of stuck conversations this process runs (default 5).
+	ReplayRate float64
 	// SendClaimGrace is how long past its attempt's deadline a reply's send-ledger
 	// claim still holds (workers.SendLedger.Grace; zero keeps its default).
 	SendClaimGrace time.Duration
@@ -137,11 +141,18 @@ func (c *Config) Validate() error {
 	if c.SendClaimGrace < 0 {
 		return errors.New("SendClaimGrace (--send-claim-grace) must not be negative")
 	}
-	parts := []interface{ Validate() error }{&c.Streams}
+	if c.ReplayRate == 0 {
+		c.ReplayRate = DefaultReplayRate
+	}
+	if c.ReplayRate < 0 {
+		return errors.New("ReplayRate (--replay-rate) must not be negative")
+	}
+	// Both roles hand turns to workflows: the worker's bridge, the API's replays.
+	c.Bridge.TaskQueue, c.Worker.TaskQueue = c.TaskQueue, c.TaskQueue
+	c.Bridge.Workflow = c.Workflow
+	parts := []interface{ Validate() error }{&c.Streams, &c.Bridge}
 	if c.Roles.Has(RoleWorker) {
-		c.Bridge.TaskQueue, c.Worker.TaskQueue = c.TaskQueue, c.TaskQueue
-		c.Bridge.Workflow = c.Workflow
-		parts = append(parts, &c.Bridge, &c.Worker)
+		parts = append(parts, &c.Worker)
 	}
 	if c.Roles.Has(RoleAPI) {
 		if c.PublicURL == "" {
@@ -216,6 +227,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	if err := streams.Ensure(ctx, js, cfg.Streams); err != nil {
 		return fmt.Errorf("set up JetStream: %w", err)
 	}
+	held, err := workers.NewHeldTurns(ctx, js)
+	if err != nil {
+		return err
+	}
+	cfg.Bridge.Held = held
+	cfg.Bridge.StuckAfter = func() time.Duration { return policy.Current().StuckAfter }
 	healthKV, err := health.EnsureBucket(ctx, js, health.BucketConfig{Replicas: cfg.Streams.Replicas, MemoryStorage: cfg.Streams.MemoryStorage})
 	if err != nil {
 		return fmt.Errorf("set up provider health bucket: %w", err)
@@ -235,6 +252,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		return fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddr, err)
 	}
 	defer tc.Close()
+
+	// The bridge is run by the worker role; replays of stuck conversations, in either
+	// role, hand turns over through it too.
+	bridge, err := workers.NewBridge(js, tc, cfg.Bridge, log.With("component", "bridge"))
+	if err != nil {
+		return err
+	}
+	stuck := &workers.Stuck{
+		JS: js, Held: held, Temporal: tc, Namespace: cfg.Namespace, StuckAfter: cfg.Bridge.StuckAfter,
+		Deliver: bridge.Deliver, Pace: rate.NewLimiter(rate.Limit(cfg.ReplayRate), 1),
+		Metrics: m, Log: log.With("component", "stuck"),
+	}
 
 	// The provider clients, and so the probes, belong to the worker role. The API
 	// role's registry follows the shared breaker state for /v1/providers.
@@ -320,18 +349,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		}
 		defer w.Stop()
 
-		bridge, err := workers.NewBridge(js, tc, cfg.Bridge, log.With("component", "bridge"))
-		if err != nil {
-			return err
-		}
 		bctx, stopBridge := context.WithCancel(context.WithoutCancel(ctx))
 		var wg sync.WaitGroup
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			if err := bridge.Run(bctx); err != nil {
 				log.Error("bridge stopped", "error", err)
 			}
+		}()
+		go func() {
+			defer wg.Done()
+			stuck.Sweep(bctx, sweepInterval(policy.Current().StuckAfter))
 		}()
 		defer func() { stopBridge(); wg.Wait() }()
 		identity = cfg.Worker.Identity
@@ -352,6 +381,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		cfg.API.Providers = api.ProvidersHandler(reg)
 		cfg.API.Ready = ready
 		cfg.API.Policy = policy
+		cfg.API.Stuck = stuck
 		srv, err := api.New(cfg.API, nc, js, api.TemporalConversations{Client: tc, Namespace: cfg.Namespace}, log.With("component", "api"))
 		if err != nil {
 			return err
@@ -381,6 +411,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		log.Warn("HTTP shutdown", "error", err)
 	}
 	return nil
+}
+
+// DefaultReplayRate is the default of Config.ReplayRate.
+const DefaultReplayRate = 5
+
+// sweepInterval is how often a worker looks for stuck conversations: a quarter of
+// stuck_after, between 5s and a minute.
+func sweepInterval(stuckAfter time.Duration) time.Duration {
+	return min(max(stuckAfter/4, 5*time.Second), time.Minute)
 }
 
 // reloads applies a reloaded policy to what the process built from the first one.
