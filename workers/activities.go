@@ -42,6 +42,8 @@ type Activities struct {
 	Events    jetstream.JetStream
 	Metrics   *metrics.Metrics
 	Logger    *slog.Logger
+	// Canary is the scheduled stack canary's activity (canary.go); nil: none.
+	Canary *CanaryActivity
 }
 
 // Register registers the activities under the names the workflow uses.
