@@ -205,6 +205,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		Providers: observed{set: set, health: reg, policy: policy.Current, metrics: m},
 		Ledger:    workers.NewSendLedger(ledgerKV), Events: js, Metrics: m, Logger: log.With("component", "activities"),
 	}
+	acts.Canary, cfg.API.Canary = canaryParts(policy.Current, nc, js, tc, m, log)
 	m.Register(
 		metrics.NewGaugeFunc("switchboard_breaker_open", "1 while the provider's circuit breaker is open or half-open, by provider and state.", []string{"provider", "state"},
 			func(emit func(float64, ...string)) {
@@ -248,6 +249,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		return fmt.Errorf("start Temporal worker: %w", err)
 	}
 	defer w.Stop()
+	keepCanarySchedule(ctx, tc, cfg.TaskQueue, log)
 
 	bridge, err := workers.NewBridge(js, tc, cfg.Bridge, log.With("component", "bridge"))
 	if err != nil {

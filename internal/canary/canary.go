@@ -68,18 +68,15 @@ type Config struct {
 // Runner runs canary turns. It is safe for concurrent use: each run has its own turn.
 type Runner struct{ cfg Config }
 
-// New checks cfg and builds a Runner.
-func New(cfg Config) (*Runner, error) {
-	if cfg.Policy == nil || cfg.NC == nil || cfg.JS == nil {
-		return nil, errors.New("canary: Policy, NC and JS are required")
-	}
+// New builds a Runner; zero durations take the defaults.
+func New(cfg Config) *Runner {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.PublishTimeout <= 0 {
 		cfg.PublishTimeout = DefaultPublishTimeout
 	}
-	return &Runner{cfg: cfg}, nil
+	return &Runner{cfg: cfg}
 }
 
 // Target is the canary conversation the policy describes.
@@ -138,11 +135,18 @@ func TargetOf(p *routing.Policy) (Target, error) {
 	}, nil
 }
 
+// turnPrefix starts every canary turn id. Ingress builds ids as "<vendor>:<message
+// id>" with vendor twilio, vonage or api, so no customer turn can carry it.
+const turnPrefix = "canary:"
+
+// IsTurn reports whether turnID is a canary turn's.
+func IsTurn(turnID string) bool { return strings.HasPrefix(turnID, turnPrefix) }
+
 // newTurnID is unique per run: "canary:<UTC time to the nanosecond>-<random>".
 func newTurnID(now time.Time) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	return "canary:" + now.UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(b)
+	return turnPrefix + now.UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(b)
 }
 
 // Run sends one canary turn and reports each hop. Hop failures are in the report
@@ -154,6 +158,10 @@ func (r *Runner) Run(ctx context.Context) (Report, error) {
 	rep.Hops = workflows.CanaryHops{
 		JetStream: Hop{Name: workflows.HopJetStream}, Bridge: Hop{Name: workflows.HopBridge},
 		NLU: Hop{Name: workflows.HopNLU}, CPaaS: Hop{Name: workflows.HopCPaaS},
+	}
+	if r.cfg.Policy == nil || r.cfg.NC == nil || r.cfg.JS == nil {
+		rep.Error = "canary: Policy, NC and JS are required"
+		return rep, errors.New(rep.Error)
 	}
 	pol := r.cfg.Policy()
 	tg, err := TargetOf(pol)
