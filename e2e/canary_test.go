@@ -102,6 +102,25 @@ func TestCanary_StackHealthRunsATurnThroughEveryHop_FeedsBreakers_AndIsScheduled
 	require.Equal(t, "switchboard-conversations", action.TaskQueue)
 	require.False(t, desc.Schedule.State.Paused)
 
+	// Ensuring it again (every worker does at start) changes nothing; a schedule
+	// changed by hand is brought back to the wanted spec, and an operator's pause is
+	// kept.
+	require.NoError(t, app.EnsureCanarySchedule(ctx, tc, "switchboard-conversations"))
+	again, err := sched.Describe(ctx)
+	require.NoError(t, err)
+	require.Equal(t, desc.Info.LastUpdateAt, again.Info.LastUpdateAt, "an up-to-date schedule is not rewritten")
+	require.NoError(t, sched.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+		in.Description.Schedule.Spec = &client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Hour}}}
+		in.Description.Schedule.State.Paused = true
+		return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
+	}}))
+	require.NoError(t, app.EnsureCanarySchedule(ctx, tc, "switchboard-conversations"))
+	again, err = sched.Describe(ctx)
+	require.NoError(t, err)
+	require.Equal(t, time.Minute, again.Schedule.Spec.Intervals[0].Every)
+	require.True(t, again.Schedule.State.Paused)
+	require.NoError(t, sched.Unpause(ctx, client.ScheduleUnpauseOptions{}))
+
 	run := triggerCanary(t, tc, sched)
 	var scheduled canary.Report
 	require.NoError(t, run.Get(ctx, &scheduled))
