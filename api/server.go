@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchboard-cc/switchboard/internal/canary"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -50,6 +51,8 @@ type Config struct {
 	// Ready reports whether the process can do its job (NATS and Temporal reachable,
 	// the worker polling); /readyz answers 503 with its error otherwise.
 	Ready func(ctx context.Context) error
+	// Canary, when set, runs the stack canary for GET /v1/health/stack (canary.go).
+	Canary func(ctx context.Context) (canary.Report, error)
 }
 
 // PolicyStatus is the routing policy watcher, as the API reports it.
@@ -161,6 +164,7 @@ func (s *Server) Handler() http.Handler {
 	if s.cfg.Policy != nil {
 		mux.Handle("GET /v1/policy", ops(http.HandlerFunc(s.policyStatus)))
 	}
+	s.mountCanary(mux, ops)
 	if s.cfg.Dev != nil {
 		mux.Handle("/dev/", s.cfg.Dev)
 	}

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/switchboard-cc/switchboard/internal/canary"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -42,6 +43,8 @@ type Activities struct {
 	Events    jetstream.JetStream
 	Metrics   *metrics.Metrics
 	Logger    *slog.Logger
+	// Canary is the scheduled stack canary's activity (canary.go); nil: none.
+	Canary *CanaryActivity
 }
 
 // Register registers the activities under the names the workflow uses.
@@ -118,7 +121,7 @@ func (a *Activities) PublishOutcome(ctx context.Context, in workflows.PublishInp
 	}
 	_, err = a.Events.Publish(ctx, streams.EventSubject(in.Outcome.ConversationID), data,
 		jetstream.WithMsgID("outcome:"+in.Outcome.TurnID))
-	if err == nil && activity.GetInfo(ctx).Attempt == 1 {
+	if err == nil && activity.GetInfo(ctx).Attempt == 1 && !canary.IsTurn(in.Outcome.TurnID) { // canary turns count in switchboard_canary_*
 		m := a.metrics()
 		m.TurnsProcessed.WithLabelValues(in.Outcome.Status).Inc()
 		if !in.Outcome.ReceivedAt.IsZero() {

@@ -67,5 +67,6 @@ func NewWorker(c client.Client, cfg WorkerConfig, acts *Activities) (worker.Work
 	})
 	w.RegisterWorkflowWithOptions(workflows.ConversationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	acts.Register(w)
+	registerCanary(w, acts.Canary)
 	return w, nil
 }

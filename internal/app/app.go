@@ -302,6 +302,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			}
 		}))
 
+	canaryActivity, canaryRun := canaryParts(policy.Current, nc, js, tc, m, log)
 	identity := "" // the worker's, checked by /readyz
 	if runWorker {
 		ledgerKV, err := js.KeyValue(ctx, streams.SendsBucket)
@@ -316,6 +317,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			Router:    policyRouter{policy: policy.Current, available: reg.Available, has: set.has},
 			Providers: observed{set: set, health: reg, policy: policy.Current, metrics: m},
 			Ledger:    ledger, Events: js, Metrics: m, Logger: log.With("component", "activities"),
+			Canary:    canaryActivity,
 		}
 		m.Register(metrics.NewGaugeFunc("switchboard_bridge_lag", "Turns in JetStream not yet handed to Temporal (pending) or handed but not acked (ack_pending).", []string{"kind"},
 			func(emit func(float64, ...string)) {
@@ -348,6 +350,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			return fmt.Errorf("start Temporal worker: %w", err)
 		}
 		defer w.Stop()
+		keepCanarySchedule(ctx, tc, cfg.TaskQueue, log)
 
 		bctx, stopBridge := context.WithCancel(context.WithoutCancel(ctx))
 		var wg sync.WaitGroup
@@ -382,6 +385,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		cfg.API.Ready = ready
 		cfg.API.Policy = policy
 		cfg.API.Stuck = stuck
+		cfg.API.Canary = canaryRun
 		srv, err := api.New(cfg.API, nc, js, api.TemporalConversations{Client: tc, Namespace: cfg.Namespace}, log.With("component", "api"))
 		if err != nil {
 			return err
