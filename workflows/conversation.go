@@ -364,6 +364,8 @@ func (c *conversation) understand(ctx workflow.Context, route Route, t turn.Turn
 	case out.Intent == nlu.NoMatch && answered.Local:
 		out.Reply = route.FallbackReply // the local NLU has nothing better
 		return "remote NLU unavailable and the local NLU found no match"
+	case out.Intent == nlu.NoMatch && c.Conversation.Canary:
+		// The canary's text need not mean anything to the agent: an answer is enough.
 	case out.Intent == nlu.NoMatch:
 		c.NoMatchStreak++
 		if m := route.Escalation.MaxNoMatch; m > 0 && c.NoMatchStreak >= m {

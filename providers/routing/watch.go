@@ -14,7 +14,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// ReloadDelay is how long the Watcher waits after the last change in the policy's
+// ReloadDelay is how long the Watcher waits after the first change in the policy's
 // directory before it reads the file again, so that an editor's or a deployment's
 // burst of writes, renames and symlink swaps is read once, complete.
 const ReloadDelay = 200 * time.Millisecond
@@ -125,6 +125,13 @@ func (w *Watcher) run(ctx context.Context) {
 		case _, ok := <-w.fsw.Events:
 			if !ok {
 				return
+			}
+			// The first change arms the timer; later ones do not push it back, so
+			// steady writes to other files of the directory (a database beside the
+			// policy, say) cannot postpone a reload forever. A half-written file is
+			// refused, and the write that completes it arms the timer again.
+			if fire != nil {
+				continue
 			}
 			if timer == nil {
 				timer = time.NewTimer(ReloadDelay)
