@@ -317,7 +317,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			Router:    policyRouter{policy: policy.Current, available: reg.Available, has: set.has},
 			Providers: observed{set: set, health: reg, policy: policy.Current, metrics: m},
 			Ledger:    ledger, Events: js, Metrics: m, Logger: log.With("component", "activities"),
-			Canary:    canaryActivity,
+			Canary: canaryActivity,
 		}
 		m.Register(metrics.NewGaugeFunc("switchboard_bridge_lag", "Turns in JetStream not yet handed to Temporal (pending) or handed but not acked (ack_pending).", []string{"kind"},
 			func(emit func(float64, ...string)) {

@@ -78,4 +78,3 @@ func checkOpsTokens(tokens api.Tokens) error {
 	}
 	return nil
 }
-

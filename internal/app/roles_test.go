@@ -190,4 +190,3 @@ func TestProviderURLs(t *testing.T) {
 		}
 	}
 }
-
