@@ -86,6 +86,9 @@ func (a *Activities) Send(ctx context.Context, in workflows.SendInput) (workflow
 	}
 	key := in.Message.IdempotencyKey
 	claim, err := a.Ledger.Claim(ctx, key, in.Provider)
+	if errors.Is(err, ErrSendInFlight) {
+		return workflows.SendOutput{}, temporal.NewApplicationError(err.Error(), workflows.ErrTypeInFlight)
+	}
 	if err != nil {
 		// Without the ledger a send could be a duplicate: wait for it instead.
 		return workflows.SendOutput{}, temporal.NewApplicationError(err.Error(), workflows.ErrTypeUnavailable)

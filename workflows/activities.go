@@ -24,6 +24,9 @@ const (
 	ErrTypeRateLimited = "ProviderRateLimited"
 	ErrTypeTimeout     = "ProviderTimeout"
 	ErrTypeUnknown     = "UnknownProvider"
+	// ErrTypeInFlight: another attempt (of a worker that died mid-send, say) holds
+	// the reply's send claim; no provider may send it until the claim lapses.
+	ErrTypeInFlight = "SendInFlight"
 )
 
 // RouteInput asks which providers may serve a turn of a conversation.

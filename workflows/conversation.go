@@ -315,7 +315,7 @@ func (c *conversation) process(ctx workflow.Context, p PendingTurn) turn.Outcome
 	}
 
 	sendErr := c.reply(ctx, route, &out)
-	if sendErr != nil && !isRejected(sendErr) && escalation == "" {
+	if sendErr != nil && !isRejected(sendErr) && escalation == "" && !(c.stuckAware && isInFlight(sendErr)) {
 		// Every CPaaS provider is down: only a human can reach the customer now.
 		escalation = "all CPaaS providers failed"
 		out.Escalation = escalation
@@ -428,7 +428,9 @@ func (c *conversation) send(ctx workflow.Context, route Route, body, key string)
 			return cand.Provider, r, nil
 		}
 		workflow.GetLogger(ctx).Warn("CPaaS attempt failed", "provider", cand.Provider, "error", err)
-		if isRejected(err) {
+		if isRejected(err) || (c.stuckAware && isInFlight(err)) {
+			// Rejected: the next provider would refuse it too. In flight: every
+			// provider shares the key, and its claim.
 			break
 		}
 	}
@@ -530,6 +532,12 @@ func localOptions(a Attempt) workflow.LocalActivityOptions {
 func isRejected(err error) bool {
 	var ae *temporal.ApplicationError
 	return errors.As(err, &ae) && ae.Type() == ErrTypeRejected
+}
+
+// isInFlight reports a send whose idempotency key another attempt still holds.
+func isInFlight(err error) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && ae.Type() == ErrTypeInFlight
 }
 
 // errorText is the innermost message of an activity error, without the SDK's

@@ -169,3 +169,32 @@ func TestStuck_CanaryNeverEscalatesNorSticks(t *testing.T) {
 	require.Len(t, w.published, 1)
 	require.Equal(t, turn.StatusFailed, w.published[0].Status)
 }
+
+func TestStuck_ReplyInFlightElsewhere_NoFailoverNoEscalation_ReplayedLater(t *testing.T) {
+	w := newWorld()
+	w.sendErr["twilio"] = temporal.NewApplicationError("another attempt is sending this reply", workflows.ErrTypeInFlight)
+	env := newEnv(t, w)
+	var acc []workflows.Accepted
+	var errs []error
+	sendTurns(env, &acc, &errs, mkTurn(1))
+	env.RegisterDelayedCallback(func() {
+		tr := transcript(t, env)
+		require.Equal(t, workflows.StatusStuck, tr.Status)
+		require.Nil(t, tr.Escalation, "a reply still in flight is not a CPaaS outage")
+		w.mu.Lock()
+		delete(w.sendErr, "twilio") // the dead worker's claim lapsed
+		w.mu.Unlock()
+	}, 20*time.Second)
+	var res workflows.ReplayResult
+	var replayErr error
+	replay(env, 30*time.Second, &res, &replayErr)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 40*time.Second)
+	env.ExecuteWorkflow(workflows.WorkflowName, startState(workflows.Options{}))
+	require.NoError(t, replayErr)
+	require.Empty(t, w.escalated)
+	for _, a := range w.attempts {
+		require.Equal(t, "twilio", a.Provider, "vonage shares the key and its claim: not tried")
+	}
+	require.Len(t, w.sends, 1)
+	require.Equal(t, turn.StatusReplied, res.Resent[0].Status)
+}
