@@ -15,10 +15,33 @@ const (
 	RoleOps Role = "ops"
 	// RoleAgent may use the agent desk and read conversations.
 	RoleAgent Role = "agent"
+	// RoleIngress may post turns (POST /v1/turns). Once an ingress token is
+	// configured, the JSON turn API requires an ingress or ops token; without one
+	// it is open, for backends inside the trust boundary.
+	RoleIngress Role = "ingress"
 )
 
 // Tokens maps bearer tokens to their role. Several tokens per role allow rotation.
 type Tokens map[string]Role
+
+// Add gives role to each token of a comma-separated list.
+func (t Tokens) Add(role Role, list string) {
+	for _, tok := range strings.Split(list, ",") {
+		if tok = strings.TrimSpace(tok); tok != "" {
+			t[tok] = role
+		}
+	}
+}
+
+// has reports whether any token has role.
+func (t Tokens) has(role Role) bool {
+	for _, r := range t {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
 
 // role returns the role of the request's bearer token, "" if it has none we know.
 // Every configured token is compared in constant time, so timing tells nothing.

@@ -96,7 +96,7 @@ func (c *Config) Validate() error {
 		if len(tok) < 16 {
 			return errors.New("api: every bearer token must be at least 16 characters")
 		}
-		if role != RoleOps && role != RoleAgent {
+		if role != RoleOps && role != RoleAgent && role != RoleIngress {
 			return fmt.Errorf("api: unknown role %q", role)
 		}
 		hasOps = hasOps || role == RoleOps
@@ -143,7 +143,11 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/twilio/messaging", s.twilioMessaging)
 	mux.HandleFunc("POST /webhooks/vonage/inbound", s.vonageInbound)
-	mux.HandleFunc("POST /v1/turns", s.postTurn)
+	var turns http.Handler = http.HandlerFunc(s.postTurn)
+	if s.cfg.Tokens.has(RoleIngress) {
+		turns = s.require(turns, RoleIngress, RoleOps)
+	}
+	mux.Handle("POST /v1/turns", turns)
 	ops := func(h http.Handler) http.Handler { return s.require(h, RoleOps) }
 	desk := func(f http.HandlerFunc) http.Handler { return s.require(f, RoleOps, RoleAgent) }
 	mux.Handle("GET /v1/conversations/{id}", desk(s.getConversation))

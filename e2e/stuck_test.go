@@ -69,8 +69,13 @@ func TestStuck_UnsentReply_IsListed_AndReplayedExactlyOnce(t *testing.T) {
 
 	var tr turn.Transcript
 	require.Eventually(t, func() bool {
-		tr = s.transcript(t, conv)
-		return tr.Status == "stuck"
+		resp, err := http.Get(s.API + "/v1/conversations/" + conv)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		tr = turn.Transcript{}
+		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&tr) == nil && tr.Status == "stuck"
 	}, 30*time.Second, 200*time.Millisecond, "the conversation reports itself stuck")
 	require.Equal(t, turn.StatusFailed, tr.Turns[0].Status)
 	require.Equal(t, turn.StuckUnanswered, tr.Stuck.Reasons[0].Source)

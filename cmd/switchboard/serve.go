@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/internal/app"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/workers"
@@ -45,12 +46,13 @@ connected, Temporal answering, this worker polling its task queue) and /metrics 
 // registered on the commands whose roles use it, and one app.Run.
 func serviceCommand(roles app.Roles, use, short, long string) *cobra.Command {
 	var (
-		cfg        = app.Config{Roles: roles}
-		agentFile  string
-		opsToken   string
-		agentToken string
-		logLevel   string
-		secrets    = map[string]*string{}
+		cfg          = app.Config{Roles: roles}
+		agentFile    string
+		opsToken     string
+		agentToken   string
+		ingressToken string
+		logLevel     string
+		secrets      = map[string]*string{}
 	)
 	runsAPI, runsWorker := roles.Has(app.RoleAPI), roles.Has(app.RoleWorker)
 	cmd := &cobra.Command{
@@ -71,6 +73,7 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 				}
 			}
 			cfg.API.Tokens = app.Tokens(opsToken, agentToken)
+			cfg.API.Tokens.Add(api.RoleIngress, ingressToken)
 			if agentFile != "" {
 				a, err := localnlu.LoadAgent(agentFile)
 				if err != nil {
@@ -120,6 +123,7 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 	if runsAPI {
 		f.StringVar(&cfg.PublicURL, "public-url", "", "base URL vendors call; webhook signatures are computed over it (required behind a proxy)")
 		secret(&agentToken, "agent-token", "bearer token(s) of the agent-desk role, comma-separated")
+		secret(&ingressToken, "ingress-token", "bearer token(s) that may POST /v1/turns, comma-separated; once set, the JSON turn API requires one (or an ops token)")
 		secret(&cfg.VonageSignatureSecret, "vonage-signature-secret", "Vonage signature secret: verifies inbound webhook JWTs")
 	}
 	if runsWorker {

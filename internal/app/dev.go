@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -257,16 +256,8 @@ func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.W
 // Tokens builds the API's token table from comma-separated ops and agent tokens.
 func Tokens(ops, agent string) api.Tokens {
 	t := api.Tokens{}
-	for _, tok := range strings.Split(agent, ",") {
-		if tok = strings.TrimSpace(tok); tok != "" {
-			t[tok] = api.RoleAgent
-		}
-	}
-	for _, tok := range strings.Split(ops, ",") {
-		if tok = strings.TrimSpace(tok); tok != "" {
-			t[tok] = api.RoleOps
-		}
-	}
+	t.Add(api.RoleAgent, agent)
+	t.Add(api.RoleOps, ops)
 	return t
 }
 
