@@ -64,8 +64,9 @@ func TestStuck_UnsentReply_IsListed_AndReplayedExactlyOnce(t *testing.T) {
 	conv := turn.ConversationID("twilio", "sms", customer, business)
 	s.fault(t, fake.Fault{Provider: "twilio", Mode: fake.ModeDown})
 	s.fault(t, fake.Fault{Provider: "vonage", Mode: fake.ModeDown})
-	code, body, turnID := s.send(t, testmsg.Message{Vendor: "twilio", From: customer, To: business, Text: "when are you open"})
+	code, body, sid := s.send(t, testmsg.Message{Vendor: "twilio", From: customer, To: business, Text: "when are you open"})
 	require.Equal(t, http.StatusOK, code, body)
+	turnID := turn.ID("twilio", sid)
 
 	var tr turn.Transcript
 	require.Eventually(t, func() bool {
@@ -117,7 +118,11 @@ func TestStuck_UnsentReply_IsListed_AndReplayedExactlyOnce(t *testing.T) {
 		_, list, _ := stuckList(t, s.API)
 		return findStuck(list, conv) == nil
 	}, 15*time.Second, 200*time.Millisecond)
-	require.Contains(t, scrape(t, s.API), `switchboard_replays_total{result="replayed"} 1`)
+	m := scrape(t, s.API)
+	require.Contains(t, m, `switchboard_replays_total{result="replayed"} 1`)
+	require.Contains(t, m, `switchboard_stuck_conversations{source="unanswered"}`)
+	require.Contains(t, m, `switchboard_turn_hop_seconds_count{hop="nlu"} 1`, "per-hop latency; the replay is not counted again")
+	require.Contains(t, m, "temporal_workflow_task_execution_latency_seconds_count{", "the Temporal SDK's own metrics")
 
 	code, _ = replayConversation(t, s.API, "api-nobody-knows-me", false)
 	require.Equal(t, http.StatusNotFound, code)
@@ -129,10 +134,11 @@ func TestStuck_UnsentReply_IsListed_AndReplayedExactlyOnce(t *testing.T) {
 // the bridge's own redelivery races it, and still exactly one reply leaves.
 func TestStuck_TurnHeldInJetStream_IsListed_AndReplayedExactlyOnce(t *testing.T) {
 	s := startServeStack(t)
-	// stuck_after 20s: the shortest the dev policy's slowest possible turn allows.
+	// stuck_after 35s, with no retries so that the slowest possible turn is shorter.
 	pol, err := os.ReadFile(s.cfg.PolicyFile)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(s.cfg.PolicyFile, []byte(strings.Replace(string(pol), "stuck_after: 2m", "stuck_after: 20s", 1)), 0o600))
+	short := strings.NewReplacer("stuck_after: 2m", "stuck_after: 35s", "  retries: 1\n", "  retries: 0\n").Replace(string(pol))
+	require.NoError(t, os.WriteFile(s.cfg.PolicyFile, []byte(short), 0o600))
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(s.API + "/v1/policy")
 		if err != nil {
@@ -146,15 +152,16 @@ func TestStuck_TurnHeldInJetStream_IsListed_AndReplayedExactlyOnce(t *testing.T)
 	customer := "+15558100002"
 	conv := turn.ConversationID("twilio", "sms", customer, business)
 	require.NoError(t, s.temporal.Stop())
-	code, body, turnID := s.send(t, testmsg.Message{Vendor: "twilio", From: customer, To: business, Text: "where is my order"})
+	code, body, sid := s.send(t, testmsg.Message{Vendor: "twilio", From: customer, To: business, Text: "where is my order"})
 	require.Equal(t, http.StatusOK, code, body)
+	turnID := turn.ID("twilio", sid)
 
 	var listed *turn.Stuck
 	require.Eventually(t, func() bool {
 		code, list, problems := stuckList(t, s.API)
 		listed = findStuck(list, conv)
 		return code == http.StatusServiceUnavailable && len(problems) > 0 && listed != nil
-	}, 60*time.Second, 500*time.Millisecond, "listed from JetStream while Temporal is down, and the list says it is partial")
+	}, 90*time.Second, 500*time.Millisecond, "listed from JetStream while Temporal is down, and the list says it is partial")
 	require.Equal(t, turn.StuckJetStream, listed.Reasons[0].Source)
 	require.Equal(t, []string{turnID}, listed.Reasons[0].Turns)
 	require.Eventually(t, func() bool {

@@ -115,20 +115,35 @@ func (a *Activities) Send(ctx context.Context, in workflows.SendInput) (workflow
 	return workflows.SendOutput{MessageID: r.MessageID, Elapsed: elapsed}, nil
 }
 
-// PublishOutcome announces a processed turn on the events stream. The outcome's turn
-// id is the message id, so a retried publish is deduplicated by JetStream.
+// PublishOutcome announces a processed turn on the events stream. The message id is
+// the turn's (and, for the outcome of a replay, the replay's completion time), so a
+// retried publish is deduplicated by JetStream and a replayed outcome is not.
 func (a *Activities) PublishOutcome(ctx context.Context, in workflows.PublishInput) error {
-	data, err := json.Marshal(in.Outcome)
+	o := in.Outcome
+	data, err := json.Marshal(o)
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "Encoding", err)
 	}
-	_, err = a.Events.Publish(ctx, streams.EventSubject(in.Outcome.ConversationID), data,
-		jetstream.WithMsgID("outcome:"+in.Outcome.TurnID))
-	if err == nil && activity.GetInfo(ctx).Attempt == 1 && !canary.IsTurn(in.Outcome.TurnID) { // canary turns count in switchboard_canary_*
+	msgID := "outcome:" + o.TurnID
+	if o.Replayed {
+		msgID += fmt.Sprintf(":replayed:%d", o.CompletedAt.UnixNano())
+	}
+	_, err = a.Events.Publish(ctx, streams.EventSubject(o.ConversationID), data, jetstream.WithMsgID(msgID))
+	// Canary turns count in switchboard_canary_*, replays in switchboard_replays_total.
+	if err == nil && activity.GetInfo(ctx).Attempt == 1 && !canary.IsTurn(o.TurnID) && !o.Replayed {
 		m := a.metrics()
-		m.TurnsProcessed.WithLabelValues(in.Outcome.Status).Inc()
-		if !in.Outcome.ReceivedAt.IsZero() {
-			m.TurnLatency.Observe(in.Outcome.CompletedAt.Sub(in.Outcome.ReceivedAt).Seconds())
+		m.TurnsProcessed.WithLabelValues(o.Status).Inc()
+		if !o.ReceivedAt.IsZero() {
+			m.TurnLatency.Observe(o.CompletedAt.Sub(o.ReceivedAt).Seconds())
+			if !o.AcceptedAt.IsZero() {
+				m.TurnHops.WithLabelValues("bridge").Observe(max(0, o.AcceptedAt.Sub(o.ReceivedAt).Seconds()))
+			}
+		}
+		if o.NLUDuration > 0 {
+			m.TurnHops.WithLabelValues("nlu").Observe(o.NLUDuration.Seconds())
+		}
+		if o.CPaaSDuration > 0 {
+			m.TurnHops.WithLabelValues("cpaas").Observe(o.CPaaSDuration.Seconds())
 		}
 	}
 	return err

@@ -78,7 +78,9 @@ func (s *Stuck) List(ctx context.Context) (list []turn.Stuck, problems []string)
 	for id, r := range jetstreamReasons(held, undelivered) {
 		add(id, r)
 	}
-	wf, err := s.workflowStuck(ctx)
+	tctx, cancel := context.WithTimeout(ctx, temporalWait)
+	defer cancel()
+	wf, err := s.workflowStuck(tctx)
 	if err != nil {
 		problems = append(problems, "Temporal: "+err.Error())
 	}
@@ -242,7 +244,13 @@ func (s *Stuck) workflowStuck(ctx context.Context) ([]turn.Stuck, error) {
 	return slices.DeleteFunc(out, func(st turn.Stuck) bool { return len(st.Reasons) == 0 }), nil
 }
 
+// temporalWait bounds each call to Temporal, so that a Temporal outage makes the
+// stuck list partial rather than slow.
+const temporalWait = 5 * time.Second
+
 func (s *Stuck) transcript(ctx context.Context, id string) (turn.Transcript, error) {
+	ctx, cancel := context.WithTimeout(ctx, temporalWait)
+	defer cancel()
 	var tr turn.Transcript
 	v, err := s.Temporal.QueryWorkflow(ctx, turn.WorkflowID(id), "", workflows.QueryTranscript)
 	if err != nil {

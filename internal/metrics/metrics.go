@@ -27,6 +27,7 @@ type Metrics struct {
 	TurnsReceived  *prometheus.CounterVec   // vendor, result: accepted | duplicate | rejected | unavailable
 	TurnsProcessed *prometheus.CounterVec   // status
 	TurnLatency    prometheus.Histogram     // receipt to outcome, seconds
+	TurnHops       *prometheus.HistogramVec // hop: bridge | nlu | cpaas, seconds
 	Attempts       *prometheus.CounterVec   // provider, outcome: ok | unavailable | rate_limited | timeout | rejected | breaker_open
 	AttemptLatency *prometheus.HistogramVec // provider
 	Escalations    *prometheus.CounterVec   // outcome: queued | rerouted | flagged
@@ -45,6 +46,7 @@ func New() *Metrics {
 	m.TurnsReceived = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_turns_received_total", Help: "Turns received at ingress, by vendor and result."}, []string{"vendor", "result"})
 	m.TurnsProcessed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_turns_processed_total", Help: "Turns processed by conversation workflows, by outcome status."}, []string{"status"})
 	m.TurnLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchboard_turn_latency_seconds", Help: "From the turn's receipt at ingress to its outcome.", Buckets: latency})
+	m.TurnHops = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_turn_hop_seconds", Help: "Per hop of a turn: bridge (receipt at ingress to the workflow accepting it), nlu and cpaas (the answering provider's latency).", Buckets: latency}, []string{"hop"})
 	m.Attempts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_provider_attempts_total", Help: "Provider attempts, by provider and outcome."}, []string{"provider", "outcome"})
 	m.AttemptLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_provider_attempt_seconds", Help: "Duration of provider attempts.", Buckets: latency}, []string{"provider"})
 	m.Escalations = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_escalations_total", Help: "Escalation events: queued on a queue, re-routed after a missed SLA, flagged when no queue acknowledged (alert on this)."}, []string{"outcome"})
@@ -55,7 +57,7 @@ func New() *Metrics {
 	m.Stuck = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchboard_stuck_conversations", Help: "Stuck conversations at the last sweep, by what they are stuck on. Every worker sweeps: aggregate with max, not sum."}, []string{"source"})
 	m.Replays = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_replays_total", Help: "Replays of stuck conversations, by result."}, []string{"result"})
 	m.temporalRoot = newTemporalRoot(newTemporalSink(m.reg))
-	m.reg.MustRegister(m.TurnsReceived, m.TurnsProcessed, m.TurnLatency, m.Attempts, m.AttemptLatency, m.Escalations,
+	m.reg.MustRegister(m.TurnsReceived, m.TurnsProcessed, m.TurnLatency, m.TurnHops, m.Attempts, m.AttemptLatency, m.Escalations,
 		m.PolicyReloads, m.PolicyValid, m.BridgeResults, m.Stuck, m.Replays,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
