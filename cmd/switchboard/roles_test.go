@@ -51,17 +51,17 @@ func TestServiceCommands_ServeHasTheFlagsOfAPIAndWorker_DefinedAlike(t *testing.
 		}
 	}
 	// Each role takes only what it uses.
-	for _, name := range []string{"public-url", "agent-token", "vonage-signature-secret"} {
+	for _, name := range []string{"public-url", "agent-token", "ingress-token", "vonage-signature-secret", "replay-rate"} {
 		if api[name] == nil || worker[name] != nil {
 			t.Errorf("--%s: want it on api only", name)
 		}
 	}
-	for _, name := range []string{"provider-url", "send-claim-grace", "agent-file", "twilio-account-sid", "openai-api-key", "vonage-api-secret", "task-queue"} {
+	for _, name := range []string{"provider-url", "send-claim-grace", "agent-file", "twilio-account-sid", "openai-api-key", "vonage-api-secret"} {
 		if worker[name] == nil || api[name] != nil {
 			t.Errorf("--%s: want it on worker only", name)
 		}
 	}
-	for _, name := range []string{"http-addr", "nats-url", "temporal-address", "policy", "ops-token", "twilio-auth-token", "instance"} {
+	for _, name := range []string{"http-addr", "nats-url", "temporal-address", "task-queue", "policy", "ops-token", "twilio-auth-token", "instance"} {
 		if worker[name] == nil || api[name] == nil {
 			t.Errorf("--%s: want it on both", name)
 		}

@@ -106,6 +106,7 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 	f.IntVar(&cfg.Streams.Replicas, "stream-replicas", 3, "JetStream replicas of Switchboard's streams and buckets (1 on a single server)")
 	f.StringVar(&cfg.TemporalAddr, "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port")
 	f.StringVar(&cfg.Namespace, "temporal-namespace", "default", "Temporal namespace")
+	f.StringVar(&cfg.TaskQueue, "task-queue", "switchboard-conversations", "Temporal task queue of the conversation workflows (the API's replays hand turns to it too)")
 	f.BoolVar(&cfg.TemporalTLS, "temporal-tls", false, "dial Temporal over TLS")
 	f.StringVar(&cfg.TemporalCAFile, "temporal-ca", "", "CA bundle for Temporal TLS")
 	f.StringVar(&cfg.PolicyFile, "policy", "/etc/switchboard/policy.yaml", "routing policy file, reloaded on change")
@@ -123,11 +124,11 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 	if runsAPI {
 		f.StringVar(&cfg.PublicURL, "public-url", "", "base URL vendors call; webhook signatures are computed over it (required behind a proxy)")
 		secret(&agentToken, "agent-token", "bearer token(s) of the agent-desk role, comma-separated")
+		f.Float64Var(&cfg.ReplayRate, "replay-rate", app.DefaultReplayRate, "turns re-driven and replies re-sent per second by the replays of stuck conversations, across this process")
 		secret(&ingressToken, "ingress-token", "bearer token(s) that may POST /v1/turns, comma-separated; once set, the JSON turn API requires one (or an ops token)")
 		secret(&cfg.VonageSignatureSecret, "vonage-signature-secret", "Vonage signature secret: verifies inbound webhook JWTs")
 	}
 	if runsWorker {
-		f.StringVar(&cfg.TaskQueue, "task-queue", "switchboard-conversations", "Temporal task queue of the conversation workflows")
 		f.StringVar(&agentFile, "agent-file", "", "the agent's cached flows, a JSON file like deploy/agent/demo-agent.json (local NLU, LLM prompt)")
 		f.StringVar(&cfg.Connections.DialogflowProject, "dialogflow-project", "", "Dialogflow CX project, unless the policy names it")
 		f.StringVar(&cfg.Connections.DialogflowAgent, "dialogflow-agent", "", "Dialogflow CX agent id, unless the policy names it")

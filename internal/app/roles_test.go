@@ -42,8 +42,8 @@ func TestValidate_EachRoleAsksForWhatItUses(t *testing.T) {
 	if c.API.PublicURL != "http://127.0.0.1:0" {
 		t.Errorf("api: PublicURL defaults to %q", c.API.PublicURL)
 	}
-	if c.Bridge.TaskQueue != "" {
-		t.Errorf("api: the bridge was configured (task queue %q)", c.Bridge.TaskQueue)
+	if c.Bridge.TaskQueue != "switchboard-conversations" {
+		t.Errorf("api: replays hand turns over through the bridge, whose task queue is %q", c.Bridge.TaskQueue)
 	}
 
 	// The worker verifies nothing, but its /metrics needs an ops token.
