@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/switchboard-cc/switchboard/internal/turn"
 )
@@ -43,6 +44,9 @@ func (s *Server) listStuck(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
+// replayTimeout bounds one replay.
+const replayTimeout = 4 * time.Minute
+
 func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !turn.ValidConversationID(id) {
@@ -62,7 +66,11 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 		}
 		dryRun = b
 	}
-	rep, err := s.cfg.Stuck.Replay(r.Context(), id, dryRun, "ops via the API from "+r.RemoteAddr)
+	// A paced replay may outlast the server's write timeout, which is sized for turns.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(replayTimeout))
+	ctx, cancel := context.WithTimeout(r.Context(), replayTimeout)
+	defer cancel()
+	rep, err := s.cfg.Stuck.Replay(ctx, id, dryRun, "ops via the API from "+r.RemoteAddr)
 	switch {
 	case errors.Is(err, turn.ErrNoConversation):
 		writeError(w, http.StatusNotFound, "conversation not found")

@@ -200,6 +200,12 @@ func (c *conversation) replay(ctx workflow.Context, r ReplayRequest) (ReplayResu
 func (c *conversation) resend(ctx workflow.Context, failed turn.Outcome) turn.Outcome {
 	out := failed
 	out.Replayed = true
+	if e := c.Escalation; e != nil && e.State == turn.EscalationAcknowledged {
+		// A person has taken the conversation since: the bot's old answer would
+		// only talk over them.
+		out.Status, out.Reason = turn.StatusForwarded, "not sent again: "+e.Agent+" has the conversation"
+		return out
+	}
 	route, err := c.route(ctx)
 	if err != nil {
 		out.Status, out.Reason = turn.StatusFailed, "routing: "+errorText(err)

@@ -198,3 +198,36 @@ func TestStuck_ReplyInFlightElsewhere_NoFailoverNoEscalation_ReplayedLater(t *te
 	require.Len(t, w.sends, 1)
 	require.Equal(t, turn.StatusReplied, res.Resent[0].Status)
 }
+
+func TestStuck_ReplayDoesNotTalkOverAnAgentWhoTookTheConversation(t *testing.T) {
+	w := newWorld()
+	down := temporal.NewApplicationError("down", workflows.ErrTypeUnavailable)
+	w.sendErr["twilio"], w.sendErr["vonage"] = down, down
+	env := newEnv(t, w)
+	var acc []workflows.Accepted
+	var errs []error
+	sendTurns(env, &acc, &errs, mkTurn(1)) // fails: every CPaaS down, so it escalates
+	var ack error
+	desk(env, 20*time.Second, workflows.UpdateAck, workflows.DeskRequest{EscalationID: "conv-1/esc-1", Agent: "ann"}, &ack)
+	env.RegisterDelayedCallback(func() {
+		w.mu.Lock()
+		w.sendErr = map[string]error{}
+		w.mu.Unlock()
+	}, 25*time.Second)
+	var res workflows.ReplayResult
+	var replayErr error
+	replay(env, 30*time.Second, &res, &replayErr)
+	env.RegisterDelayedCallback(func() {
+		tr := transcript(t, env)
+		require.Nil(t, tr.Stuck)
+		require.Equal(t, workflows.StatusWaitingHuman, tr.Status)
+		env.CancelWorkflow()
+	}, 40*time.Second)
+	env.ExecuteWorkflow(workflows.WorkflowName, startState(workflows.Options{}))
+	require.NoError(t, ack)
+	require.NoError(t, replayErr)
+	require.Len(t, res.Resent, 1)
+	require.Equal(t, turn.StatusForwarded, res.Resent[0].Status)
+	require.Contains(t, res.Resent[0].Reason, "ann has the conversation")
+	require.Empty(t, w.sends, "the bot's old answer is not sent over the agent")
+}
