@@ -192,7 +192,9 @@ func TestProcesses_KillNineOfAWorker_EveryTurnIsAnsweredExactlyOnce(t *testing.T
 		}
 		require.Len(t, got[to], turnsEach, "conversation %d: %d replies for %d turns", c, len(got[to]), turnsEach)
 	}
-	require.Len(t, all, total, "no reply to anyone else")
+	// The stack canary (a Temporal Schedule, every minute) writes to its own number.
+	const canaryCustomer = "+15559990000"
+	require.Len(t, all, total+len(got[canaryCustomer]), "no reply to anyone else")
 	require.True(t, settled, "turns or reply claims still in flight: %d claims pending", len(pendingClaims(t, js)))
 
 	// The transcripts agree: each turn replied once, with the message in the outbox.
