@@ -72,7 +72,7 @@ func (c *conversation) stuck() *turn.Stuck {
 	s := turn.Stuck{ConversationID: c.Conversation.ID}
 	if len(c.Unanswered) > 0 {
 		r := turn.StuckReason{Source: turn.StuckUnanswered, Since: c.Unanswered[0].ReceivedAt,
-			Detail: fmt.Sprintf("%d repl(ies) not sent: %s", len(c.Unanswered), c.Unanswered[len(c.Unanswered)-1].Reason)}
+			Detail: fmt.Sprintf("%d turn(s) unanswered; the last: %s", len(c.Unanswered), c.Unanswered[len(c.Unanswered)-1].Reason)}
 		for _, o := range c.Unanswered {
 			r.Turns = append(r.Turns, o.TurnID)
 		}

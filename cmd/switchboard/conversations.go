@@ -105,7 +105,7 @@ func fetchStuck(cmd *cobra.Command, apiURL, token string, q url.Values) (stuckLi
 // printStuck writes one line per stuck conversation, oldest first:
 //
 //	CONVERSATION                    STUCK FOR  ON          TURNS  DETAIL
-//	twilio-sms-2f6c0e1d7a9b41c0d3e5  12m3s      unanswered  2      2 repl(ies) not sent: ...
+//	twilio-sms-2f6c0e1d7a9b41c0d3e5  12m3s      unanswered  2      2 turn(s) unanswered; the last: ...
 func printStuck(w io.Writer, list []turn.Stuck, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONVERSATION\tSTUCK FOR\tON\tTURNS\tDETAIL")
