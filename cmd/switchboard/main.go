@@ -3,9 +3,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/goccy/go-yaml"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -31,22 +36,101 @@ func newRootCommand() *cobra.Command {
 	return root
 }
 
-// bindEnv lets every flag of cmd be set by SWITCHBOARD_<FLAG> (upper case, dashes
-// to underscores). A flag given on the command line wins over the environment.
+// bindEnv fills the flags of cmd not given on the command line: from
+// SWITCHBOARD_<FLAG> (upper case, dashes to underscores), else from the YAML
+// config file named by --config (or SWITCHBOARD_CONFIG), on commands that have that
+// flag. The command line wins over the environment, which wins over the file.
 func bindEnv(cmd *cobra.Command) error {
-	var err error
+	file, err := loadConfigFile(cmd)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
 	visit := func(f *pflag.Flag) {
+		seen[f.Name] = true
 		if err != nil || f.Changed {
 			return
 		}
-		name := "SWITCHBOARD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := envName(f.Name)
 		if v, ok := os.LookupEnv(name); ok {
 			if e := f.Value.Set(v); e != nil {
 				err = fmt.Errorf("environment variable %s: %w", name, e)
+			}
+			return
+		}
+		if v, ok := file.values[f.Name]; ok {
+			if e := setFlag(f, v); e != nil {
+				err = fmt.Errorf("%s: %s: %w", file.path, f.Name, e)
 			}
 		}
 	}
 	cmd.Flags().VisitAll(visit)
 	cmd.InheritedFlags().VisitAll(visit)
-	return err
+	if err != nil {
+		return err
+	}
+	for _, key := range slices.Sorted(maps.Keys(file.values)) {
+		if !seen[key] {
+			return fmt.Errorf("%s: %s is not a setting of switchboard %s (the keys are its flag names)", file.path, key, cmd.Name())
+		}
+	}
+	return nil
+}
+
+func envName(flag string) string {
+	return "SWITCHBOARD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// configFile is a parsed --config file: flag names to values.
+type configFile struct {
+	path   string
+	values map[string]any
+}
+
+// loadConfigFile reads the file named by the command's --config flag, if it has one
+// and it is set (on the command line or as SWITCHBOARD_CONFIG).
+func loadConfigFile(cmd *cobra.Command) (configFile, error) {
+	f := cmd.Flags().Lookup("config")
+	if f == nil {
+		return configFile{}, nil
+	}
+	path := f.Value.String()
+	if v, ok := os.LookupEnv(envName("config")); ok && !f.Changed {
+		path = v
+	}
+	if path == "" {
+		return configFile{}, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return configFile{}, fmt.Errorf("--config: %w", err)
+	}
+	c := configFile{path: path}
+	if err := yaml.Unmarshal(data, &c.values); err != nil {
+		return configFile{}, fmt.Errorf("--config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// setFlag sets a flag from a YAML value: a scalar as written, a list as its items
+// (repeated, for list flags), a map as NAME=VALUE pairs (for --provider-url).
+func setFlag(f *pflag.Flag, v any) error {
+	switch v := v.(type) {
+	case nil:
+		return errors.New("has no value")
+	case []any:
+		items := make([]string, len(v))
+		for i, x := range v {
+			items[i] = fmt.Sprint(x)
+		}
+		return f.Value.Set(strings.Join(items, ","))
+	case map[string]any:
+		pairs := make([]string, 0, len(v))
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			pairs = append(pairs, k+"="+fmt.Sprint(v[k]))
+		}
+		return f.Value.Set(strings.Join(pairs, ","))
+	default:
+		return f.Value.Set(fmt.Sprint(v))
+	}
 }

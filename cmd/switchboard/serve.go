@@ -99,6 +99,7 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 	if !runsAPI {
 		httpUsage = "address of the HTTP listener for /healthz, /readyz and /metrics"
 	}
+	f.String("config", "", "YAML file of settings, keyed by flag name (nats-url: ..., provider-url: {twilio: ...}); flags and SWITCHBOARD_<FLAG> win over it")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "0.0.0.0:8080", httpUsage)
 	f.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URLs, comma-separated")
 	f.StringVar(&cfg.NATSCredsFile, "nats-creds", "", "NATS credentials file")
