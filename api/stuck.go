@@ -76,6 +76,8 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "conversation not found")
 	case errors.Is(err, turn.ErrNotStuck):
 		writeError(w, http.StatusConflict, "conversation "+id+" is not stuck: nothing to replay")
+	case errors.Is(err, turn.ErrNotReplayable):
+		writeError(w, http.StatusConflict, err.Error())
 	case err != nil:
 		s.log.Error("replay failed", "conversation", id, "error", err)
 		writeError(w, http.StatusServiceUnavailable, "replay failed: "+err.Error())

@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"golang.org/x/time/rate"
 
 	"github.com/switchboard-cc/switchboard/internal/metrics"
@@ -91,6 +95,13 @@ func (s *Stuck) List(ctx context.Context) (list []turn.Stuck, problems []string)
 			}
 			add(st.ConversationID, r)
 		}
+	}
+	failing, err := s.failingTasks(tctx)
+	if err != nil {
+		problems = append(problems, "Temporal: "+err.Error())
+	}
+	for id, r := range failing {
+		add(id, r)
 	}
 	for _, st := range found {
 		list = append(list, *st)
@@ -248,6 +259,37 @@ func (s *Stuck) workflowStuck(ctx context.Context) ([]turn.Stuck, error) {
 // stuck list partial rather than slow.
 const temporalWait = 5 * time.Second
 
+// failingTasks lists the conversations whose workflow task keeps failing or timing
+// out: Temporal sets TemporalReportedProblems after several in a row (five, by
+// default: system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute).
+func (s *Stuck) failingTasks(ctx context.Context) (map[string]turn.StuckReason, error) {
+	q := "WorkflowId STARTS_WITH 'conversation/' AND ExecutionStatus = 'Running' AND " + reportedProblems + " IN ('category=WorkflowTaskFailed', 'category=WorkflowTaskTimedOut')"
+	resp, err := s.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.Namespace, Query: q, PageSize: 1000})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]turn.StuckReason{}
+	for _, e := range resp.GetExecutions() {
+		if id, ok := turn.ConversationFromWorkflowID(e.GetExecution().GetWorkflowId()); ok {
+			out[id] = failingTask(e.GetSearchAttributes().GetIndexedFields()[reportedProblems], e.GetStartTime().AsTime())
+		}
+	}
+	return out, nil
+}
+
+// reportedProblems is the search attribute Temporal sets on a workflow whose tasks
+// keep failing.
+const reportedProblems = "TemporalReportedProblems"
+
+func failingTask(problems *commonpb.Payload, since time.Time) turn.StuckReason {
+	var list []string
+	if problems != nil {
+		_ = converter.GetDefaultDataConverter().FromPayload(problems, &list)
+	}
+	return turn.StuckReason{Source: turn.StuckWorkflowTask, Since: since,
+		Detail: fmt.Sprintf("its workflow task keeps failing (%s): a replay cannot help; fix or roll back the worker, and it carries on by itself", strings.Join(list, ", "))}
+}
+
 func (s *Stuck) transcript(ctx context.Context, id string) (turn.Transcript, error) {
 	ctx, cancel := context.WithTimeout(ctx, temporalWait)
 	defer cancel()
@@ -257,6 +299,12 @@ func (s *Stuck) transcript(ctx context.Context, id string) (turn.Transcript, err
 		return tr, err
 	}
 	return tr, v.Get(&tr)
+}
+
+func (s *Stuck) describe(ctx context.Context, id string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, temporalWait)
+	defer cancel()
+	return s.Temporal.DescribeWorkflowExecution(ctx, turn.WorkflowID(id), "")
 }
 
 // one finds what a single conversation is stuck on, or nil.
@@ -272,6 +320,12 @@ func (s *Stuck) one(ctx context.Context, id string) (*turn.Stuck, *turn.Transcri
 	st := &turn.Stuck{ConversationID: id}
 	if r, ok := jetstreamReasons(map[string][]workflows.HeldTurn{id: held}, undelivered)[id]; ok && len(r.Turns) > 0 {
 		st.Add(r)
+	}
+	if d, err := s.describe(ctx, id); err == nil {
+		if p := d.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[reportedProblems]; p != nil && d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			st.Add(failingTask(p, d.GetWorkflowExecutionInfo().GetStartTime().AsTime()))
+			return st, nil, nil // its queries would fail too
+		}
 	}
 	var trp *turn.Transcript
 	tr, err := s.transcript(ctx, id)
@@ -323,6 +377,9 @@ func (s *Stuck) Replay(ctx context.Context, id string, dryRun bool, by string) (
 		case turn.StuckEscalation:
 			flagged = true
 		}
+	}
+	if len(seqs) == 0 && len(unanswered) == 0 && !flagged {
+		return rep, fmt.Errorf("%w: %s", turn.ErrNotReplayable, st.Reasons[0].Detail)
 	}
 	if dryRun {
 		for i, seq := range seqs {
@@ -442,7 +499,7 @@ func (s *Stuck) sweep(ctx context.Context, known, told map[string]bool) map[stri
 	for _, p := range problems {
 		s.log().Warn("stuck sweep: a source could not be read; the stuck list is partial", "problem", p)
 	}
-	counts := map[string]int{turn.StuckJetStream: 0, turn.StuckUnanswered: 0, turn.StuckEscalation: 0}
+	counts := map[string]int{turn.StuckJetStream: 0, turn.StuckUnanswered: 0, turn.StuckEscalation: 0, turn.StuckWorkflowTask: 0}
 	now := map[string]bool{}
 	for _, st := range list {
 		now[st.ConversationID] = true

@@ -16,6 +16,11 @@ const (
 	// StuckEscalation: an escalation went past the SLA of its last queue with no
 	// route left; the customer got the final message and waits for a human.
 	StuckEscalation = "escalation"
+	// StuckWorkflowTask: the conversation's workflow task keeps failing or timing
+	// out (a bad deploy, say), as Temporal reports in TemporalReportedProblems. A
+	// replay cannot help: the worker must be fixed or rolled back, and the
+	// conversation then carries on by itself.
+	StuckWorkflowTask = "workflow_task"
 )
 
 // Stuck is a conversation that made no progress and waits for a replay.
@@ -78,5 +83,6 @@ type Redelivery struct {
 // Errors of a replay.
 var (
 	ErrNotStuck       = errors.New("conversation is not stuck")
+	ErrNotReplayable  = errors.New("a replay cannot move this conversation on")
 	ErrNoConversation = errors.New("conversation not found")
 )
