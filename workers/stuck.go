@@ -32,7 +32,9 @@ import (
 //     (no worker running, found by scanning the turns stream past the bridge
 //     consumer's delivered sequence);
 //   - its workflow reports itself stuck (SwitchboardStatus="stuck"): replies no
-//     CPaaS provider could send, or an escalation no queue acknowledged.
+//     CPaaS provider could send, or an escalation no queue acknowledged;
+//   - its workflow task keeps failing (Temporal's TemporalReportedProblems): no
+//     replay can help that, only a fixed worker.
 //
 // A replay re-drives the JetStream turns through the bridge's update-with-start
 // (the update id is the turn id: a turn the workflow already has is a no-op), then
