@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -402,7 +403,9 @@ func (c *conversation) reply(ctx workflow.Context, route Route, out *turn.Outcom
 				out.Reason = fmt.Sprintf("reply not sent: the turn waited %s, longer than stale_reply.after (%s)", waited.Round(time.Second), sr.After)
 				return nil
 			}
-			out.Reply = sr.Apology + out.Reply
+			if !strings.HasPrefix(out.Reply, sr.Apology) { // a replay resends an apology already made
+				out.Reply = sr.Apology + out.Reply
+			}
 		}
 	}
 	provider, r, err := c.send(ctx, route, out.Reply, turn.IdempotencyKey(c.Conversation.ID, c.epoch, out.Seq))

@@ -231,3 +231,29 @@ func TestStuck_ReplayDoesNotTalkOverAnAgentWhoTookTheConversation(t *testing.T) 
 	require.Contains(t, res.Resent[0].Reason, "ann has the conversation")
 	require.Empty(t, w.sends, "the bot's old answer is not sent over the agent")
 }
+
+func TestStuck_AStaleReplyReplayedLaterApologisesOnce(t *testing.T) {
+	w := newWorld()
+	w.stale = workflows.StaleReply{After: 15 * time.Minute, Apology: "Sorry for the wait. "}
+	down := temporal.NewApplicationError("down", workflows.ErrTypeUnavailable)
+	w.sendErr["twilio"], w.sendErr["vonage"] = down, down
+	env := newEnv(t, w)
+	var acc []workflows.Accepted
+	var errs []error
+	old := mkTurn(1)
+	old.ReceivedAt = env.Now().Add(-20 * time.Minute)
+	sendTurns(env, &acc, &errs, old)
+	env.RegisterDelayedCallback(func() {
+		w.mu.Lock()
+		w.sendErr = map[string]error{}
+		w.mu.Unlock()
+	}, 20*time.Second)
+	var res workflows.ReplayResult
+	var replayErr error
+	replay(env, 30*time.Second, &res, &replayErr)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 40*time.Second)
+	env.ExecuteWorkflow(workflows.WorkflowName, startState(workflows.Options{}))
+	require.NoError(t, replayErr)
+	require.Len(t, w.sends, 1)
+	require.Equal(t, "Sorry for the wait. Hello from cx-primary", w.sends[0].Message.Body)
+}
