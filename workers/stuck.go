@@ -87,6 +87,7 @@ func (s *Stuck) List(ctx context.Context) (list []turn.Stuck, problems []string)
 	tctx, cancel := context.WithTimeout(ctx, temporalWait)
 	defer cancel()
 	wf, err := s.workflowStuck(tctx)
+	cancel()
 	if err != nil {
 		problems = append(problems, "Temporal: "+err.Error())
 	}
@@ -98,7 +99,9 @@ func (s *Stuck) List(ctx context.Context) (list []turn.Stuck, problems []string)
 			add(st.ConversationID, r)
 		}
 	}
-	failing, err := s.failingTasks(tctx)
+	fctx, cancelFailing := context.WithTimeout(ctx, temporalWait)
+	defer cancelFailing()
+	failing, err := s.failingTasks(fctx)
 	if err != nil {
 		problems = append(problems, "Temporal: "+err.Error())
 	}
