@@ -12,4 +12,10 @@
 // deduplicates and enqueues; the workflow's main loop processes queued turns one at a
 // time, in arrival order. History is bounded by continue-as-new, which carries the
 // queue, the dedupe window and the recent transcript into the next run.
+//
+// A conversation that cannot move on by itself (a reply no CPaaS provider could
+// send, an escalation no queue acknowledged, turns held in JetStream) shows
+// SwitchboardStatus="stuck" until the "replay" update moves it on (stuck.go).
+// Changes to the commands the workflow issues are guarded by workflow.GetVersion,
+// so that conversations already running replay their histories unchanged.
 package workflows
