@@ -109,6 +109,7 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 	f.StringVar(&cfg.Namespace, "temporal-namespace", "default", "Temporal namespace")
 	f.StringVar(&cfg.TaskQueue, "task-queue", "switchboard-conversations", "Temporal task queue of the conversation workflows (the API's replays hand turns to it too)")
 	f.BoolVar(&cfg.TemporalTLS, "temporal-tls", false, "dial Temporal over TLS")
+	f.StringVar(&cfg.TemporalCompression, "temporal-compression", "gzip", "gRPC compression of requests to Temporal: gzip, or none (less CPU when Temporal is near)")
 	f.StringVar(&cfg.TemporalCAFile, "temporal-ca", "", "CA bundle for Temporal TLS")
 	f.StringVar(&cfg.PolicyFile, "policy", "/etc/switchboard/policy.yaml", "routing policy file, reloaded on change")
 	f.StringVar(&cfg.Instance, "instance", "", "name of this replica in shared breaker state (default host-random)")

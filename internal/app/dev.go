@@ -219,6 +219,7 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 		VonageSignatureSecret: dc.VonageSignatureSecret,
 		Workflow:              dc.Workflow,
 		PolicyFile:            dc.PolicyFile,
+		TemporalCompression:   "none", // loopback: compression costs CPU and saves nothing
 	}
 	fakes.Apply(&cfg)
 	cfg.API.Tokens = Tokens(dc.OpsToken, dc.AgentToken)

@@ -20,7 +20,7 @@ func TemporalClientOptions(cfg Config, log *slog.Logger) (client.Options, error)
 		Namespace: cfg.Namespace,
 		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
 	}
-	if err := temporalSecurity(&o, cfg); err != nil {
+	if err := temporalConnection(&o, cfg); err != nil {
 		return client.Options{}, err
 	}
 	return o, nil
