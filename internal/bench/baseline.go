@@ -136,6 +136,8 @@ func startBaseline(ctx context.Context, temporalAddr string, log *slog.Logger) (
 	b.tc, err = client.DialContext(ctx, client.Options{
 		HostPort: temporalAddr, Namespace: "default",
 		Logger: sdklog.NewStructuredLogger(log.With("component", "bench-baseline")),
+		// The client settings of ours in dev: no compression on loopback.
+		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
 	})
 	if err != nil {
 		return fail(fmt.Errorf("connect to Temporal at %s: %w", temporalAddr, err))
