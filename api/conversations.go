@@ -19,7 +19,7 @@ import (
 )
 
 // ErrNotFound is returned for a conversation Temporal does not know.
-var ErrNotFound = errors.New("conversation not found")
+var ErrNotFound = turn.ErrNoConversation
 
 // Conversations reads conversations from Temporal.
 type Conversations interface {

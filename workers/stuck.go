@@ -51,6 +51,9 @@ type Stuck struct {
 	StuckAfter func() time.Duration
 	// Deliver hands a turn to its workflow: the bridge's Deliver.
 	Deliver func(ctx context.Context, t turn.Turn) (workflows.Accepted, error)
+	// Transcript queries a conversation's workflow (api.TemporalConversations);
+	// turn.ErrNoConversation if Temporal does not know it.
+	Transcript func(ctx context.Context, id string) (turn.Transcript, error)
 	// Pace bounds the turns re-driven and replies re-sent per second, across every
 	// replay of the process, so that a recovering vendor is not flooded.
 	Pace *rate.Limiter
@@ -118,36 +121,26 @@ func (s *Stuck) List(ctx context.Context) (list []turn.Stuck, problems []string)
 }
 
 // jetstreamReasons merges held and undelivered turns into one reason per
-// conversation, in stream order.
+// conversation, in stream order; a turn both held and undelivered counts once.
 func jetstreamReasons(held, undelivered map[string][]workflows.HeldTurn) map[string]turn.StuckReason {
-	out := map[string]turn.StuckReason{}
+	all := map[string][]workflows.HeldTurn{}
 	for _, m := range []map[string][]workflows.HeldTurn{held, undelivered} {
 		for id, hs := range m {
-			r := out[id]
-			r.Source = turn.StuckJetStream
-			for _, h := range hs {
-				if slices.Contains(r.Sequences, h.Sequence) {
-					continue
-				}
-				r.Turns, r.Sequences = append(r.Turns, h.TurnID), append(r.Sequences, h.Sequence)
-				if r.Since.IsZero() || h.Since.Before(r.Since) {
-					r.Since, r.Detail = h.Since, h.Detail
-				}
-			}
-			out[id] = r
+			all[id] = append(all[id], hs...)
 		}
 	}
-	for id, r := range out {
-		idx := make([]int, len(r.Sequences))
-		for i := range idx {
-			idx[i] = i
+	out := map[string]turn.StuckReason{}
+	for id, hs := range all {
+		bySeq := func(a, b workflows.HeldTurn) int { return cmp.Compare(a.Sequence, b.Sequence) }
+		slices.SortStableFunc(hs, bySeq)
+		hs = slices.CompactFunc(hs, func(a, b workflows.HeldTurn) bool { return a.Sequence == b.Sequence })
+		r := turn.StuckReason{Source: turn.StuckJetStream}
+		for _, h := range hs {
+			r.Turns, r.Sequences = append(r.Turns, h.TurnID), append(r.Sequences, h.Sequence)
+			if r.Since.IsZero() || h.Since.Before(r.Since) {
+				r.Since, r.Detail = h.Since, h.Detail
+			}
 		}
-		slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(r.Sequences[a], r.Sequences[b]) })
-		turns, seqs := make([]string, len(idx)), make([]uint64, len(idx))
-		for i, j := range idx {
-			turns[i], seqs[i] = r.Turns[j], r.Sequences[j]
-		}
-		r.Turns, r.Sequences = turns, seqs
 		out[id] = r
 	}
 	return out
@@ -298,12 +291,7 @@ func failingTask(problems *commonpb.Payload, since time.Time) turn.StuckReason {
 func (s *Stuck) transcript(ctx context.Context, id string) (turn.Transcript, error) {
 	ctx, cancel := context.WithTimeout(ctx, temporalWait)
 	defer cancel()
-	var tr turn.Transcript
-	v, err := s.Temporal.QueryWorkflow(ctx, turn.WorkflowID(id), "", workflows.QueryTranscript)
-	if err != nil {
-		return tr, err
-	}
-	return tr, v.Get(&tr)
+	return s.Transcript(ctx, id)
 }
 
 func (s *Stuck) describe(ctx context.Context, id string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
@@ -334,9 +322,8 @@ func (s *Stuck) one(ctx context.Context, id string) (*turn.Stuck, *turn.Transcri
 	}
 	var trp *turn.Transcript
 	tr, err := s.transcript(ctx, id)
-	var nf *serviceerror.NotFound
 	switch {
-	case errors.As(err, &nf):
+	case errors.Is(err, turn.ErrNoConversation):
 	case err != nil && len(st.Reasons) == 0:
 		return nil, nil, fmt.Errorf("Temporal: %w", err)
 	case err == nil:

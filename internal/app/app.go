@@ -270,9 +270,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	if err != nil {
 		return err
 	}
+	conversations := api.TemporalConversations{Client: tc, Namespace: cfg.Namespace}
 	stuck := &workers.Stuck{
 		JS: js, Held: held, Temporal: tc, Namespace: cfg.Namespace, StuckAfter: cfg.Bridge.StuckAfter,
-		Deliver: bridge.Deliver, Pace: rate.NewLimiter(rate.Limit(cfg.ReplayRate), 1),
+		Deliver: bridge.Deliver, Transcript: conversations.Transcript, Pace: rate.NewLimiter(rate.Limit(cfg.ReplayRate), 1),
 		Metrics: m, Log: log.With("component", "stuck"),
 	}
 
@@ -313,7 +314,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			}
 		}))
 
-	canaryActivity, canaryRun := canaryParts(policy.Current, nc, js, tc, m, log)
+	canaryActivity, canaryRun := canaryParts(policy.Current, nc, js, conversations, m, log)
 	identity := "" // the worker's, checked by /readyz
 	if runWorker {
 		ledgerKV, err := js.KeyValue(ctx, streams.SendsBucket)
@@ -397,7 +398,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		cfg.API.Policy = policy
 		cfg.API.Stuck = stuck
 		cfg.API.Canary = canaryRun
-		srv, err := api.New(cfg.API, nc, js, api.TemporalConversations{Client: tc, Namespace: cfg.Namespace}, log.With("component", "api"))
+		srv, err := api.New(cfg.API, nc, js, conversations, log.With("component", "api"))
 		if err != nil {
 			return err
 		}
