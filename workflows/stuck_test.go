@@ -30,10 +30,24 @@ func replay(env *testsuite.TestWorkflowEnvironment, at time.Duration, res *workf
 	}, at)
 }
 
+// cpaasDown makes every CPaaS provider of the world unavailable.
+func (w *world) cpaasDown() {
+	down := temporal.NewApplicationError("down", workflows.ErrTypeUnavailable)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sendErr["twilio"], w.sendErr["vonage"] = down, down
+}
+
+// cpaasRecover heals every CPaaS provider of the world.
+func (w *world) cpaasRecover() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sendErr = map[string]error{}
+}
+
 func TestStuck_UnsentReplyIsKeptAndReplayedOnceWithTheSameKey(t *testing.T) {
 	w := newWorld()
-	down := temporal.NewApplicationError("down", workflows.ErrTypeUnavailable)
-	w.sendErr["twilio"], w.sendErr["vonage"] = down, down
+	w.cpaasDown()
 	env := newEnv(t, w)
 	var acc []workflows.Accepted
 	var errs []error
@@ -46,10 +60,7 @@ func TestStuck_UnsentReplyIsKeptAndReplayedOnceWithTheSameKey(t *testing.T) {
 		require.NotNil(t, tr.Stuck)
 		require.Equal(t, turn.StuckUnanswered, tr.Stuck.Reasons[0].Source)
 		require.Equal(t, []string{mkTurn(1).ID}, tr.Stuck.Reasons[0].Turns)
-		// The vendors recover.
-		w.mu.Lock()
-		w.sendErr = map[string]error{}
-		w.mu.Unlock()
+		w.cpaasRecover() // the vendors are back
 	}, 30*time.Second)
 	var res workflows.ReplayResult
 	var replayErr error
@@ -148,8 +159,7 @@ func TestStuck_HeldTurnMarksTheConversationUntilItArrives(t *testing.T) {
 func TestStuck_CanaryNeverEscalatesNorSticks(t *testing.T) {
 	w := newWorld()
 	w.nluDown["cx-primary"], w.nluDown["cx-secondary"] = true, true
-	down := temporal.NewApplicationError("down", workflows.ErrTypeUnavailable)
-	w.sendErr["twilio"], w.sendErr["vonage"] = down, down
+	w.cpaasDown()
 	env := newEnv(t, w)
 	var acc []workflows.Accepted
 	var errs []error
@@ -201,19 +211,14 @@ func TestStuck_ReplyInFlightElsewhere_NoFailoverNoEscalation_ReplayedLater(t *te
 
 func TestStuck_ReplayDoesNotTalkOverAnAgentWhoTookTheConversation(t *testing.T) {
 	w := newWorld()
-	down := temporal.NewApplicationError("down", workflows.ErrTypeUnavailable)
-	w.sendErr["twilio"], w.sendErr["vonage"] = down, down
+	w.cpaasDown()
 	env := newEnv(t, w)
 	var acc []workflows.Accepted
 	var errs []error
 	sendTurns(env, &acc, &errs, mkTurn(1)) // fails: every CPaaS down, so it escalates
 	var ack error
 	desk(env, 20*time.Second, workflows.UpdateAck, workflows.DeskRequest{EscalationID: "conv-1/esc-1", Agent: "ann"}, &ack)
-	env.RegisterDelayedCallback(func() {
-		w.mu.Lock()
-		w.sendErr = map[string]error{}
-		w.mu.Unlock()
-	}, 25*time.Second)
+	env.RegisterDelayedCallback(w.cpaasRecover, 25*time.Second)
 	var res workflows.ReplayResult
 	var replayErr error
 	replay(env, 30*time.Second, &res, &replayErr)
@@ -235,19 +240,14 @@ func TestStuck_ReplayDoesNotTalkOverAnAgentWhoTookTheConversation(t *testing.T) 
 func TestStuck_AStaleReplyReplayedLaterApologisesOnce(t *testing.T) {
 	w := newWorld()
 	w.stale = workflows.StaleReply{After: 15 * time.Minute, Apology: "Sorry for the wait. "}
-	down := temporal.NewApplicationError("down", workflows.ErrTypeUnavailable)
-	w.sendErr["twilio"], w.sendErr["vonage"] = down, down
+	w.cpaasDown()
 	env := newEnv(t, w)
 	var acc []workflows.Accepted
 	var errs []error
 	old := mkTurn(1)
 	old.ReceivedAt = env.Now().Add(-20 * time.Minute)
 	sendTurns(env, &acc, &errs, old)
-	env.RegisterDelayedCallback(func() {
-		w.mu.Lock()
-		w.sendErr = map[string]error{}
-		w.mu.Unlock()
-	}, 20*time.Second)
+	env.RegisterDelayedCallback(w.cpaasRecover, 20*time.Second)
 	var res workflows.ReplayResult
 	var replayErr error
 	replay(env, 30*time.Second, &res, &replayErr)
