@@ -33,13 +33,22 @@ type Error struct {
 	Kind     error // one of the sentinels above
 	Status   int   // the vendor's HTTP or gRPC status code, when there was one
 	Err      error // the underlying error
+	// MaybeSent is set on a send failure after which the vendor may have accepted
+	// the message (see MaybeDelivered).
+	MaybeSent bool
 }
 
 func (e *Error) Error() string {
+	var s string
 	if e.Status != 0 {
-		return fmt.Sprintf("%s: %v (status %d): %v", e.Provider, e.Kind, e.Status, e.Err)
+		s = fmt.Sprintf("%s: %v (status %d): %v", e.Provider, e.Kind, e.Status, e.Err)
+	} else {
+		s = fmt.Sprintf("%s: %v: %v", e.Provider, e.Kind, e.Err)
 	}
-	return fmt.Sprintf("%s: %v: %v", e.Provider, e.Kind, e.Err)
+	if e.MaybeSent {
+		s += " (delivery unknown: the vendor may have accepted the message)"
+	}
+	return s
 }
 
 // Is reports whether target is this error's kind.

@@ -16,6 +16,12 @@ const (
 	ModeDown   Mode = "down"   // refuse the call as an unreachable vendor would
 	ModeErrors Mode = "errors" // fail a share (Rate) of calls with Status
 	ModeSlow   Mode = "slow"   // answer normally after Latency
+	// ModeAcceptThenHang takes a CPaaS send, records it in the outbox, and answers
+	// only after Latency (0: never, until the caller gives up): the vendor has the
+	// message, the caller cannot know it. Every other call (probes, message
+	// lookups) answers normally, as a vendor whose send pipeline stalls while its
+	// read API still works does. NLU fakes ignore it: use slow.
+	ModeAcceptThenHang Mode = "accept_then_hang"
 )
 
 // Fault is the behaviour set for one fake provider. It is also the JSON body of
@@ -25,7 +31,7 @@ type Fault struct {
 	Mode      Mode    `json:"mode"`
 	Rate      float64 `json:"rate,omitempty"`       // errors: share of calls that fail, 0..1 (default 1)
 	Status    int     `json:"status,omitempty"`     // errors: HTTP status to fail with (default 503)
-	LatencyMS int     `json:"latency_ms,omitempty"` // slow: added latency
+	LatencyMS int     `json:"latency_ms,omitempty"` // slow: added latency; accept_then_hang: when the answer comes (0: never)
 }
 
 // Validate checks a fault and fills defaults.
@@ -52,8 +58,12 @@ func (f *Fault) Validate() error {
 		if f.LatencyMS <= 0 || f.LatencyMS > 600_000 {
 			return fmt.Errorf("latency_ms must be between 1 and 600000")
 		}
+	case ModeAcceptThenHang:
+		if f.LatencyMS < 0 || f.LatencyMS > 600_000 {
+			return fmt.Errorf("latency_ms must be between 0 (never answer) and 600000")
+		}
 	default:
-		return fmt.Errorf("mode must be one of ok, down, errors, slow")
+		return fmt.Errorf("mode must be one of ok, down, errors, slow, accept_then_hang")
 	}
 	return nil
 }
@@ -63,6 +73,10 @@ type Decision struct {
 	Down   bool          // drop the call as unreachable
 	Status int           // non-zero: fail with this HTTP status (gRPC fakes map it)
 	Delay  time.Duration // wait this long first (honouring the caller's context)
+	// AnswerLate: a send is accepted and recorded first, then answered after
+	// AnswerAfter (0: never, until the caller gives up). Other calls ignore it.
+	AnswerLate  bool
+	AnswerAfter time.Duration
 }
 
 // Faults holds the fault switches of every fake. The zero value is ready: every
@@ -119,6 +133,8 @@ func (s *Faults) Decide(provider string) Decision {
 		}
 	case ModeSlow:
 		return Decision{Delay: time.Duration(f.LatencyMS) * time.Millisecond}
+	case ModeAcceptThenHang:
+		return Decision{AnswerLate: true, AnswerAfter: time.Duration(f.LatencyMS) * time.Millisecond}
 	}
 	return Decision{}
 }

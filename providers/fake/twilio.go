@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -58,6 +59,7 @@ func NewTwilio(accountSID, authToken string, outbox *Outbox, faults *Faults, nam
 		created: time.Now().UTC().Truncate(time.Second)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{AccountSid}/Messages.json", f.createMessage)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{AccountSid}/Messages.json", f.listMessages)
 	// A wildcard must be a whole path segment, so "{AccountSid}.json" is matched as
 	// one segment and its suffix checked by the handler.
 	mux.HandleFunc("GET /2010-04-01/Accounts/{account}", f.fetchAccount)
@@ -71,29 +73,29 @@ func NewTwilio(accountSID, authToken string, outbox *Outbox, faults *Faults, nam
 // admit applies the call's fault and checks its credentials and account, answering
 // for itself when the call must not go on. Sends and account fetches share it, so a
 // fault set on the provider hits both alike.
-func (f *twilioFake) admit(w http.ResponseWriter, r *http.Request, account string) bool {
+func (f *twilioFake) admit(w http.ResponseWriter, r *http.Request, account string) (Decision, bool) {
 	d := f.faults.Decide(f.name)
 	if !cpaasFault(w, r, d) {
-		return false
+		return d, false
 	}
 	if d.Status != 0 {
 		// Twilio's generic errors are 20000 + status (20429, 20500, 20503).
 		writeTwilioError(w, d.Status, 20000+d.Status, http.StatusText(d.Status))
-		return false
+		return d, false
 	}
 
 	user, pass, ok := r.BasicAuth()
 	if !ok || !cpaasEqual(user, f.sid) || !cpaasEqual(pass, f.token) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
 		writeTwilioError(w, http.StatusUnauthorized, 20003, "Authenticate")
-		return false
+		return d, false
 	}
 	if account != f.sid {
 		writeTwilioError(w, http.StatusNotFound, 20404,
 			fmt.Sprintf("The requested resource %s was not found", r.URL.Path))
-		return false
+		return d, false
 	}
-	return true
+	return d, true
 }
 
 // fetchAccount answers GET /2010-04-01/Accounts/{AccountSid}.json with the account
@@ -106,7 +108,7 @@ func (f *twilioFake) fetchAccount(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("The requested resource %s was not found", r.URL.Path))
 		return
 	}
-	if !f.admit(w, r, account) {
+	if _, ok := f.admit(w, r, account); !ok {
 		return
 	}
 	base := "/2010-04-01/Accounts/" + f.sid
@@ -146,7 +148,8 @@ func twilioResourceName(key string) string {
 }
 
 func (f *twilioFake) createMessage(w http.ResponseWriter, r *http.Request) {
-	if !f.admit(w, r, r.PathValue("AccountSid")) {
+	d, ok := f.admit(w, r, r.PathValue("AccountSid"))
+	if !ok {
 		return
 	}
 
@@ -199,12 +202,24 @@ func (f *twilioFake) createMessage(w http.ResponseWriter, r *http.Request) {
 		At:             now,
 	})
 
-	date := now.Format(time.RFC1123Z)
-	uri := fmt.Sprintf("/2010-04-01/Accounts/%s/Messages/%s", f.sid, sid)
-	cpaasJSON(w, http.StatusCreated, map[string]any{
+	if d.AnswerLate && !answerLate(r.Context(), d.AnswerAfter) {
+		return // accepted; the caller never learns it
+	}
+	cpaasJSON(w, http.StatusCreated, f.messageResource(Sent{MessageID: sid, Channel: channel, From: plainFrom, To: plainTo, Body: body, At: now}))
+}
+
+// messageResource is a message in Twilio's shape, as creating and listing answer it.
+func (f *twilioFake) messageResource(m Sent) map[string]any {
+	date := m.At.Format(time.RFC1123Z)
+	uri := fmt.Sprintf("/2010-04-01/Accounts/%s/Messages/%s", f.sid, m.MessageID)
+	to, from := m.To, m.From
+	if m.Channel == "whatsapp" {
+		to, from = twilioWhatsApp+to, twilioWhatsApp+from
+	}
+	return map[string]any{
 		"account_sid":           f.sid,
 		"api_version":           "2010-04-01",
-		"body":                  body,
+		"body":                  m.Body,
 		"date_created":          date,
 		"date_sent":             nil,
 		"date_updated":          date,
@@ -217,12 +232,61 @@ func (f *twilioFake) createMessage(w http.ResponseWriter, r *http.Request) {
 		"num_segments":          "1",
 		"price":                 nil,
 		"price_unit":            "USD",
-		"sid":                   sid,
+		"sid":                   m.MessageID,
 		"status":                "queued",
 		"subresource_uris":      map[string]string{"media": uri + "/Media.json"},
 		"to":                    to,
 		"uri":                   uri + ".json",
+	}
+}
+
+// listMessages answers GET /2010-04-01/Accounts/{AccountSid}/Messages.json with one
+// page of the messages this fake accepted, newest first, filtered by To and From as
+// Twilio filters them (addresses as Twilio writes them, whatsapp: prefix included).
+// PageSize bounds the page (default 50, at most 1000, as Twilio's); the fake serves
+// a single page and no date filters.
+func (f *twilioFake) listMessages(w http.ResponseWriter, r *http.Request) {
+	if _, ok := f.admit(w, r, r.PathValue("AccountSid")); !ok {
+		return
+	}
+	q := r.URL.Query()
+	size := 50
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeTwilioError(w, http.StatusBadRequest, 20001, "PageSize must be between 1 and 1000")
+			return
+		}
+		size = n
+	}
+	all := f.outbox.List()
+	page := []map[string]any{}
+	for i := len(all) - 1; i >= 0 && len(page) < size; i-- {
+		m := all[i]
+		if m.Vendor != f.name {
+			continue
+		}
+		res := f.messageResource(m)
+		if (q.Has("To") && res["to"] != q.Get("To")) || (q.Has("From") && res["from"] != q.Get("From")) {
+			continue
+		}
+		page = append(page, res)
+	}
+	uri := "/2010-04-01/Accounts/" + f.sid + "/Messages.json?" + r.URL.RawQuery
+	cpaasJSON(w, http.StatusOK, map[string]any{
+		"end": len(page) - 1, "first_page_uri": uri, "next_page_uri": nil, "page": 0, "page_size": size,
+		"previous_page_uri": nil, "start": 0, "uri": uri, "messages": page,
 	})
+}
+
+// answerLate holds the answer to an accepted send for after (0: until the caller
+// gives up); it reports whether anyone is left to answer.
+func answerLate(ctx context.Context, after time.Duration) bool {
+	if after <= 0 {
+		<-ctx.Done()
+		return false
+	}
+	return cpaasWait(ctx, after)
 }
 
 // writeTwilioError answers as Twilio's REST API does, in the shape twilio-go decodes

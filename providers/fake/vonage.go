@@ -74,17 +74,17 @@ type vonageInvalidParam struct {
 
 // fault carries out the call's fault decision; it reports whether the handler
 // should go on. Sends and balance reads share it, so a fault hits both alike.
-func (f *vonageFake) fault(w http.ResponseWriter, r *http.Request) bool {
+func (f *vonageFake) fault(w http.ResponseWriter, r *http.Request) (Decision, bool) {
 	d := f.faults.Decide(f.name)
 	if !cpaasFault(w, r, d) {
-		return false
+		return d, false
 	}
 	if d.Status != 0 {
 		writeVonageProblem(w, d.Status, vonageErrorType(d.Status), http.StatusText(d.Status),
 			"The fake was switched to fail this call.", nil)
-		return false
+		return d, false
 	}
-	return true
+	return d, true
 }
 
 func writeVonageUnauthorized(w http.ResponseWriter) {
@@ -94,7 +94,7 @@ func writeVonageUnauthorized(w http.ResponseWriter) {
 
 // getBalance answers the Account API's balance read. It records nothing.
 func (f *vonageFake) getBalance(w http.ResponseWriter, r *http.Request) {
-	if !f.fault(w, r) {
+	if _, ok := f.fault(w, r); !ok {
 		return
 	}
 	user, pass, ok := r.BasicAuth()
@@ -110,7 +110,8 @@ func (f *vonageFake) getBalance(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *vonageFake) send(w http.ResponseWriter, r *http.Request) {
-	if !f.fault(w, r) {
+	d, ok := f.fault(w, r)
+	if !ok {
 		return
 	}
 
@@ -153,6 +154,9 @@ func (f *vonageFake) send(w http.ResponseWriter, r *http.Request) {
 		IdempotencyKey: m.ClientRef,
 		At:             time.Now().UTC(),
 	})
+	if d.AnswerLate && !answerLate(r.Context(), d.AnswerAfter) {
+		return // accepted; the caller never learns it
+	}
 	cpaasJSON(w, http.StatusAccepted, map[string]string{"message_uuid": id})
 }
 

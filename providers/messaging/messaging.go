@@ -2,7 +2,10 @@
 // providers (Twilio, Vonage) that deliver replies to customers.
 package messaging
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Message is one outbound reply.
 type Message struct {
@@ -28,4 +31,16 @@ type Receipt struct {
 // one attempt. Errors are classified with the providers package.
 type Sender interface {
 	Send(ctx context.Context, m Message) (Receipt, error)
+}
+
+// Finder is an optional ability of a Sender: asking the vendor whether it holds a
+// message. It settles a send whose outcome is unknown (providers.DeliveryUnknown)
+// without sending it again blind.
+//
+// Find reports the vendor's receipt for a message from m.From to m.To with m.Body
+// that the vendor created at or after since, and false if it holds none. An error
+// means the vendor could not be asked; it is classified like Send's. Implementations
+// are safe for concurrent use, honour ctx and make exactly one attempt.
+type Finder interface {
+	Find(ctx context.Context, m Message, since time.Time) (Receipt, bool, error)
 }

@@ -111,6 +111,7 @@ type Sender struct {
 
 var (
 	_ messaging.Sender                          = (*Sender)(nil)
+	_ messaging.Finder                          = (*Sender)(nil)
 	_ interface{ Probe(context.Context) error } = (*Sender)(nil)
 )
 
@@ -157,15 +158,70 @@ func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Recei
 	params := &openapi.CreateMessageParams{}
 	params.SetTo(to).SetFrom(from).SetBody(m.Body)
 	msg, err := api.CreateMessage(params)
-	if err != nil {
-		return messaging.Receipt{}, s.classify(ctx, "send", wire.status, err)
+	if err == nil && (msg.Sid == nil || *msg.Sid == "") {
+		err = providers.Classify(s.name, providers.ErrUnavailable, wire.status, errors.New("accepted answer carried no message sid"))
 	}
-	if msg.Sid == nil || *msg.Sid == "" {
-		return messaging.Receipt{}, providers.Classify(s.name, providers.ErrUnavailable, wire.status,
-			errors.New("accepted answer carried no message sid"))
+	if err != nil {
+		err = s.classify(ctx, "send", wire.status, err)
+		if wire.trace.Wrote() && (wire.status == 0 || wire.status/100 == 2) {
+			// The request reached Twilio and no refusal came back: a timeout, a cut
+			// connection, or a 2xx that could not be read. Twilio may have the message.
+			err = providers.MaybeDelivered(s.name, err)
+		}
+		return messaging.Receipt{}, err
 	}
 	return messaging.Receipt{Provider: s.name, MessageID: *msg.Sid}, nil
 }
+
+// Find looks for m among the messages Twilio holds from m.From to m.To created at
+// or after since: the way to learn whether a send whose outcome is unknown (see
+// providers.MaybeDelivered) reached Twilio after all. It reads one page of Twilio's
+// message list (GET .../Messages.json?To=&From=, newest first) and matches the body
+// and the creation time; Twilio's own filter on date_sent cannot be used, since a
+// queued message has none. Of several matches it returns the oldest. Like Send it
+// makes one attempt, ending at the earlier of ctx's deadline and Config.Timeout.
+func (s *Sender) Find(ctx context.Context, m messaging.Message, since time.Time) (messaging.Receipt, bool, error) {
+	to, err := address(m.Channel, m.To)
+	if err != nil {
+		return messaging.Receipt{}, false, providers.Classify(s.name, providers.ErrRejected, 0, err)
+	}
+	from, err := address(m.Channel, m.From)
+	if err != nil {
+		return messaging.Receipt{}, false, providers.Classify(s.name, providers.ErrRejected, 0, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	api, wire := s.call(ctx, "")
+	defer wire.close()
+
+	params := &openapi.ListMessageParams{}
+	params.SetTo(to).SetFrom(from).SetPageSize(findPageSize)
+	page, err := api.PageMessage(params, "", "")
+	if err != nil {
+		return messaging.Receipt{}, false, s.classify(ctx, "find", wire.status, err)
+	}
+	var found *openapi.ApiV2010Message
+	var foundAt time.Time
+	for i, msg := range page.Messages {
+		if msg.Sid == nil || msg.Body == nil || *msg.Body != m.Body || msg.DateCreated == nil {
+			continue
+		}
+		at, err := time.Parse(time.RFC1123Z, *msg.DateCreated)
+		if err != nil || at.Before(since.Truncate(time.Second)) {
+			continue // Twilio's dates carry whole seconds
+		}
+		if found == nil || at.Before(foundAt) {
+			found, foundAt = &page.Messages[i], at
+		}
+	}
+	if found == nil {
+		return messaging.Receipt{}, false, nil
+	}
+	return messaging.Receipt{Provider: s.name, MessageID: *found.Sid}, true, nil
+}
+
+// findPageSize is how many of the newest messages between two addresses Find reads.
+const findPageSize = 50
 
 // Probe checks that Twilio serves this account: one authenticated GET of the
 // account resource (/2010-04-01/Accounts/{AccountSid}.json, twilio-go FetchAccount),
@@ -204,7 +260,8 @@ func (s *Sender) Probe(ctx context.Context) error {
 // requests go through; the caller must close the transport when done. A non-empty
 // key travels as the idempotency header.
 func (s *Sender) call(ctx context.Context, key string) (*openapi.ApiService, *callTransport) {
-	wire := &callTransport{ctx: ctx, next: s.conns, target: s.target}
+	wire := &callTransport{next: s.conns, target: s.target}
+	wire.ctx = wire.trace.Context(ctx)
 	c := &client.Client{
 		Credentials: client.NewCredentials(s.sid, s.token),
 		HTTPClient: &http.Client{
@@ -223,6 +280,10 @@ func (s *Sender) call(ctx context.Context, key string) (*openapi.ApiService, *ca
 // op names the call ("send", "probe"); status is the HTTP status the call saw, 0 if
 // no answer arrived.
 func (s *Sender) classify(ctx context.Context, op string, status int, err error) error {
+	var classified *providers.Error
+	if errors.As(err, &classified) {
+		return err
+	}
 	var rest *client.TwilioRestError
 	if errors.As(err, &rest) {
 		if rest.Status != 0 {
@@ -294,6 +355,7 @@ func (k *keyedClient) SendRequest(method, rawURL string, data url.Values,
 // bounds the answer and remembers its status for classification.
 type callTransport struct {
 	ctx    context.Context
+	trace  providers.WireTrace // whether a request was written in full
 	next   http.RoundTripper
 	target *url.URL
 	status int

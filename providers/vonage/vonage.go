@@ -197,15 +197,22 @@ func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Recei
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 
-	resp, err := s.http.Do(req)
+	var wire providers.WireTrace
+	resp, err := s.http.Do(req.WithContext(wire.Context(ctx)))
 	if err != nil {
-		return messaging.Receipt{}, s.failure(ctx, "send", 0, err)
+		err = s.failure(ctx, "send", 0, err)
+		if wire.Wrote() {
+			// The request reached Vonage and no answer came back: it may have the
+			// message.
+			err = providers.MaybeDelivered(s.name, err)
+		}
+		return messaging.Receipt{}, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil && resp.StatusCode < 300 {
 		// Accepted, but the answer was cut off: the message may well be on its way.
-		return messaging.Receipt{}, s.failure(ctx, "send", resp.StatusCode, err)
+		return messaging.Receipt{}, providers.MaybeDelivered(s.name, s.failure(ctx, "send", resp.StatusCode, err))
 	}
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -215,8 +222,8 @@ func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Recei
 		MessageUUID string `json:"message_uuid"`
 	}
 	if err := json.Unmarshal(data, &accepted); err != nil || accepted.MessageUUID == "" {
-		return messaging.Receipt{}, providers.Classify(s.name, providers.ErrUnavailable, resp.StatusCode,
-			errors.New("accepted answer carried no message_uuid"))
+		return messaging.Receipt{}, providers.MaybeDelivered(s.name, providers.Classify(s.name, providers.ErrUnavailable, resp.StatusCode,
+			errors.New("accepted answer carried no message_uuid")))
 	}
 	return messaging.Receipt{Provider: s.name, MessageID: accepted.MessageUUID}, nil
 }

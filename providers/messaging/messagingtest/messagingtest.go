@@ -80,6 +80,54 @@ func Run(t *testing.T, h Harness) {
 		if n := len(f.Outbox.List()); n != 0 {
 			t.Errorf("outbox has %d messages after a dropped call, want 0", n)
 		}
+		if providers.DeliveryUnknown(err) {
+			t.Errorf("a dropped connection is a definite non-delivery, got delivery unknown: %v", err)
+		}
+	})
+
+	t.Run("a vendor that accepts a message and then hangs leaves its delivery unknown", func(t *testing.T) {
+		f := h(t)
+		setFault(t, f, fake.Fault{Mode: fake.ModeAcceptThenHang})
+		err := sendOne(t, f, 300*time.Millisecond)
+		wantKind(t, err, providers.ErrTimeout)
+		if !providers.DeliveryUnknown(err) {
+			t.Errorf("a timeout after the request was written must be delivery unknown: %v", err)
+		}
+		onlySent(t, f.Outbox) // the vendor has it, whatever the caller saw
+	})
+
+	t.Run("a vendor that can be asked finds an accepted message, and only that one", func(t *testing.T) {
+		f := h(t)
+		finder, ok := f.Sender.(messaging.Finder)
+		if !ok {
+			t.Skipf("%s cannot be asked for its messages", f.Provider)
+		}
+		before := time.Now().Add(-time.Second)
+		setFault(t, f, fake.Fault{Mode: fake.ModeAcceptThenHang})
+		m := messaging.Message{Channel: "sms", From: business, To: customer, Body: "Your parcel is on its way.", IdempotencyKey: "conv-u:turn-1"}
+		if _, err := f.Sender.Send(ctxFor(t, 300*time.Millisecond), m); !providers.DeliveryUnknown(err) {
+			t.Fatalf("Send under accept_then_hang: %v, want delivery unknown", err)
+		}
+		setFault(t, f, fake.Fault{Mode: fake.ModeOK})
+		r, found, err := finder.Find(ctxFor(t, 5*time.Second), m, before)
+		if err != nil || !found {
+			t.Fatalf("Find = %v, %v; want the accepted message", found, err)
+		}
+		if want := onlySent(t, f.Outbox).MessageID; r.MessageID != want || r.Provider != f.Provider {
+			t.Errorf("Find receipt = %+v, want message %q of %s", r, want, f.Provider)
+		}
+		other := m
+		other.Body = "A reply that was never sent."
+		if _, found, err := finder.Find(ctxFor(t, 5*time.Second), other, before); err != nil || found {
+			t.Errorf("Find of a message never sent = %v, %v; want not found", found, err)
+		}
+		if _, found, err := finder.Find(ctxFor(t, 5*time.Second), m, time.Now().Add(time.Hour)); err != nil || found {
+			t.Errorf("Find of a message created before since = %v, %v; want not found", found, err)
+		}
+		setFault(t, f, fake.Fault{Mode: fake.ModeDown})
+		if _, _, err := finder.Find(ctxFor(t, 5*time.Second), m, before); !errors.Is(err, providers.ErrUnavailable) {
+			t.Errorf("Find on a vendor that is down = %v, want unavailable", err)
+		}
 	})
 
 	for _, c := range []struct {
@@ -98,6 +146,9 @@ func Run(t *testing.T, h Harness) {
 			wantKind(t, err, c.kind)
 			if got := providers.Permanent(err); got != c.permanent {
 				t.Errorf("Permanent(%v) = %v, want %v", err, got, c.permanent)
+			}
+			if providers.DeliveryUnknown(err) {
+				t.Errorf("an error answer is a definite non-delivery, got delivery unknown: %v", err)
 			}
 			var pe *providers.Error
 			if errors.As(err, &pe) && pe.Status != c.status {
