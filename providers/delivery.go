@@ -8,13 +8,18 @@ import (
 )
 
 // A send can fail in two ways that must never be confused. Either the vendor
-// definitely did not take the message (the connection was refused, the vendor
-// answered with an error), and another attempt may send it; or the request reached
-// the vendor and no definite answer came back (a timeout after the request was
-// written, a connection cut before the answer, a 2xx whose body was cut off or
-// carried no message id). Then the vendor may have accepted the message, and sending
-// it again could reach the customer twice. Such a failure is marked with
-// MaybeDelivered; Delivery reports it.
+// definitely did not take the message (the connection was refused or closed without
+// an answer, the vendor answered with an error), and another attempt may send it; or
+// the request reached the vendor and no definite answer came back (the attempt ran
+// out after the request was written, a 2xx whose body was cut off or carried no
+// message id). Then the vendor may have accepted the message, and sending it again
+// could reach the customer twice. Such a failure is marked with MaybeDelivered;
+// DeliveryUnknown reports it.
+//
+// A connection closed after the request and before any answer is taken as a
+// refusal: it is how most outages look, and taking it as unknown would stop every
+// failover during them. A vendor that accepted a message and then crashed before
+// answering can so cause one duplicate.
 
 // MaybeDelivered marks err, a send failure, as one after which the vendor may have
 // accepted the message. An err that is not a *Error (the caller gave up: a

@@ -163,9 +163,11 @@ func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Recei
 	}
 	if err != nil {
 		err = s.classify(ctx, "send", wire.status, err)
-		if wire.trace.Wrote() && (wire.status == 0 || wire.status/100 == 2) {
-			// The request reached Twilio and no refusal came back: a timeout, a cut
-			// connection, or a 2xx that could not be read. Twilio may have the message.
+		if wire.trace.Wrote() && ((wire.status == 0 && ctx.Err() != nil) || wire.status/100 == 2) {
+			// The request reached Twilio and the attempt ran out before an answer, or
+			// the 2xx answer could not be read: Twilio may have the message. A
+			// connection Twilio closed without answering is taken as a refusal, the
+			// usual face of an outage, so that failover goes on.
 			err = providers.MaybeDelivered(s.name, err)
 		}
 		return messaging.Receipt{}, err

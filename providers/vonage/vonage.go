@@ -201,9 +201,11 @@ func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Recei
 	resp, err := s.http.Do(req.WithContext(wire.Context(ctx)))
 	if err != nil {
 		err = s.failure(ctx, "send", 0, err)
-		if wire.Wrote() {
-			// The request reached Vonage and no answer came back: it may have the
-			// message.
+		if wire.Wrote() && ctx.Err() != nil {
+			// The request reached Vonage and the attempt ran out before an answer:
+			// it may have the message. A connection Vonage closed without answering
+			// is taken as a refusal, the usual face of an outage, so that failover
+			// goes on.
 			err = providers.MaybeDelivered(s.name, err)
 		}
 		return messaging.Receipt{}, err
