@@ -28,7 +28,8 @@ type Router interface {
 	Route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error)
 }
 
-// Providers looks up provider clients by the names the policy gives them.
+// Providers looks up provider clients by the names the policy gives them. The
+// clients are the vendors' own; Activities passes every call through its Guard.
 type Providers interface {
 	Detector(name string) (nlu.Detector, bool)
 	Sender(name string) (messaging.Sender, bool)
@@ -39,10 +40,13 @@ type Providers interface {
 type Activities struct {
 	Router    Router
 	Providers Providers
-	Ledger    *SendLedger
-	Events    jetstream.JetStream
-	Metrics   *metrics.Metrics
-	Logger    *slog.Logger
+	// Guard checks breakers, applies the policy's classification and records every
+	// attempt. Nil: attempts go out unguarded and unrecorded (tests).
+	Guard   *Guard
+	Ledger  *SendLedger
+	Events  jetstream.JetStream
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 	// Canary is the scheduled stack canary's activity (canary.go); nil: none.
 	Canary *CanaryActivity
 }
@@ -69,7 +73,9 @@ func (a *Activities) Detect(ctx context.Context, in workflows.DetectInput) (work
 			fmt.Sprintf("NLU provider %q is not configured on this worker", in.Provider), workflows.ErrTypeUnknown, nil)
 	}
 	start := time.Now()
-	r, err := d.Detect(ctx, nlu.Query{SessionID: in.ConversationID, Text: in.Text, LanguageCode: in.LanguageCode})
+	r, err := guarded(a.Guard, in.Provider, false, func() (nlu.Result, error) {
+		return d.Detect(ctx, nlu.Query{SessionID: in.ConversationID, Text: in.Text, LanguageCode: in.LanguageCode})
+	})
 	if err != nil {
 		return workflows.DetectOutput{}, activityError(err)
 	}
@@ -77,7 +83,15 @@ func (a *Activities) Detect(ctx context.Context, in workflows.DetectInput) (work
 }
 
 // Send makes one attempt to deliver a reply, guarded by the send ledger so that the
-// same idempotency key never reaches a vendor twice once a vendor accepted it.
+// same idempotency key never reaches a vendor twice once a vendor may have taken it:
+//   - a key already sent is not sent again (the receipt is returned, Reused);
+//   - a key whose earlier send has an unknown outcome is settled first by asking
+//     the vendor that may have it (messaging.Finder): it has the message (the key
+//     becomes sent, nothing is sent), or it has not (this attempt sends). A vendor
+//     that cannot be asked, or does not answer, fails the attempt with
+//     ErrTypeDeliveryUnknown, unless in.SendUnknown says an operator decided;
+//   - a send that fails definitely releases the key; one whose outcome is unknown
+//     (providers.DeliveryUnknown) marks it unknown.
 func (a *Activities) Send(ctx context.Context, in workflows.SendInput) (workflows.SendOutput, error) {
 	s, ok := a.Providers.Sender(in.Provider)
 	if !ok {
@@ -85,9 +99,10 @@ func (a *Activities) Send(ctx context.Context, in workflows.SendInput) (workflow
 			fmt.Sprintf("CPaaS provider %q is not configured on this worker", in.Provider), workflows.ErrTypeUnknown, nil)
 	}
 	key := in.Message.IdempotencyKey
-	claim, err := a.Ledger.Claim(ctx, key, in.Provider)
-	if errors.Is(err, ErrSendInFlight) {
-		return workflows.SendOutput{}, temporal.NewApplicationError(err.Error(), workflows.ErrTypeInFlight)
+	claim, err := a.Ledger.Claim(ctx, key, in.Provider, in.Message)
+	var inFlight *InFlightError
+	if errors.As(err, &inFlight) {
+		return workflows.SendOutput{}, temporal.NewApplicationError(err.Error(), workflows.ErrTypeInFlight, inFlight.Until)
 	}
 	if err != nil {
 		// Without the ledger a send could be a duplicate: wait for it instead.
@@ -97,22 +112,88 @@ func (a *Activities) Send(ctx context.Context, in workflows.SendInput) (workflow
 		a.logger().Info("reply already sent, not sending again", "key", key, "provider", claim.Sent.Provider)
 		return workflows.SendOutput{MessageID: claim.Sent.MessageID, Reused: true}, nil
 	}
-	start := time.Now()
-	r, err := s.Send(ctx, in.Message)
-	elapsed := time.Since(start)
+	if claim.Unknown != nil {
+		out, settled, err := a.settle(ctx, claim, in)
+		if err != nil || settled {
+			return out, err
+		}
+		claim, err = a.Ledger.TakeOver(ctx, claim, in.Provider, in.Message)
+		if err != nil {
+			return workflows.SendOutput{}, temporal.NewApplicationError(err.Error(), workflows.ErrTypeInFlight, time.Now())
+		}
+	}
+	claimedAt := time.Now()
+	r, err := guarded(a.Guard, in.Provider, in.Forced, func() (messaging.Receipt, error) { return s.Send(ctx, in.Message) })
+	elapsed := time.Since(claimedAt)
+	bg := context.WithoutCancel(ctx)
 	if err != nil {
-		if rerr := a.Ledger.Release(context.WithoutCancel(ctx), claim); rerr != nil {
-			a.logger().Warn("send ledger claim not released; the next attempt waits for it to go stale", "key", key, "error", rerr)
+		if providers.DeliveryUnknown(err) {
+			if merr := a.Ledger.MarkUnknown(bg, claim, in.Provider, in.Message, claimedAt, err.Error()); merr != nil {
+				// The pending claim stays; once it lapses, the next attempt finds it
+				// unknown all the same.
+				a.logger().Warn("send ledger: unknown delivery not recorded; the claim lapses into unknown", "key", key, "error", merr)
+			}
+			return workflows.SendOutput{}, temporal.NewApplicationError(err.Error(), workflows.ErrTypeDeliveryUnknown, err)
+		}
+		if rerr := a.Ledger.Release(bg, claim); rerr != nil {
+			a.logger().Warn("send ledger claim not released; the next attempt waits for it to lapse", "key", key, "error", rerr)
 		}
 		return workflows.SendOutput{}, activityError(err)
 	}
-	if err := a.Ledger.Confirm(context.WithoutCancel(ctx), claim, in.Provider, r.MessageID); err != nil {
-		// The reply is out. The receipt travels back in the activity result; only a
-		// retry of this very attempt would miss the ledger entry, and none follows a
-		// success.
+	if err := a.Ledger.Confirm(bg, claim, in.Provider, r.MessageID); err != nil {
+		// The reply is out. The receipt travels back in the activity result; a
+		// later attempt under the key finds the claim pending, then unknown once it
+		// lapses, and asks the vendor before it sends.
 		a.logger().Warn("reply sent but not recorded in the send ledger", "key", key, "error", err)
 	}
 	return workflows.SendOutput{MessageID: r.MessageID, Elapsed: elapsed}, nil
+}
+
+// unknownSkew is how much earlier than the unknown attempt's claim the vendor's
+// clock may date the message.
+const unknownSkew = 2 * time.Second
+
+// settle decides an unknown earlier send before anything is sent under its key. It
+// returns settled with the receipt when the vendor has the message, an error when it
+// cannot be decided, and neither when the caller may send.
+func (a *Activities) settle(ctx context.Context, claim Claim, in workflows.SendInput) (workflows.SendOutput, bool, error) {
+	u := claim.Unknown
+	asked := in.Message
+	if u.Message != nil {
+		asked = *u.Message
+	}
+	var finder messaging.Finder
+	if s, ok := a.Providers.Sender(u.Provider); ok {
+		finder, _ = s.(messaging.Finder)
+	}
+	why := u.Detail
+	if finder != nil {
+		r, found, err := finder.Find(ctx, asked, u.At.Add(-unknownSkew))
+		switch {
+		case err == nil && found:
+			a.logger().Info("reply of unknown delivery found at the vendor; not sending again", "key", in.Message.IdempotencyKey, "provider", u.Provider, "message_id", r.MessageID)
+			if cerr := a.Ledger.Confirm(context.WithoutCancel(ctx), claim, u.Provider, r.MessageID); cerr != nil {
+				a.logger().Warn("send ledger: found reply not recorded", "key", in.Message.IdempotencyKey, "error", cerr)
+			}
+			a.metrics().DeliverySettled.WithLabelValues("found").Inc()
+			return workflows.SendOutput{MessageID: r.MessageID, Reused: true}, true, nil
+		case err == nil:
+			a.logger().Info("reply of unknown delivery not at the vendor; sending it", "key", in.Message.IdempotencyKey, "provider", u.Provider)
+			a.metrics().DeliverySettled.WithLabelValues("not_found").Inc()
+			return workflows.SendOutput{}, false, nil
+		default:
+			why = fmt.Sprintf("%s; asking %s failed: %v", u.Detail, u.Provider, err)
+		}
+	} else {
+		why = fmt.Sprintf("%s; %s cannot be asked for its messages", u.Detail, u.Provider)
+	}
+	if in.SendUnknown {
+		a.logger().Warn("reply of unknown delivery sent again by an operator's decision", "key", in.Message.IdempotencyKey, "provider", u.Provider)
+		a.metrics().DeliverySettled.WithLabelValues("operator").Inc()
+		return workflows.SendOutput{}, false, nil
+	}
+	a.metrics().DeliverySettled.WithLabelValues("undecided").Inc()
+	return workflows.SendOutput{}, false, temporal.NewApplicationError("delivery unknown: "+why, workflows.ErrTypeDeliveryUnknown)
 }
 
 // PublishOutcome announces a processed turn on the events stream. The message id is

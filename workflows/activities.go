@@ -25,8 +25,13 @@ const (
 	ErrTypeTimeout     = "ProviderTimeout"
 	ErrTypeUnknown     = "UnknownProvider"
 	// ErrTypeInFlight: another attempt (of a worker that died mid-send, say) holds
-	// the reply's send claim; no provider may send it until the claim lapses.
+	// the reply's send claim; no provider may send it until the claim lapses. The
+	// error's details carry the time.Time until which the claim holds.
 	ErrTypeInFlight = "SendInFlight"
+	// ErrTypeDeliveryUnknown: an attempt for this reply may have reached the
+	// customer and the vendor could not be asked; nothing is sent under its key
+	// until the vendor can be asked or an operator decides (SendInput.SendUnknown).
+	ErrTypeDeliveryUnknown = "DeliveryUnknown"
 )
 
 // RouteInput asks which providers may serve a turn of a conversation.
@@ -96,6 +101,9 @@ type CPaaSCandidate struct {
 	Channel  string
 	From     string
 	Attempt  Attempt
+	// Forced: routed although its breaker is open, because every CPaaS breaker of
+	// the turn is; the attempt goes out regardless of the breaker.
+	Forced bool `json:",omitempty"`
 }
 
 // DetectInput is one NLU attempt.
@@ -119,6 +127,11 @@ type DetectOutput struct {
 type SendInput struct {
 	Provider string
 	Message  messaging.Message
+	// Forced skips the breaker check (CPaaSCandidate.Forced).
+	Forced bool `json:",omitempty"`
+	// SendUnknown: an operator's replay decided to send a reply whose earlier
+	// delivery is unknown and cannot be settled by asking the vendor.
+	SendUnknown bool `json:",omitempty"`
 }
 
 // SendOutput is the vendor's receipt.

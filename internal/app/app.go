@@ -326,8 +326,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			ledger.Grace = cfg.SendClaimGrace
 		}
 		acts := &workers.Activities{
-			Router:    policyRouter{policy: policy.Current, available: reg.Available, has: set.has},
-			Providers: observed{set: set, health: reg, policy: policy.Current, metrics: m},
+			Router:    workers.PolicyRouter{Policy: policy.Current, Available: reg.Available, Has: set.Has},
+			Providers: set,
+			Guard:     &workers.Guard{Health: reg, Policy: policy.Current, Metrics: m},
 			Ledger:    ledger, Events: js, Metrics: m, Logger: log.With("component", "activities"),
 			Canary: canaryActivity,
 		}
@@ -461,7 +462,7 @@ func (r *reloads) changed(p *routing.Policy, file string, log *slog.Logger) {
 		log.Error("routing policy reloaded, but its breaker settings were refused", "file", file, "error", err)
 	}
 	for _, name := range p.ProviderNames() {
-		if r.have != nil && !r.have.has(name) {
+		if r.have != nil && !r.have.Has(name) {
 			log.Warn("routing policy names a provider this process has no client for; restart to add it", "provider", name)
 		}
 	}

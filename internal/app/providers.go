@@ -7,10 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/switchboard-cc/switchboard/internal/metrics"
-	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/dialogflowcx"
 	"github.com/switchboard-cc/switchboard/providers/health"
 	"github.com/switchboard-cc/switchboard/providers/llm"
@@ -94,7 +91,8 @@ func (s *ProviderSet) Sender(name string) (messaging.Sender, bool) {
 	return m, ok
 }
 
-func (s *ProviderSet) has(name string) bool {
+// Has reports whether the set has a client for provider name.
+func (s *ProviderSet) Has(name string) bool {
 	return s.detectors[name] != nil || s.senders[name] != nil
 }
 
@@ -198,24 +196,6 @@ func orElse(a, b string) string {
 	return b
 }
 
-// reclassify applies the policy's per-provider status overrides (classify) to a
-// classified failure. Errors are still classified once, at the provider boundary;
-// the policy only re-maps the kind of an HTTP status.
-func reclassify(pol func() *routing.Policy, provider string, err error) error {
-	var pe *providers.Error
-	if err == nil || !errors.As(err, &pe) || pe.Status < 100 || pe.Status > 599 {
-		return err
-	}
-	p := pol().Provider(provider)
-	if p == nil || (p.Kind != routing.KindTwilio && p.Kind != routing.KindVonage && p.Kind != routing.KindOpenAI) {
-		return err
-	}
-	if kind := p.ErrorKind(pe.Status); kind != pe.Kind {
-		return providers.Classify(pe.Provider, kind, pe.Status, pe.Err)
-	}
-	return err
-}
-
 // breakerSettings converts the policy's breaker settings for the health registry.
 func breakerSettings(pol *routing.Policy) map[string]health.BreakerSettings {
 	m := map[string]health.BreakerSettings{}
@@ -227,86 +207,4 @@ func breakerSettings(pol *routing.Policy) map[string]health.BreakerSettings {
 		}
 	}
 	return m
-}
-
-// observed records every call of a provider in the health registry, after the
-// policy's reclassification, so breakers see what the workflow sees.
-type observed struct {
-	set     *ProviderSet
-	health  health.Registry
-	policy  func() *routing.Policy
-	metrics *metrics.Metrics
-}
-
-// record feeds one attempt's result to the breaker and the metrics.
-func (o observed) record(name string, d time.Duration, err error) {
-	o.health.Record(name, d, err)
-	o.metrics.Attempt(name, outcome(err), d)
-}
-
-func outcome(err error) string {
-	switch {
-	case err == nil:
-		return "ok"
-	case errors.Is(err, providers.ErrRejected):
-		return "rejected"
-	case errors.Is(err, providers.ErrRateLimited):
-		return "rate_limited"
-	case errors.Is(err, providers.ErrTimeout):
-		return "timeout"
-	default:
-		return "unavailable"
-	}
-}
-
-func (o observed) Detector(name string) (nlu.Detector, bool) {
-	d, ok := o.set.Detector(name)
-	if !ok {
-		return nil, false
-	}
-	return detectorFunc(func(ctx context.Context, q nlu.Query) (nlu.Result, error) {
-		return guarded(o, name, func() (nlu.Result, error) { return d.Detect(ctx, q) })
-	}), true
-}
-
-func (o observed) Sender(name string) (messaging.Sender, bool) {
-	s, ok := o.set.Sender(name)
-	if !ok {
-		return nil, false
-	}
-	return senderFunc(func(ctx context.Context, m messaging.Message) (messaging.Receipt, error) {
-		return guarded(o, name, func() (messaging.Receipt, error) { return s.Send(ctx, m) })
-	}), true
-}
-
-// guarded makes one attempt on provider name: refused without a call while its
-// breaker refuses, otherwise timed, reclassified by the policy and recorded.
-func guarded[T any](o observed, name string, call func() (T, error)) (T, error) {
-	if !o.health.Allow(name) {
-		o.metrics.Attempt(name, "breaker_open", 0)
-		var zero T
-		return zero, errBreakerOpen(name)
-	}
-	start := time.Now()
-	r, err := call()
-	err = reclassify(o.policy, name, err)
-	o.record(name, time.Since(start), err)
-	return r, err
-}
-
-// errBreakerOpen fails an attempt that the breaker refused (open, or half-open with
-// every trial call out) without calling the vendor. It is not recorded as a failure
-// of the provider, and the workflow fails over as from any unavailable provider.
-func errBreakerOpen(name string) error {
-	return providers.Classify(name, providers.ErrUnavailable, 0, errors.New("circuit breaker open: not called"))
-}
-
-type detectorFunc func(context.Context, nlu.Query) (nlu.Result, error)
-
-func (f detectorFunc) Detect(ctx context.Context, q nlu.Query) (nlu.Result, error) { return f(ctx, q) }
-
-type senderFunc func(context.Context, messaging.Message) (messaging.Receipt, error)
-
-func (f senderFunc) Send(ctx context.Context, m messaging.Message) (messaging.Receipt, error) {
-	return f(ctx, m)
 }

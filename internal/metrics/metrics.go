@@ -28,7 +28,7 @@ type Metrics struct {
 	TurnsProcessed *prometheus.CounterVec   // status
 	TurnLatency    prometheus.Histogram     // receipt to outcome, seconds
 	TurnHops       *prometheus.HistogramVec // hop: bridge | nlu | cpaas, seconds
-	Attempts       *prometheus.CounterVec   // provider, outcome: ok | unavailable | rate_limited | timeout | rejected | breaker_open
+	Attempts       *prometheus.CounterVec   // provider, outcome: ok | unavailable | rate_limited | timeout | rejected | breaker_open | delivery_unknown
 	AttemptLatency *prometheus.HistogramVec // provider
 	Escalations    *prometheus.CounterVec   // outcome: queued | rerouted | flagged
 	PolicyReloads  *prometheus.CounterVec   // result: ok | refused
@@ -36,6 +36,13 @@ type Metrics struct {
 	BridgeResults  *prometheus.CounterVec   // result: accepted | duplicate | redelivered | dead_lettered
 	Stuck          *prometheus.GaugeVec     // source: jetstream | unanswered | escalation
 	Replays        *prometheus.CounterVec   // result: replayed | failed
+	// DeliverySettled counts sends of unknown delivery settled before a resend:
+	// found at the vendor, not found (sent then), sent by an operator's decision,
+	// or left undecided (the vendor could not be asked).
+	DeliverySettled *prometheus.CounterVec // result: found | not_found | operator | undecided
+	// AutoReplays counts stuck conversations replayed without an operator, once a
+	// CPaaS provider of theirs was in rotation again.
+	AutoReplays *prometheus.CounterVec // result: replayed | failed
 }
 
 // New builds the metrics and registers them, with the Go runtime and process
@@ -56,9 +63,11 @@ func New() *Metrics {
 	m.PolicyValid.Set(1)
 	m.Stuck = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchboard_stuck_conversations", Help: "Stuck conversations at the last sweep, by what they are stuck on. Every worker sweeps: aggregate with max, not sum."}, []string{"source"})
 	m.Replays = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_replays_total", Help: "Replays of stuck conversations, by result."}, []string{"result"})
+	m.DeliverySettled = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_delivery_settled_total", Help: "Replies of unknown delivery settled before a resend: found at the vendor, not found (sent then), sent by an operator's decision, undecided (the vendor could not be asked)."}, []string{"result"})
+	m.AutoReplays = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_auto_replays_total", Help: "Stuck conversations whose unanswered replies were re-sent without an operator, once a CPaaS provider was back, by result."}, []string{"result"})
 	m.temporalRoot = newTemporalRoot(newTemporalSink(m.reg))
 	m.reg.MustRegister(m.TurnsReceived, m.TurnsProcessed, m.TurnLatency, m.TurnHops, m.Attempts, m.AttemptLatency, m.Escalations,
-		m.PolicyReloads, m.PolicyValid, m.BridgeResults, m.Stuck, m.Replays,
+		m.PolicyReloads, m.PolicyValid, m.BridgeResults, m.Stuck, m.Replays, m.DeliverySettled, m.AutoReplays,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

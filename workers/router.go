@@ -1,0 +1,36 @@
+package workers
+
+import (
+	"context"
+
+	"github.com/switchboard-cc/switchboard/providers/routing"
+	"github.com/switchboard-cc/switchboard/workflows"
+)
+
+// PolicyRouter routes turns with the current policy (routing.Router), leaving out
+// providers whose breaker is open, so a tripped provider costs no turn its timeout,
+// and providers this process has no client for (added by a reload; they need a
+// restart). When that leaves no CPaaS provider at all, it routes every CPaaS
+// provider of the policy anyway, in policy order, marked Forced so that the
+// breaker check lets the attempt out: an open breaker is a prediction, a customer
+// left in silence is a certainty.
+type PolicyRouter struct {
+	Policy    func() *routing.Policy
+	Available func(provider string) bool // health: the breaker is not open
+	Has       func(provider string) bool // a client exists
+}
+
+func (r PolicyRouter) Route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error) {
+	healthy := routing.Router{Policy: r.Policy, Down: func(p string) bool { return !r.Has(p) || !r.Available(p) }}
+	route, err := healthy.Route(ctx, in)
+	if err != nil || len(route.CPaaS) > 0 {
+		return route, err
+	}
+	every := routing.Router{Policy: r.Policy, Down: func(p string) bool { return !r.Has(p) }}
+	all, err := every.Route(ctx, in)
+	for i := range all.CPaaS {
+		all.CPaaS[i].Forced = true
+	}
+	route.CPaaS = all.CPaaS
+	return route, err
+}
