@@ -13,16 +13,16 @@ import (
 // Stuck conversations and their replay (ops role):
 //
 //	GET  /v1/conversations?status=stuck            every stuck conversation, oldest first
-//	POST /v1/conversations/{id}/replay[?dry_run=true]  replay one
+//	POST /v1/conversations/{id}/replay[?dry_run=true][&send_unknown=true]  replay one
 
 // StuckConversations finds and replays stuck conversations (workers.Stuck).
 type StuckConversations interface {
 	// List returns the stuck conversations, oldest first, and the sources it
 	// could not read.
 	List(ctx context.Context) ([]turn.Stuck, []string)
-	// Replay replays one conversation, or with dryRun says what it would do.
+	// Replay replays one conversation, or with opts.DryRun says what it would do.
 	// Errors: turn.ErrNotStuck, turn.ErrNoConversation.
-	Replay(ctx context.Context, id string, dryRun bool, by string) (turn.ReplayReport, error)
+	Replay(ctx context.Context, id string, opts turn.ReplayOptions) (turn.ReplayReport, error)
 }
 
 func (s *Server) listStuck(w http.ResponseWriter, r *http.Request) {
@@ -57,20 +57,22 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotImplemented, "replay is not available in this process")
 		return
 	}
-	dryRun := false
-	if v := r.URL.Query().Get("dry_run"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "dry_run must be true or false")
-			return
+	opts := turn.ReplayOptions{By: "ops via the API from " + r.RemoteAddr}
+	for name, dst := range map[string]*bool{"dry_run": &opts.DryRun, "send_unknown": &opts.SendUnknown} {
+		if v := r.URL.Query().Get(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, name+" must be true or false")
+				return
+			}
+			*dst = b
 		}
-		dryRun = b
 	}
 	// A paced replay may outlast the server's write timeout, which is sized for turns.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(replayTimeout))
 	ctx, cancel := context.WithTimeout(r.Context(), replayTimeout)
 	defer cancel()
-	rep, err := s.cfg.Stuck.Replay(ctx, id, dryRun, "ops via the API from "+r.RemoteAddr)
+	rep, err := s.cfg.Stuck.Replay(ctx, id, opts)
 	switch {
 	case errors.Is(err, turn.ErrNoConversation):
 		writeError(w, http.StatusNotFound, "conversation not found")

@@ -342,10 +342,13 @@ func (s *Stuck) one(ctx context.Context, id string) (*turn.Stuck, *turn.Transcri
 	return st, trp, nil
 }
 
-// Replay replays one stuck conversation (see Stuck). With dryRun it only reports
-// what it would do. turn.ErrNotStuck if there is nothing to replay,
+// Replay replays one stuck conversation (see Stuck). With opts.DryRun it only
+// reports what it would do. Replies of unknown delivery are resent through the send
+// ledger, which asks the vendor first; with opts.SendUnknown they are sent even when
+// the vendor cannot be asked. turn.ErrNotStuck if there is nothing to replay,
 // turn.ErrNoConversation if the conversation is unknown.
-func (s *Stuck) Replay(ctx context.Context, id string, dryRun bool, by string) (turn.ReplayReport, error) {
+func (s *Stuck) Replay(ctx context.Context, id string, opts turn.ReplayOptions) (turn.ReplayReport, error) {
+	dryRun, by := opts.DryRun, opts.By
 	rep := turn.ReplayReport{ConversationID: id, DryRun: dryRun}
 	st, tr, err := s.one(ctx, id)
 	switch {
@@ -364,7 +367,7 @@ func (s *Stuck) Replay(ctx context.Context, id string, dryRun bool, by string) (
 		switch r.Source {
 		case turn.StuckJetStream:
 			seqs, heldIDs = append(seqs, r.Sequences...), append(heldIDs, r.Turns...)
-		case turn.StuckUnanswered:
+		case turn.StuckUnanswered, turn.StuckDeliveryUnknown:
 			unanswered = append(unanswered, r.Turns...)
 		case turn.StuckEscalation:
 			flagged = true
@@ -406,7 +409,7 @@ func (s *Stuck) Replay(ctx context.Context, id string, dryRun bool, by string) (
 	}
 	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: turn.WorkflowID(id), UpdateName: workflows.UpdateReplay,
-		Args: []any{workflows.ReplayRequest{By: by}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{workflows.ReplayRequest{By: by, SendUnknown: opts.SendUnknown}}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	var res workflows.ReplayResult
 	if err == nil {

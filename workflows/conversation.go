@@ -105,6 +105,9 @@ type PendingTurn struct {
 	AcceptedAt time.Time
 	// Resend, set by a replay, is the failed outcome whose reply to send again.
 	Resend *turn.Outcome `json:",omitempty"`
+	// SendUnknown: the replay's operator decided to send a reply of unknown
+	// delivery that the vendor cannot settle (ReplayRequest.SendUnknown).
+	SendUnknown bool `json:",omitempty"`
 }
 
 // Accepted is the turn update's result.
@@ -156,6 +159,12 @@ type conversation struct {
 	// stuckAware is false when replaying histories recorded before conversations
 	// could report themselves stuck: their status never becomes stuck.
 	stuckAware bool
+	// deliveryAware is false when replaying histories recorded before a send of
+	// unknown delivery stopped failover and an in-flight claim was waited out.
+	deliveryAware bool
+	// sendUnknown is set while a replay whose operator decided so resends: a reply
+	// of unknown delivery that the vendor cannot settle is sent anyway.
+	sendUnknown bool
 	resent     int  // replayed resends processed in this run
 	leaving    bool // the run is continuing as new: waiting handlers return now
 }
@@ -217,6 +226,7 @@ func (c *conversation) transcript() (turn.Transcript, error) {
 
 func (c *conversation) run(ctx workflow.Context) error {
 	c.stuckAware = workflow.GetVersion(ctx, "stuck-status", workflow.DefaultVersion, 1) >= 1
+	c.deliveryAware = workflow.GetVersion(ctx, "delivery-unknown", workflow.DefaultVersion, 1) >= 1
 	c.status = StatusActive
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
 		SAChannel.ValueSet(c.Conversation.Channel),
@@ -250,7 +260,9 @@ func (c *conversation) run(ctx workflow.Context) error {
 		next := c.Pending[0]
 		c.Pending = c.Pending[1:]
 		if next.Resend != nil {
+			c.sendUnknown = next.SendUnknown
 			c.record(ctx, c.resend(ctx, *next.Resend))
+			c.sendUnknown = false
 			c.resent++
 		} else {
 			c.record(ctx, c.process(ctx, next))
@@ -316,7 +328,10 @@ func (c *conversation) process(ctx workflow.Context, p PendingTurn) turn.Outcome
 	}
 
 	sendErr := c.reply(ctx, route, &out)
-	if sendErr != nil && !isRejected(sendErr) && escalation == "" && !(c.stuckAware && isInFlight(sendErr)) {
+	// A reply whose delivery is unknown may have reached the customer: a human told
+	// "every provider failed" would be told wrong. Ops settle it with a replay.
+	undecided := c.stuckAware && isInFlight(sendErr) || c.deliveryAware && isDeliveryUnknown(sendErr)
+	if sendErr != nil && !isRejected(sendErr) && escalation == "" && !undecided {
 		// Every CPaaS provider is down: only a human can reach the customer now.
 		escalation = "all CPaaS providers failed"
 		out.Escalation = escalation
@@ -411,9 +426,14 @@ func (c *conversation) reply(ctx workflow.Context, route Route, out *turn.Outcom
 	provider, r, err := c.send(ctx, route, out.Reply, turn.IdempotencyKey(c.Conversation.ID, c.epoch, out.Seq))
 	if err != nil {
 		out.Status, out.Reason = turn.StatusFailed, "reply not sent: "+errorText(err)
+		out.DeliveryUnknown = c.deliveryAware && isDeliveryUnknown(err)
+		if out.DeliveryUnknown {
+			out.Reason = "reply may or may not have reached the customer: " + errorText(err)
+		}
 		return err
 	}
 	out.CPaaSProvider, out.MessageID, out.CPaaSDuration, out.Status, out.Reason = provider, r.MessageID, r.Elapsed, turn.StatusReplied, ""
+	out.DeliveryUnknown = false
 	return nil
 }
 
@@ -422,15 +442,35 @@ func (c *conversation) reply(ctx workflow.Context, route Route, out *turn.Outcom
 // would accept it either.
 func (c *conversation) send(ctx workflow.Context, route Route, body, key string) (provider string, receipt SendOutput, err error) {
 	err = errNoCPaaS
-	for _, cand := range route.CPaaS {
+	waits := 0
+	for i := 0; i < len(route.CPaaS); i++ {
+		cand := route.CPaaS[i]
 		var r SendOutput
 		actx := workflow.WithLocalActivityOptions(ctx, localOptions(cand.Attempt))
 		msg := messaging.Message{Channel: cand.Channel, From: cand.From, To: c.Conversation.Customer, Body: body, IdempotencyKey: key}
-		err = workflow.ExecuteLocalActivity(actx, ActivitySend, SendInput{Provider: cand.Provider, Message: msg}).Get(ctx, &r)
+		err = workflow.ExecuteLocalActivity(actx, ActivitySend, SendInput{Provider: cand.Provider, Message: msg, Forced: cand.Forced, SendUnknown: c.sendUnknown}).Get(ctx, &r)
 		if err == nil {
 			return cand.Provider, r, nil
 		}
 		workflow.GetLogger(ctx).Warn("CPaaS attempt failed", "provider", cand.Provider, "error", err)
+		if c.deliveryAware {
+			if isDeliveryUnknown(err) {
+				// Every provider shares the key: another one would only send the
+				// reply a second time.
+				break
+			}
+			if isInFlight(err) && waits < maxClaimWaits {
+				// Another attempt (of a worker that died mid-send, say) holds the
+				// key. Wait its claim out, then try again: the ledger then says
+				// whether that attempt's send reached the vendor.
+				waits++
+				if serr := workflow.Sleep(ctx, claimWait(ctx, err)); serr != nil {
+					return "", SendOutput{}, serr
+				}
+				i--
+				continue
+			}
+		}
 		if isRejected(err) || (c.stuckAware && isInFlight(err)) {
 			// Rejected: the next provider would refuse it too. In flight: every
 			// provider shares the key, and its claim.
@@ -441,6 +481,19 @@ func (c *conversation) send(ctx workflow.Context, route Route, body, key string)
 }
 
 var errNoCPaaS = errors.New("no CPaaS provider routed for this channel")
+
+// maxClaimWaits bounds how often one send waits out another attempt's claim.
+const maxClaimWaits = 3
+
+// claimWait is how long to wait for the claim of an in-flight error to lapse.
+func claimWait(ctx workflow.Context, err error) time.Duration {
+	var ae *temporal.ApplicationError
+	var until time.Time
+	if errors.As(err, &ae) && ae.HasDetails() && ae.Details(&until) == nil {
+		return min(max(until.Sub(workflow.Now(ctx))+time.Second, time.Second), 3*time.Minute)
+	}
+	return 10 * time.Second
+}
 
 // setStatus records the conversation's status and queue in its search attributes.
 // A stuck conversation shows stuck whatever status it would have otherwise.
@@ -535,6 +588,12 @@ func localOptions(a Attempt) workflow.LocalActivityOptions {
 func isRejected(err error) bool {
 	var ae *temporal.ApplicationError
 	return errors.As(err, &ae) && ae.Type() == ErrTypeRejected
+}
+
+// isDeliveryUnknown reports a send that may have reached the customer.
+func isDeliveryUnknown(err error) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && ae.Type() == ErrTypeDeliveryUnknown
 }
 
 // isInFlight reports a send whose idempotency key another attempt still holds.

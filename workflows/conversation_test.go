@@ -32,10 +32,13 @@ type world struct {
 	published []turn.Outcome
 	escalated []turn.Escalation
 	stale     workflows.StaleReply
+	// failSends fails the next sends of a provider with an error of its own,
+	// one per attempt, before sendErr applies.
+	failSends map[string][]error
 }
 
 func newWorld() *world {
-	return &world{nluDown: map[string]bool{}, sendErr: map[string]error{}}
+	return &world{nluDown: map[string]bool{}, sendErr: map[string]error{}, failSends: map[string][]error{}}
 }
 
 func (w *world) route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error) {
@@ -74,6 +77,10 @@ func (w *world) send(ctx context.Context, in workflows.SendInput) (workflows.Sen
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.attempts = append(w.attempts, in)
+	if q := w.failSends[in.Provider]; len(q) > 0 {
+		w.failSends[in.Provider] = q[1:]
+		return workflows.SendOutput{}, q[0]
+	}
 	if err := w.sendErr[in.Provider]; err != nil {
 		return workflows.SendOutput{}, err
 	}

@@ -41,6 +41,8 @@ type HeldTurn struct {
 // ReplayRequest is the body of UpdateReplay.
 type ReplayRequest struct {
 	By string `json:"by"` // who asked, for the log
+	// SendUnknown sends replies of unknown delivery that the vendor cannot settle.
+	SendUnknown bool `json:"send_unknown,omitempty"`
 }
 
 // ReplayResult says what a replay did in the workflow.
@@ -70,10 +72,23 @@ func (c *conversation) stuck() *turn.Stuck {
 		return nil
 	}
 	s := turn.Stuck{ConversationID: c.Conversation.ID}
-	if len(c.Unanswered) > 0 {
-		r := turn.StuckReason{Source: turn.StuckUnanswered, Since: c.Unanswered[0].ReceivedAt,
-			Detail: fmt.Sprintf("%d turn(s) unanswered; the last: %s", len(c.Unanswered), c.Unanswered[len(c.Unanswered)-1].Reason)}
+	for _, src := range []string{turn.StuckUnanswered, turn.StuckDeliveryUnknown} {
+		var items []turn.Outcome
 		for _, o := range c.Unanswered {
+			if o.DeliveryUnknown == (src == turn.StuckDeliveryUnknown) {
+				items = append(items, o)
+			}
+		}
+		if len(items) == 0 {
+			continue
+		}
+		what := "unanswered"
+		if src == turn.StuckDeliveryUnknown {
+			what = "of unknown delivery (a replay asks the vendor; --send-unknown sends anyway)"
+		}
+		r := turn.StuckReason{Source: src, Since: items[0].ReceivedAt,
+			Detail: fmt.Sprintf("%d turn(s) %s; the last: %s", len(items), what, items[len(items)-1].Reason)}
+		for _, o := range items {
 			r.Turns = append(r.Turns, o.TurnID)
 		}
 		s.Add(r)
@@ -179,7 +194,7 @@ func (c *conversation) replay(ctx workflow.Context, r ReplayRequest) (ReplayResu
 	seqs := map[int]bool{}
 	for i := range items {
 		o := items[i]
-		c.Pending = append(c.Pending, PendingTurn{Seq: o.Seq, Turn: turn.Turn{ID: o.TurnID}, Resend: &o})
+		c.Pending = append(c.Pending, PendingTurn{Seq: o.Seq, Turn: turn.Turn{ID: o.TurnID}, Resend: &o, SendUnknown: r.SendUnknown})
 		seqs[o.Seq] = true
 	}
 	c.refreshStatus(ctx)

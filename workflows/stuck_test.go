@@ -180,7 +180,26 @@ func TestStuck_CanaryNeverEscalatesNorSticks(t *testing.T) {
 	require.Equal(t, turn.StatusFailed, w.published[0].Status)
 }
 
-func TestStuck_ReplyInFlightElsewhere_NoFailoverNoEscalation_ReplayedLater(t *testing.T) {
+func TestStuck_ReplyInFlightElsewhere_TheClaimIsWaitedOut_ThenSentOnce_NoFailoverNoEscalation(t *testing.T) {
+	w := newWorld()
+	inFlight := temporal.NewApplicationError("another attempt is sending this reply", workflows.ErrTypeInFlight, time.Unix(0, 0))
+	w.failSends["twilio"] = []error{inFlight, inFlight} // both attempts of the first try
+	env := newEnv(t, w)
+	var acc []workflows.Accepted
+	var errs []error
+	sendTurns(env, &acc, &errs, mkTurn(1))
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, time.Minute)
+	env.ExecuteWorkflow(workflows.WorkflowName, startState(workflows.Options{}))
+	require.Empty(t, w.escalated, "a reply still in flight is not a CPaaS outage")
+	for _, a := range w.attempts {
+		require.Equal(t, "twilio", a.Provider, "vonage shares the key and its claim: not tried")
+	}
+	require.Len(t, w.sends, 1, "sent once the other attempt's claim lapsed")
+	require.Len(t, w.published, 1)
+	require.Equal(t, turn.StatusReplied, w.published[0].Status)
+}
+
+func TestStuck_ReplyInFlightElsewhereForGood_KeptStuck_NoFailoverNoEscalation_ReplayedLater(t *testing.T) {
 	w := newWorld()
 	w.sendErr["twilio"] = temporal.NewApplicationError("another attempt is sending this reply", workflows.ErrTypeInFlight)
 	env := newEnv(t, w)
@@ -189,16 +208,16 @@ func TestStuck_ReplyInFlightElsewhere_NoFailoverNoEscalation_ReplayedLater(t *te
 	sendTurns(env, &acc, &errs, mkTurn(1))
 	env.RegisterDelayedCallback(func() {
 		tr := transcript(t, env)
-		require.Equal(t, workflows.StatusStuck, tr.Status)
+		require.Equal(t, workflows.StatusStuck, tr.Status, "the claim was waited out three times: ops decide")
 		require.Nil(t, tr.Escalation, "a reply still in flight is not a CPaaS outage")
 		w.mu.Lock()
 		delete(w.sendErr, "twilio") // the dead worker's claim lapsed
 		w.mu.Unlock()
-	}, 20*time.Second)
+	}, 2*time.Minute)
 	var res workflows.ReplayResult
 	var replayErr error
-	replay(env, 30*time.Second, &res, &replayErr)
-	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 40*time.Second)
+	replay(env, 150*time.Second, &res, &replayErr)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 3*time.Minute)
 	env.ExecuteWorkflow(workflows.WorkflowName, startState(workflows.Options{}))
 	require.NoError(t, replayErr)
 	require.Empty(t, w.escalated)
@@ -207,6 +226,44 @@ func TestStuck_ReplyInFlightElsewhere_NoFailoverNoEscalation_ReplayedLater(t *te
 	}
 	require.Len(t, w.sends, 1)
 	require.Equal(t, turn.StatusReplied, res.Resent[0].Status)
+}
+
+func TestStuck_DeliveryUnknown_NoFailoverNoEscalation_ListedApart_SentOnlyWhenTheOperatorSaysSo(t *testing.T) {
+	w := newWorld()
+	w.sendErr["twilio"] = temporal.NewApplicationError("delivery unknown: twilio timed out; asking twilio failed", workflows.ErrTypeDeliveryUnknown)
+	env := newEnv(t, w)
+	var acc []workflows.Accepted
+	var errs []error
+	sendTurns(env, &acc, &errs, mkTurn(1))
+	env.RegisterDelayedCallback(func() {
+		tr := transcript(t, env)
+		require.Equal(t, workflows.StatusStuck, tr.Status)
+		require.Nil(t, tr.Escalation, "the reply may have reached the customer: no human is told every provider failed")
+		require.Len(t, tr.Stuck.Reasons, 1)
+		require.Equal(t, turn.StuckDeliveryUnknown, tr.Stuck.Reasons[0].Source)
+		require.True(t, tr.Turns[0].DeliveryUnknown)
+		require.Contains(t, tr.Turns[0].Reason, "may or may not have reached the customer")
+	}, 20*time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateReplay, "replay-unknown", &testsuite.TestUpdateCallback{
+			OnAccept: func() {}, OnReject: func(error) {}, OnComplete: func(any, error) {},
+		}, workflows.ReplayRequest{By: "test", SendUnknown: true})
+	}, 30*time.Second)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 40*time.Second)
+	env.ExecuteWorkflow(workflows.WorkflowName, startState(workflows.Options{}))
+	require.Empty(t, w.escalated)
+	var first, replayed []workflows.SendInput
+	for _, a := range w.attempts {
+		require.Equal(t, "twilio", a.Provider, "vonage shares the key: failing over would send it twice")
+		if a.SendUnknown {
+			replayed = append(replayed, a)
+		} else {
+			first = append(first, a)
+		}
+	}
+	require.NotEmpty(t, first)
+	require.NotEmpty(t, replayed, "the operator's decision travels to the send")
+	require.Equal(t, first[0].Message.IdempotencyKey, replayed[0].Message.IdempotencyKey)
 }
 
 func TestStuck_ReplayDoesNotTalkOverAnAgentWhoTookTheConversation(t *testing.T) {

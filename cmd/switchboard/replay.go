@@ -18,6 +18,7 @@ func replayCommand() *cobra.Command {
 	var (
 		apiURL, token string
 		stuck, dryRun bool
+		sendUnknown   bool
 		rate          float64
 		limit         int
 	)
@@ -32,6 +33,11 @@ func replayCommand() *cobra.Command {
     prefixed with the policy's apology if they are stale, or not sent if the policy
     says to suppress stale replies;
   - puts an escalation no queue acknowledged back on its first queue.
+
+A reply whose delivery is unknown (its send timed out after the vendor got it) is
+never sent blind: the replay asks the vendor first (Twilio's message list) and sends
+only if the vendor does not have it. A vendor that cannot be asked (Vonage) leaves it
+stuck, unless --send-unknown says you accept a possible duplicate over silence.
 
 --rate paces the conversations; the API also paces the turns and replies it
 re-drives, so a recovering vendor is not flooded. --dry-run says what would be done.`,
@@ -67,9 +73,16 @@ re-drives, so a recovering vendor is not flooded. --dry-run says what would be d
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "%d stuck conversation(s), oldest first, %.3g/s\n", len(ids), rate)
 			}
-			path := "/replay"
+			q := url.Values{}
 			if dryRun {
-				path += "?dry_run=true"
+				q.Set("dry_run", "true")
+			}
+			if sendUnknown {
+				q.Set("send_unknown", "true")
+			}
+			path := "/replay"
+			if len(q) > 0 {
+				path += "?" + q.Encode()
 			}
 			tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 			defer tick.Stop()
@@ -103,6 +116,7 @@ re-drives, so a recovering vendor is not flooded. --dry-run says what would be d
 	apiFlags(cmd, &apiURL, &token)
 	cmd.Flags().BoolVar(&stuck, "stuck", false, "replay every stuck conversation, oldest first")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be replayed, change nothing")
+	cmd.Flags().BoolVar(&sendUnknown, "send-unknown", false, "send replies of unknown delivery even when the vendor cannot be asked whether it has them (a possible duplicate)")
 	cmd.Flags().Float64Var(&rate, "rate", 1, "conversations replayed per second")
 	cmd.Flags().IntVar(&limit, "limit", 0, "with --stuck, replay at most this many (0: all)")
 	return cmd

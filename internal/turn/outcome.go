@@ -36,6 +36,11 @@ type Outcome struct {
 	CPaaSDuration time.Duration `json:"cpaas_duration_ns,omitempty"`
 	// Replayed is set on an outcome whose reply was sent by a replay.
 	Replayed bool `json:"replayed,omitempty"`
+	// DeliveryUnknown is set on a failed outcome whose reply may or may not have
+	// reached the customer (a send timed out after the vendor got it, and the
+	// vendor could not be asked). Nothing is sent under its key until a replay
+	// settles it.
+	DeliveryUnknown bool `json:"delivery_unknown,omitempty"`
 }
 
 // Transcript is a conversation as the workflow knows it.

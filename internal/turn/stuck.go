@@ -13,6 +13,11 @@ const (
 	// StuckUnanswered: turns were processed but no CPaaS provider could send the
 	// reply; the workflow keeps them for a replay.
 	StuckUnanswered = "unanswered"
+	// StuckDeliveryUnknown: turns whose reply may or may not have reached the
+	// customer, and the vendor could not be asked. Automation never decides these:
+	// a replay asks the vendor again, and sends only if it says it has not got the
+	// reply, or if the operator asks for it (ReplayOptions.SendUnknown).
+	StuckDeliveryUnknown = "delivery_unknown"
 	// StuckEscalation: an escalation went past the SLA of its last queue with no
 	// route left; the customer got the final message and waits for a human.
 	StuckEscalation = "escalation"
@@ -33,7 +38,7 @@ type Stuck struct {
 
 // StuckReason is one kind of unfinished work of a stuck conversation.
 type StuckReason struct {
-	Source string    `json:"source"` // StuckJetStream, StuckUnanswered or StuckEscalation
+	Source string    `json:"source"` // one of the Stuck* sources above
 	Since  time.Time `json:"since"`
 	Detail string    `json:"detail"`
 	// Turns are the turn ids concerned (none for an escalation).
@@ -48,6 +53,17 @@ func (s *Stuck) Add(r StuckReason) {
 	if s.Since.IsZero() || (!r.Since.IsZero() && r.Since.Before(s.Since)) {
 		s.Since = r.Since
 	}
+}
+
+// ReplayOptions say how to replay a stuck conversation.
+type ReplayOptions struct {
+	// DryRun only reports what would be done.
+	DryRun bool
+	// By says who asked, for the log.
+	By string
+	// SendUnknown sends the replies of unknown delivery that the vendor cannot
+	// settle: the operator decided that a possible duplicate beats silence.
+	SendUnknown bool
 }
 
 // ReplayReport says what a replay of a stuck conversation did, or, in a dry run,
