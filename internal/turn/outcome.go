@@ -36,6 +36,9 @@ type Outcome struct {
 	CPaaSDuration time.Duration `json:"cpaas_duration_ns,omitempty"`
 	// Replayed is set on an outcome whose reply was sent by a replay.
 	Replayed bool `json:"replayed,omitempty"`
+	// IdempotencyKey is set when the reply is not the bot's reply to turn Seq (an
+	// escalation's final message): a replay sends it again under this key.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // Transcript is a conversation as the workflow knows it.
