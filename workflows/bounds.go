@@ -13,7 +13,7 @@ import (
 // Bounded state. Everything a run carries into the next by continue-as-new is one
 // payload, and Temporal refuses payloads over 2 MB (and warns over 512 KB). Each
 // carried list is bounded in count and in encoded bytes, so that the whole State
-// stays under about 1 MB however long the outage or the texts
+// stays under about 800 KB, far below the limit, however long the outage or the texts
 // (TestBounds_AConversationFilledPastEveryBound_ContinuesAsNewFarBelowThePayloadLimit
 // measures it):
 //
@@ -37,13 +37,13 @@ const (
 	// it again later.
 	ErrTypeBusy = "ConversationBusy"
 
-	maxPendingBytes    = 256 << 10
-	maxTranscriptBytes = 256 << 10
-	maxUnansweredBytes = 256 << 10
+	maxPendingBytes    = 160 << 10
+	maxTranscriptBytes = 128 << 10
+	maxUnansweredBytes = 192 << 10
 	maxRecentBytes     = 64 << 10
 	maxTurnIDBytes     = 256
-	maxHeld            = 100
-	maxHeldDetailBytes = 512
+	maxHeld            = 50
+	maxHeldDetailBytes = 200
 )
 
 // jsonSize is the size of v as the default data converter encodes it.
