@@ -137,4 +137,3 @@ func TestBounds_AConversationFilledPastEveryBound_ContinuesAsNewFarBelowThePaylo
 		len(second.Pending), len(second.Transcript), len(second.Unanswered), len(second.Recent), len(second.Held), proto.Size(can2.Input))
 	require.Less(t, proto.Size(can2.Input), limit/2, "far below Temporal's 2 MB payload limit")
 }
-
