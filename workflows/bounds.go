@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -46,16 +45,41 @@ const (
 	maxHeldDetailBytes = 200
 )
 
-// jsonSize is the size of v as the default data converter encodes it.
-func jsonSize(v any) int {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return 0
+// strSize bounds the encoded size of s as a JSON string from above, without
+// encoding it: '<', '>', '&', control and non-ASCII bytes count as "\u00XX".
+func strSize(s string) int {
+	n := 2
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			n += 2
+		case c < 0x20 || c == '<' || c == '>' || c == '&' || c >= 0x80:
+			n += 6
+		default:
+			n++
+		}
 	}
-	return len(b)
+	return n
 }
 
-func pendingSize(p PendingTurn) int { return jsonSize(p) }
+// fieldsOverhead bounds the encoded size of a turn's or an outcome's field names,
+// numbers and timestamps.
+const fieldsOverhead = 640
+
+func pendingSize(p PendingTurn) int {
+	t := p.Turn
+	n := fieldsOverhead + strSize(t.ID) + strSize(t.ConversationID) + strSize(t.Vendor) + strSize(t.Channel) + strSize(t.From) + strSize(t.To) + strSize(t.Text)
+	if p.Resend != nil {
+		n += outcomeSize(*p.Resend)
+	}
+	return n
+}
+
+func outcomeSize(o turn.Outcome) int {
+	return fieldsOverhead + strSize(o.TurnID) + strSize(o.ConversationID) + strSize(o.Text) + strSize(o.Intent) + strSize(o.Reply) +
+		strSize(o.NLUProvider) + strSize(o.CPaaSProvider) + strSize(o.MessageID) + strSize(o.Status) + strSize(o.Reason) +
+		strSize(o.Escalation) + strSize(o.IdempotencyKey)
+}
 
 // admit refuses a new turn that would take the conversation past its bound of
 // pending turns. A duplicate is always admitted: accept answers it from memory.
@@ -80,7 +104,7 @@ func (c *conversation) admit(t turn.Turn) error {
 func trimOutcomes(outs []turn.Outcome, max int) []turn.Outcome {
 	total := 0
 	for i := len(outs) - 1; i >= 0; i-- {
-		total += jsonSize(outs[i]) + 1
+		total += outcomeSize(outs[i]) + 1
 		if total > max {
 			return slices.Clone(outs[i+1:])
 		}
@@ -94,7 +118,7 @@ func trimUnanswered(outs []turn.Outcome, max int) ([]turn.Outcome, int) {
 	size := func() int {
 		n := 0
 		for _, o := range outs {
-			n += jsonSize(o) + 1
+			n += outcomeSize(o) + 1
 		}
 		return n
 	}
@@ -107,9 +131,8 @@ func trimUnanswered(outs []turn.Outcome, max int) ([]turn.Outcome, int) {
 		if total <= max {
 			return outs, 0
 		}
-		before := jsonSize(outs[i])
+		total -= strSize(outs[i].Text) - strSize("")
 		outs[i].Text = ""
-		total -= before - jsonSize(outs[i])
 	}
 	kept := trimOutcomes(outs, max)
 	return kept, len(outs) - len(kept)
@@ -120,7 +143,7 @@ func trimUnanswered(outs []turn.Outcome, max int) ([]turn.Outcome, int) {
 func (c *conversation) trimRecent(max int) {
 	total := 0
 	for i := len(c.Recent) - 1; i >= 0; i-- {
-		total += jsonSize(c.Recent[i]) + 1
+		total += strSize(c.Recent[i]) + 1
 		if total > max {
 			for _, id := range c.Recent[:i+1] {
 				delete(c.seen, id)

@@ -96,7 +96,7 @@ func TestBounds_AConversationFilledPastEveryBound_ContinuesAsNewFarBelowThePaylo
 	var errs []error
 	env.SetTestTimeout(time.Minute)
 	for b := range 14 {
-		burst(env, time.Duration(b+1)*time.Minute, b*40+1, 40, worstTurn("hello "), &acc, &errs)
+		burst(env, time.Duration(b+1)*time.Minute, b*12+1, 12, worstTurn("hello "), &acc, &errs)
 	}
 	held := make([]workflows.HeldTurn, 300)
 	for i := range held {
@@ -126,7 +126,7 @@ func TestBounds_AConversationFilledPastEveryBound_ContinuesAsNewFarBelowThePaylo
 	env2.SetTestTimeout(time.Minute)
 	var acc2 []workflows.Accepted
 	var errs2 []error
-	burst(env2, time.Second, 10000, 40, worstTurn("human "), &acc2, &errs2)
+	burst(env2, time.Second, 10000, 12, worstTurn("human "), &acc2, &errs2)
 	env2.ExecuteWorkflow(workflows.WorkflowName, first)
 	second, can2 := continuedState(t, env2)
 	require.NotEmpty(t, errs2)
