@@ -98,9 +98,9 @@ func TestBounds_AConversationFilledPastEveryBound_ContinuesAsNewFarBelowThePaylo
 	for b := range 14 {
 		burst(env, time.Duration(b+1)*time.Minute, b*12+1, 12, worstTurn("hello "), &acc, &errs)
 	}
-	held := make([]workflows.HeldTurn, 300)
+	held := make([]workflows.HeldTurn, 120)
 	for i := range held {
-		held[i] = workflows.HeldTurn{TurnID: worst(fmt.Sprintf("twilio:H%d:", i), 256), Sequence: uint64(i), Detail: worst("", 4096)}
+		held[i] = workflows.HeldTurn{TurnID: worst(fmt.Sprintf("twilio:H%d:", i), 256), Sequence: uint64(i), Detail: worst("", 600)}
 	}
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalHeld, held) }, 30*time.Second)
 	env.ExecuteWorkflow(workflows.WorkflowName, startState(workflows.Options{MaxTurnsPerRun: 60}))
