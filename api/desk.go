@@ -29,6 +29,12 @@ import (
 //	POST /v1/conversations/{id}/escalation/ack      {escalation_id, agent}
 //	POST /v1/conversations/{id}/escalation/reply    {escalation_id, agent, text}
 //	POST /v1/conversations/{id}/escalation/resolve  {escalation_id, agent}
+//
+// ack, reply and resolve take an Idempotency-Key header (at most 200 characters):
+// a retried call with the same key is the same workflow update, deduplicated by
+// Temporal, and gets the first call's answer; a reply is sent to the customer once.
+// Without the header, ack and resolve are keyed by escalation and agent (both are
+// idempotent anyway), and every reply is a new message.
 
 // ErrRejected is returned when the workflow refused a desk action.
 var ErrRejected = errors.New("rejected")
@@ -46,7 +52,7 @@ type Desk interface {
 func (c TemporalConversations) Act(ctx context.Context, conversationID, update string, r workflows.DeskRequest) (turn.Escalation, error) {
 	h, err := c.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: turn.WorkflowID(conversationID), UpdateName: update, Args: []any{r},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
+		UpdateID: r.UpdateID, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	var e turn.Escalation
 	if err == nil {
@@ -200,7 +206,11 @@ func (s *Server) escalationAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "escalation_id is required")
 		return
 	}
-	e, err := s.desk.Act(r.Context(), id, update, workflows.DeskRequest{EscalationID: b.EscalationID, Agent: b.Agent, Text: b.Text})
+	updateID, ok := deskUpdateID(w, r, update, b)
+	if !ok {
+		return
+	}
+	e, err := s.desk.Act(r.Context(), id, update, workflows.DeskRequest{EscalationID: b.EscalationID, Agent: b.Agent, Text: b.Text, UpdateID: updateID})
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, "conversation not found")
@@ -212,4 +222,20 @@ func (s *Server) escalationAction(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, e)
 	}
+}
+
+// deskUpdateID is the update id of a desk action: from the Idempotency-Key header,
+// or, for ack and resolve, derived from what they act on. "" lets Temporal choose.
+func deskUpdateID(w http.ResponseWriter, r *http.Request, update string, b deskBody) (string, bool) {
+	key := r.Header.Get("Idempotency-Key")
+	switch {
+	case len(key) > 200:
+		writeError(w, http.StatusBadRequest, "Idempotency-Key must be at most 200 characters")
+		return "", false
+	case key != "":
+		return update + "/" + b.EscalationID + "/" + key, true
+	case update == workflows.UpdateReply:
+		return "", true
+	}
+	return update + "/" + b.EscalationID + "/" + b.Agent, true
 }

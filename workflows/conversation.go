@@ -34,6 +34,11 @@ type Options struct {
 	TranscriptTurns int
 	// DedupeTurns is how many recent turn ids are remembered to drop duplicates.
 	DedupeTurns int
+	// MaxPending bounds the turns accepted and not yet processed. The turn update
+	// of a conversation that has this many (or MaxPendingBytes of them) is rejected
+	// with an ErrTypeBusy application error: the turn stays where it was, in
+	// JetStream, and is to be delivered again later (see bounds.go).
+	MaxPending int `json:",omitempty"`
 }
 
 // Defaults for Options.
@@ -42,6 +47,7 @@ const (
 	DefaultMaxTurnsPerRun  = 200
 	DefaultTranscriptTurns = 100
 	DefaultDedupeTurns     = 1000
+	DefaultMaxPending      = 100
 )
 
 func (o Options) withDefaults() Options {
@@ -56,6 +62,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DedupeTurns <= 0 {
 		o.DedupeTurns = DefaultDedupeTurns
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = DefaultMaxPending
 	}
 	return o
 }
@@ -133,6 +142,9 @@ func ConversationWorkflow(ctx workflow.Context, s State) error {
 		c.seen[id] = true
 	}
 	c.epoch = workflow.GetInfo(ctx).FirstRunID
+	for _, p := range c.Pending {
+		c.pendingBytes += pendingSize(p)
+	}
 	if err := workflow.SetQueryHandler(ctx, QueryTranscript, c.transcript); err != nil {
 		return err
 	}
@@ -165,8 +177,12 @@ type conversation struct {
 	// sendUnknown is set while a replay whose operator decided so resends: a reply
 	// of unknown delivery that the vendor cannot settle is sent anyway.
 	sendUnknown bool
-	resent     int  // replayed resends processed in this run
-	leaving    bool // the run is continuing as new: waiting handlers return now
+	resent      int  // replayed resends processed in this run
+	leaving     bool // the run is continuing as new: waiting handlers return now
+	// bounded is false when replaying histories recorded before the carried state
+	// was bounded in bytes (bounds.go).
+	bounded      bool
+	pendingBytes int // the encoded size of Pending, while bounded
 }
 
 func (c *conversation) validate(ctx workflow.Context, t turn.Turn) error {
@@ -176,7 +192,7 @@ func (c *conversation) validate(ctx workflow.Context, t turn.Turn) error {
 	if t.ConversationID != c.Conversation.ID {
 		return fmt.Errorf("turn %s belongs to conversation %s, not %s", t.ID, t.ConversationID, c.Conversation.ID)
 	}
-	return nil
+	return c.admit(t)
 }
 
 // accept enqueues a turn. It never blocks, so the update completes in the workflow
@@ -197,6 +213,7 @@ func (c *conversation) accept(ctx workflow.Context, t turn.Turn) (Accepted, erro
 	}
 	c.Seq++
 	c.Pending = append(c.Pending, PendingTurn{Turn: t, Seq: c.Seq, AcceptedAt: workflow.Now(ctx)})
+	c.pendingBytes += pendingSize(c.Pending[len(c.Pending)-1])
 	c.release(ctx, t.ID)
 	c.seen[t.ID] = true
 	c.Recent = append(c.Recent, t.ID)
@@ -205,6 +222,9 @@ func (c *conversation) accept(ctx workflow.Context, t turn.Turn) (Accepted, erro
 			delete(c.seen, id)
 		}
 		c.Recent = append([]string(nil), c.Recent[over:]...)
+	}
+	if c.bounded {
+		c.trimRecent(maxRecentBytes)
 	}
 	return Accepted{Seq: c.Seq}, nil
 }
@@ -225,19 +245,28 @@ func (c *conversation) transcript() (turn.Transcript, error) {
 }
 
 func (c *conversation) run(ctx workflow.Context) error {
-	c.stuckAware = workflow.GetVersion(ctx, "stuck-status", workflow.DefaultVersion, 1) >= 1
-	c.deliveryAware = workflow.GetVersion(ctx, "delivery-unknown", workflow.DefaultVersion, 1) >= 1
+	c.stuckAware = workflow.GetVersion(ctx, versionStuckStatus, workflow.DefaultVersion, 1) >= 1
+	c.bounded = workflow.GetVersion(ctx, versionBoundedState, workflow.DefaultVersion, 1) >= 1
+	c.deliveryAware = workflow.GetVersion(ctx, versionDeliveryUnknown, workflow.DefaultVersion, 1) >= 1
 	c.status = StatusActive
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		SAChannel.ValueSet(c.Conversation.Channel),
-		SACustomer.ValueSet(c.Conversation.Customer),
-		SAStatus.ValueSet(StatusActive),
-	); err != nil {
+	status, queue := SAStatus.ValueSet(StatusActive), SAQueue.ValueUnset()
+	if c.Escalation != nil && workflow.GetVersion(ctx, versionStatusOnStart, workflow.DefaultVersion, 1) >= 1 {
+		// Carried over by continue-as-new: the desk lists it by status and queue.
+		c.status, c.queue = c.statusFor(StatusWaitingHuman), c.Escalation.Queue
+		status, queue = SAStatus.ValueSet(c.status), SAQueue.ValueSet(c.queue)
+	}
+	updates := []temporal.SearchAttributeUpdate{SAChannel.ValueSet(c.Conversation.Channel), SACustomer.ValueSet(c.Conversation.Customer), status}
+	if c.queue != "" {
+		updates = append(updates, queue)
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		return err
 	}
 	if c.Escalation != nil {
 		// Carried over by continue-as-new: keep tracking its SLA.
-		c.status = StatusWaitingHuman
+		if c.queue == "" {
+			c.status = StatusWaitingHuman
+		}
 		c.watchSLA(ctx, c.Escalation.ID)
 	}
 	if c.stuckAware {
@@ -259,6 +288,7 @@ func (c *conversation) run(ctx workflow.Context) error {
 		}
 		next := c.Pending[0]
 		c.Pending = c.Pending[1:]
+		c.pendingBytes -= pendingSize(next)
 		if next.Resend != nil {
 			c.sendUnknown = next.SendUnknown
 			c.record(ctx, c.resend(ctx, *next.Resend))
@@ -423,7 +453,11 @@ func (c *conversation) reply(ctx workflow.Context, route Route, out *turn.Outcom
 			}
 		}
 	}
-	provider, r, err := c.send(ctx, route, out.Reply, turn.IdempotencyKey(c.Conversation.ID, c.epoch, out.Seq))
+	key := out.IdempotencyKey
+	if key == "" {
+		key = turn.IdempotencyKey(c.Conversation.ID, c.epoch, out.Seq)
+	}
+	provider, r, err := c.send(ctx, route, out.Reply, key)
 	if err != nil {
 		out.Status, out.Reason = turn.StatusFailed, "reply not sent: "+errorText(err)
 		out.DeliveryUnknown = c.deliveryAware && isDeliveryUnknown(err)
@@ -517,6 +551,9 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 	if over := len(c.Transcript) - c.Options.TranscriptTurns; over > 0 {
 		c.Transcript = append([]turn.Outcome(nil), c.Transcript[over:]...)
 	}
+	if c.bounded {
+		c.Transcript = trimOutcomes(c.Transcript, maxTranscriptBytes)
+	}
 	updates := []temporal.SearchAttributeUpdate{
 		SATurns.ValueSet(int64(out.Seq)),
 		SALastTurnAt.ValueSet(out.ReceivedAt),
@@ -533,7 +570,7 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 	if c.stuckAware {
 		c.refreshStatus(ctx)
 	}
-	if workflow.GetVersion(ctx, "memo-per-turn", workflow.DefaultVersion, 1) == 1 {
+	if workflow.GetVersion(ctx, versionMemoPerTurn, workflow.DefaultVersion, 1) == 1 {
 		memo := map[string]any{
 			"last_turn":   out.Seq,
 			"last_intent": out.Intent,

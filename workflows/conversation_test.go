@@ -35,6 +35,11 @@ type world struct {
 	// failSends fails the next sends of a provider with an error of its own,
 	// one per attempt, before sendErr applies.
 	failSends map[string][]error
+	// ledger, when set, acts as the send ledger: a key already sent is not sent
+	// again (the receipt is reused).
+	ledger   map[string]workflows.SendOutput
+	noQueues bool   // the escalation policy names no queue
+	reply    string // when set, every NLU answer's reply
 }
 
 func newWorld() *world {
@@ -43,7 +48,10 @@ func newWorld() *world {
 
 func (w *world) route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error) {
 	a := workflows.Attempt{Timeout: time.Second, MaxAttempts: 2}
-	return workflows.Route{
+	w.mu.Lock()
+	noQueues := w.noQueues
+	w.mu.Unlock()
+	r := workflows.Route{
 		NLU:           []workflows.NLUCandidate{{Provider: "cx-primary", Attempt: a}, {Provider: "cx-secondary", Attempt: a}},
 		CPaaS:         []workflows.CPaaSCandidate{{Provider: "twilio", Channel: in.Channel, From: in.From, Attempt: a}, {Provider: "vonage", Channel: in.Channel, From: "+15550009999", Attempt: a}},
 		FallbackReply: "Sorry, we are having trouble. Please try again shortly.",
@@ -54,7 +62,11 @@ func (w *world) route(ctx context.Context, in workflows.RouteInput) (workflows.R
 			Queues:          []turn.Queue{{Name: "tier1", AckSLA: 2 * time.Minute}, {Name: "tier2", AckSLA: 5 * time.Minute}},
 			EscalatingReply: "Connecting you with our team.", FinalMessage: "We will call you back within the hour.",
 		},
-	}, nil
+	}
+	if noQueues {
+		r.Escalation.Queues = nil
+	}
+	return r, nil
 }
 
 func (w *world) detect(ctx context.Context, in workflows.DetectInput) (workflows.DetectOutput, error) {
@@ -70,6 +82,9 @@ func (w *world) detect(ctx context.Context, in workflows.DetectInput) (workflows
 	case strings.Contains(in.Text, "???"):
 		return workflows.DetectOutput{Intent: nlu.NoMatch, Reply: "Sorry?"}, nil
 	}
+	if w.reply != "" {
+		return workflows.DetectOutput{Intent: "greeting", Reply: w.reply, Confidence: 0.9}, nil
+	}
 	return workflows.DetectOutput{Intent: "greeting", Reply: "Hello from " + in.Provider, Confidence: 0.9}, nil
 }
 
@@ -84,8 +99,16 @@ func (w *world) send(ctx context.Context, in workflows.SendInput) (workflows.Sen
 	if err := w.sendErr[in.Provider]; err != nil {
 		return workflows.SendOutput{}, err
 	}
+	if r, ok := w.ledger[in.Message.IdempotencyKey]; ok && w.ledger != nil {
+		r.Reused = true
+		return r, nil
+	}
 	w.sends = append(w.sends, in)
-	return workflows.SendOutput{MessageID: fmt.Sprintf("%s-%d", in.Provider, len(w.sends))}, nil
+	r := workflows.SendOutput{MessageID: fmt.Sprintf("%s-%d", in.Provider, len(w.sends))}
+	if w.ledger != nil {
+		w.ledger[in.Message.IdempotencyKey] = r
+	}
+	return r, nil
 }
 
 func (w *world) publish(ctx context.Context, in workflows.PublishInput) error {

@@ -23,6 +23,12 @@ type DeskRequest struct {
 	Queue        string `json:"queue,omitempty"` // claim: the queue the agent claimed from
 	Agent        string `json:"agent"`
 	Text         string `json:"text,omitempty"` // reply: what the agent says
+	// UpdateID, if set, is the Temporal update id the desk action is sent under
+	// (api: from the HTTP call's Idempotency-Key). Temporal runs an update id once
+	// per run, so a retried call gets the first call's result and an agent's
+	// reply is not sent twice; the reply's idempotency key derives from it. It is
+	// not part of the update's payload.
+	UpdateID string `json:"-"`
 }
 
 func (c *conversation) setDeskHandlers(ctx workflow.Context) error {
@@ -87,10 +93,42 @@ func (c *conversation) resolve(ctx workflow.Context, r DeskRequest) (turn.Escala
 }
 
 // agentReply sends an agent's message to the customer through the same
-// failover-protected send path as the bot's replies.
+// failover-protected send path as the bot's replies. Its idempotency key derives
+// from the update's id: the desk's retry of the same call is deduplicated by
+// Temporal, and a retried workflow task sends under the same key.
 func (c *conversation) agentReply(ctx workflow.Context, r DeskRequest) (turn.Escalation, error) {
-	if c.Escalation.State == turn.EscalationQueued || c.Escalation.State == turn.EscalationClaimed {
+	// The validator admitted the update, so the escalation is open now; resolve may
+	// close it while the message is on its way.
+	before := *c.Escalation
+	before.Agent = r.Agent
+	if workflow.GetVersion(ctx, versionAgentReply, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return c.agentReplyAckFirst(ctx, r, before)
+	}
+	c.AgentReplies++
+	route, err := c.route(ctx)
+	if err != nil {
+		return turn.Escalation{}, err
+	}
+	key := turn.SendKey{Kind: turn.SendAgentReply, ConversationID: c.Conversation.ID, Epoch: c.epoch, Ref: workflow.GetCurrentUpdateInfo(ctx).ID}.Key()
+	if _, _, err := c.send(ctx, route, r.Text, key); err != nil {
+		// Nothing reached the customer: the SLA clock keeps running.
+		return turn.Escalation{}, fmt.Errorf("agent reply not sent: %s", errorText(err))
+	}
+	e := c.Escalation
+	if e == nil || e.ID != before.ID {
+		return before, nil // resolved while the message was on its way; it left all the same
+	}
+	if e.State == turn.EscalationQueued || e.State == turn.EscalationClaimed {
 		// Talking to the customer is the strongest acknowledgement there is.
+		e.State, e.Agent = turn.EscalationAcknowledged, r.Agent
+	}
+	return *e, nil
+}
+
+// agentReplyAckFirst is agentReply as histories recorded before versionAgentReply
+// ran it: acknowledged before the send, keyed by a counter.
+func (c *conversation) agentReplyAckFirst(ctx workflow.Context, r DeskRequest, before turn.Escalation) (turn.Escalation, error) {
+	if c.Escalation.State == turn.EscalationQueued || c.Escalation.State == turn.EscalationClaimed {
 		c.Escalation.State, c.Escalation.Agent = turn.EscalationAcknowledged, r.Agent
 	}
 	c.AgentReplies++
@@ -101,6 +139,9 @@ func (c *conversation) agentReply(ctx workflow.Context, r DeskRequest) (turn.Esc
 	key := fmt.Sprintf("%s/agent-%d", turn.IdempotencyKey(c.Conversation.ID, c.epoch, c.Seq), c.AgentReplies)
 	if _, _, err := c.send(ctx, route, r.Text, key); err != nil {
 		return turn.Escalation{}, fmt.Errorf("agent reply not sent: %s", errorText(err))
+	}
+	if c.Escalation == nil || c.Escalation.ID != before.ID {
+		return before, nil // resolved meanwhile: no history completed this path before
 	}
 	return *c.Escalation, nil
 }
@@ -153,7 +194,10 @@ func (c *conversation) watchSLA(ctx workflow.Context, id string) {
 				changed, err := workflow.AwaitWithTimeout(ctx, wait, func() bool {
 					return c.Escalation == nil || c.Escalation.ID != id || c.Escalation.State == turn.EscalationAcknowledged || c.Escalation.QueueIndex != idx
 				})
-				if err != nil || changed {
+				if err != nil {
+					return // the workflow is cancelled: AwaitWithTimeout would return at once forever
+				}
+				if changed {
 					continue
 				}
 			}
@@ -177,13 +221,43 @@ func (c *conversation) flag(ctx workflow.Context) {
 	if c.stuckAware {
 		c.refreshStatus(ctx)
 	}
-	route, err := c.route(ctx)
-	if err == nil && e.FinalMessage != "" {
-		key := fmt.Sprintf("%s/final", e.ID)
-		if _, _, err = c.send(ctx, route, e.FinalMessage, key); err != nil {
-			workflow.GetLogger(ctx).Error("final escalation message not sent", "escalation", e.ID, "error", err)
+	if workflow.GetVersion(ctx, versionFinalMessage, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		route, err := c.route(ctx)
+		if err == nil && e.FinalMessage != "" {
+			key := fmt.Sprintf("%s/final", e.ID)
+			if _, _, err = c.send(ctx, route, e.FinalMessage, key); err != nil {
+				workflow.GetLogger(ctx).Error("final escalation message not sent", "escalation", e.ID, "error", err)
+			}
 		}
+	} else if e.FinalMessage != "" {
+		c.sendFinal(ctx, e)
 	}
 	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 10}))
 	_ = workflow.ExecuteLocalActivity(pctx, ActivityEscalate, EscalateInput{Escalation: *e}).Get(ctx, nil)
+}
+
+// sendFinal sends the escalation's final message. One that no CPaaS provider could
+// send is kept as an unanswered reply, under its own key, for a replay to send.
+func (c *conversation) sendFinal(ctx workflow.Context, e *turn.Escalation) {
+	key := turn.SendKey{Kind: turn.SendFinalMessage, ConversationID: c.Conversation.ID, Epoch: c.epoch, Ref: e.ID}.Key()
+	route, err := c.route(ctx)
+	if err == nil {
+		_, _, err = c.send(ctx, route, e.FinalMessage, key)
+	}
+	if err == nil {
+		return
+	}
+	workflow.GetLogger(ctx).Error("final escalation message not sent", "escalation", e.ID, "error", err)
+	if isRejected(err) {
+		return // no provider will ever take it: a replay would not either
+	}
+	now := workflow.Now(ctx)
+	c.unanswered(ctx, turn.Outcome{
+		TurnID: e.ID + "/final", ConversationID: c.Conversation.ID, Seq: c.Seq, ReceivedAt: now, AcceptedAt: now,
+		Reply: e.FinalMessage, Status: turn.StatusFailed, Reason: "final escalation message not sent: " + errorText(err),
+		IdempotencyKey: key,
+	})
+	if c.stuckAware {
+		c.refreshStatus(ctx)
+	}
 }

@@ -143,6 +143,12 @@ func (c *conversation) unanswered(ctx workflow.Context, out turn.Outcome) {
 		workflow.GetLogger(ctx).Error("unanswered replies over the limit; the oldest are no longer kept for a replay", "dropped", over)
 		c.Unanswered = slices.Clone(c.Unanswered[over:])
 	}
+	if c.bounded {
+		var dropped int
+		if c.Unanswered, dropped = trimUnanswered(c.Unanswered, maxUnansweredBytes); dropped > 0 {
+			workflow.GetLogger(ctx).Error("unanswered replies over the byte limit; the oldest are no longer kept for a replay", "dropped", dropped)
+		}
+	}
 }
 
 // hold records turns the sweeper found waiting in JetStream. Turns the workflow
@@ -153,6 +159,9 @@ func (c *conversation) hold(ctx workflow.Context, held []HeldTurn) {
 			continue
 		}
 		c.Held = append(c.Held, h)
+	}
+	if c.bounded {
+		c.Held = boundHeld(c.Held)
 	}
 	if c.stuckAware {
 		c.refreshStatus(ctx)

@@ -41,6 +41,9 @@ type Outcome struct {
 	// vendor could not be asked). Nothing is sent under its key until a replay
 	// settles it.
 	DeliveryUnknown bool `json:"delivery_unknown,omitempty"`
+	// IdempotencyKey is set when the reply is not the bot's reply to turn Seq (an
+	// escalation's final message): a replay sends it again under this key.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // Transcript is a conversation as the workflow knows it.

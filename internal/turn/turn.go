@@ -126,12 +126,50 @@ func ConversationFromWorkflowID(workflowID string) (string, bool) {
 	return strings.CutPrefix(workflowID, "conversation/")
 }
 
-// IdempotencyKey identifies one outbound reply: the conversation and the turn's
-// sequence number within it. Every retry of the same reply carries the same key.
-//
-// epoch names one lifetime of the conversation workflow (a chain of runs linked by
-// continue-as-new). A conversation that closed after being idle and was started again
-// by a later turn counts its turns from 1 again, and the epoch keeps those keys apart.
+// IdempotencyKey is the key of the bot's reply to turn seq: SendKey{Kind:
+// SendBotReply, ...}.Key(), whose format "<conversation>/<epoch>/<seq>" never
+// changes (send-ledger entries and running conversations depend on it).
 func IdempotencyKey(conversationID, epoch string, seq int) string {
-	return fmt.Sprintf("%s/%s/%d", conversationID, epoch, seq)
+	return SendKey{Kind: SendBotReply, ConversationID: conversationID, Epoch: epoch, Seq: seq}.Key()
+}
+
+// What an outbound message is, for its idempotency key.
+type SendKind string
+
+const (
+	// SendBotReply is the bot's reply to a customer turn (Seq).
+	SendBotReply SendKind = ""
+	// SendAgentReply is an agent's message; Ref is the desk update's id, so that a
+	// retried desk call (deduplicated by Temporal under the same update id) and a
+	// retried workflow task both carry the same key.
+	SendAgentReply SendKind = "agent"
+	// SendFinalMessage is an escalation's final message; Ref is the escalation id.
+	SendFinalMessage SendKind = "final"
+)
+
+// SendKey names one outbound message. Key is the one place where every
+// idempotency key Switchboard sends with is built.
+//
+// Epoch names one lifetime of the conversation workflow (a chain of runs linked by
+// continue-as-new: its FirstRunID). A conversation that closed after being idle and
+// was started again by a later turn counts its turns and escalations from 1 again,
+// and the epoch keeps those keys apart.
+type SendKey struct {
+	Kind           SendKind
+	ConversationID string
+	Epoch          string
+	Seq            int    // SendBotReply: the turn's sequence number
+	Ref            string // SendAgentReply: the update id; SendFinalMessage: the escalation id
+}
+
+// Key is the idempotency key: every retry of the same message carries the same
+// key. The bot's reply keys read "<conversation>/<epoch>/<seq>"; the others
+// "<conversation>/<epoch>/<kind>-<12 hex digits of sha256(ref)>", short enough
+// for Vonage's client_ref whatever the update id the desk chose.
+func (k SendKey) Key() string {
+	if k.Kind == SendBotReply {
+		return fmt.Sprintf("%s/%s/%d", k.ConversationID, k.Epoch, k.Seq)
+	}
+	h := sha256.Sum256([]byte(k.Ref))
+	return fmt.Sprintf("%s/%s/%s-%s", k.ConversationID, k.Epoch, k.Kind, hex.EncodeToString(h[:6]))
 }

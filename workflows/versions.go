@@ -1,0 +1,32 @@
+package workflows
+
+// Version markers (workflow.GetVersion change ids) of the conversation workflow.
+// Each guards one change to the commands the workflow issues, so that histories
+// recorded before it replay unchanged. Never remove or reorder one while
+// conversations recorded before it may still run; testdata/ holds histories that
+// carry them (see replay_test.go).
+const (
+	// versionStuckStatus: conversations report themselves stuck (stuck.go).
+	versionStuckStatus = "stuck-status"
+	// versionMemoPerTurn: the memo is updated after each turn.
+	versionMemoPerTurn = "memo-per-turn"
+	// versionAgentReply (1): an agent's reply acknowledges the escalation only
+	// once it was sent, and its idempotency key derives from the desk update's id
+	// (turn.SendAgentReply), not from a counter.
+	versionAgentReply = "agent-reply-after-send"
+	// versionFinalMessage (1): the escalation's final message carries the epoch in
+	// its key (turn.SendFinalMessage), and when it cannot be sent it becomes an
+	// unanswered reply for a replay, not only a log line.
+	versionFinalMessage = "final-message-epoch"
+	// versionStatusOnStart (1): a run that starts with an open escalation (carried
+	// by continue-as-new) upserts SwitchboardStatus and SwitchboardQueue as they
+	// are, not "active".
+	versionStatusOnStart = "status-on-start"
+	// versionBoundedState (1): what continue-as-new carries is bounded in bytes as
+	// well as in count (bounds.go).
+	versionBoundedState = "bounded-state"
+	// versionDeliveryUnknown (1): a send of unknown delivery stops failover and
+	// escalates nobody, and another attempt's in-flight claim is waited out before
+	// the turn is kept stuck.
+	versionDeliveryUnknown = "delivery-unknown"
+)
