@@ -363,7 +363,7 @@ func (c *conversation) process(ctx workflow.Context, p PendingTurn) turn.Outcome
 	undecided := c.stuckAware && isInFlight(sendErr) || c.deliveryAware && isDeliveryUnknown(sendErr)
 	if sendErr != nil && !isRejected(sendErr) && escalation == "" && !undecided {
 		// Every CPaaS provider is down: only a human can reach the customer now.
-		escalation = "all CPaaS providers failed"
+		escalation = escalationNoCPaaS
 		out.Escalation = escalation
 	}
 	if escalation != "" && c.Conversation.Canary {
@@ -515,6 +515,10 @@ func (c *conversation) send(ctx workflow.Context, route Route, body, key string)
 }
 
 var errNoCPaaS = errors.New("no CPaaS provider routed for this channel")
+
+// escalationNoCPaaS is the reason of an escalation opened because no CPaaS provider
+// could send a reply: a replay that sends it closes the escalation (stuck.go).
+const escalationNoCPaaS = "all CPaaS providers failed"
 
 // maxClaimWaits bounds how often one send waits out another attempt's claim.
 const maxClaimWaits = 3

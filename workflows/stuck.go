@@ -239,5 +239,25 @@ func (c *conversation) resend(ctx workflow.Context, failed turn.Outcome) turn.Ou
 	if err := c.reply(ctx, route, &out); err != nil && !isRejected(err) {
 		c.unanswered(ctx, out)
 	}
+	c.closeOutageEscalation(ctx, out)
 	return out
+}
+
+// closeOutageEscalation closes the escalation a CPaaS outage opened once a replay
+// delivered what the outage held back, before any agent took it: the customer has
+// their answer, and its SLA running out would only send them an apology after it.
+func (c *conversation) closeOutageEscalation(ctx workflow.Context, out turn.Outcome) {
+	e := c.Escalation
+	if e == nil || e.Reason != escalationNoCPaaS || e.State != turn.EscalationQueued || out.Status != turn.StatusReplied || len(c.Unanswered) > 0 {
+		return
+	}
+	if slices.ContainsFunc(c.Pending, func(p PendingTurn) bool { return p.Resend != nil }) {
+		return // the rest of the replay may fail again
+	}
+	if workflow.GetVersion(ctx, versionReplayClosesOutage, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	workflow.GetLogger(ctx).Info("escalation closed: the replies the CPaaS outage held back were delivered", "escalation", e.ID)
+	c.Escalation = nil
+	c.setStatus(ctx, StatusActive, "")
 }

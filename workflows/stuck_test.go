@@ -45,7 +45,7 @@ func (w *world) cpaasRecover() {
 	w.sendErr = map[string]error{}
 }
 
-func TestStuck_UnsentReplyIsKeptAndReplayedOnceWithTheSameKey(t *testing.T) {
+func TestStuck_UnsentReplyIsKeptAndReplayedOnceWithTheSameKey_AndTheOutageEscalationCloses(t *testing.T) {
 	w := newWorld()
 	w.cpaasDown()
 	env := newEnv(t, w)
@@ -69,9 +69,11 @@ func TestStuck_UnsentReplyIsKeptAndReplayedOnceWithTheSameKey(t *testing.T) {
 	env.RegisterDelayedCallback(func() {
 		tr := transcript(t, env)
 		require.Nil(t, tr.Stuck)
-		require.Equal(t, workflows.StatusWaitingHuman, tr.Status, "the escalation opened when every CPaaS failed stays with the humans")
-		env.CancelWorkflow()
+		require.Nil(t, tr.Escalation, "the escalation the outage opened is closed once its reply reached the customer")
+		require.Equal(t, workflows.StatusActive, tr.Status)
 	}, time.Minute)
+	// Past both queues' SLAs (2 and 5 minutes): no apology follows the answer.
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 15*time.Minute)
 	env.ExecuteWorkflow(workflows.WorkflowName, startState(workflows.Options{}))
 
 	require.NoError(t, replayErr)

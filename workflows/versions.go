@@ -29,4 +29,8 @@ const (
 	// escalates nobody, and another attempt's in-flight claim is waited out before
 	// the turn is kept stuck.
 	versionDeliveryUnknown = "delivery-unknown"
+	// versionReplayClosesOutage (1): a replay that delivers the replies a CPaaS
+	// outage held back closes the escalation the outage opened, while no agent
+	// has taken it.
+	versionReplayClosesOutage = "replay-closes-outage-escalation"
 )
