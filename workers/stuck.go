@@ -59,6 +59,9 @@ type Stuck struct {
 	Pace *rate.Limiter
 	// ScanLimit bounds the undelivered turns read per scan (default 10000).
 	ScanLimit int
+	// Deliverable reports whether a CPaaS provider of the conversation is in
+	// rotation (its breaker is not open), for Redrive. Nil: Redrive does nothing.
+	Deliverable func(ctx context.Context, tr turn.Transcript) bool
 	Metrics   *metrics.Metrics
 	Log       *slog.Logger
 }

@@ -140,7 +140,9 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 		f.StringToStringVar(&cfg.Connections.ProviderURLs, "provider-url", nil,
 			"where the named providers of the policy are reached, NAME=URL, comma-separated or repeated: a Dialogflow CX gRPC endpoint host:port (http://host:port: without TLS, local fakes only), an OpenAI-compatible base URL, a Twilio or Vonage API base URL (switchboard dev --only-infra prints those of its fakes)")
 		f.DurationVar(&cfg.SendClaimGrace, "send-claim-grace", workers.DefaultClaimGrace,
-			"how long past its attempt's deadline a reply's send claim still holds: a worker that vanished mid-send blocks the reply that long, then another worker sends it (the customer may get it twice if the vendor had taken it)")
+			"how long past its attempt's deadline a reply's send claim still holds: a worker that vanished mid-send blocks the reply that long; then another worker asks the vendor whether it has the reply before it sends")
+		f.DurationVar(&cfg.RedriveInterval, "redrive-interval", app.DefaultRedriveInterval,
+			"how often replies no CPaaS provider could send are re-sent by themselves once a provider is back in rotation (negative: never, only by replay)")
 		secret(&cfg.Connections.OpenAIAPIKey, "openai-api-key", "OpenAI-compatible API key")
 		secret(&cfg.Connections.Vonage.APISecret, "vonage-api-secret", "Vonage API secret")
 	}

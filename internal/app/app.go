@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/health"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/workers"
@@ -103,6 +105,10 @@ type Config struct {
 	// ReplayRate bounds the turns re-driven and replies re-sent per second by the
 	// replays of stuck conversations this process runs (default 5).
 	ReplayRate float64
+	// RedriveInterval is how often the worker role re-sends the replies no CPaaS
+	// provider could send, once a provider is in rotation again (workers.Stuck
+	// Redrive; default 5s, negative: never).
+	RedriveInterval time.Duration
 	// SendClaimGrace is how long past its attempt's deadline a reply's send-ledger
 	// claim still holds (workers.SendLedger.Grace; zero keeps its default).
 	SendClaimGrace time.Duration
@@ -157,6 +163,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ReplayRate < 0 {
 		return errors.New("ReplayRate (--replay-rate) must not be negative")
+	}
+	if c.RedriveInterval == 0 {
+		c.RedriveInterval = DefaultRedriveInterval
+	}
+	if c.RedriveInterval > 0 && c.RedriveInterval < 100*time.Millisecond {
+		return fmt.Errorf("RedriveInterval (--redrive-interval) must be at least 100ms, or negative to turn it off, not %s", c.RedriveInterval)
 	}
 	// Both roles hand turns to workflows: the worker's bridge, the API's replays.
 	c.Bridge.TaskQueue, c.Worker.TaskQueue = c.TaskQueue, c.TaskQueue
@@ -365,8 +377,20 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		defer w.Stop()
 		keepCanarySchedule(ctx, tc, cfg.TaskQueue, log)
 
+		router := acts.Router
+		stuck.Deliverable = func(ctx context.Context, tr turn.Transcript) bool {
+			route, err := router.Route(ctx, workflows.RouteInput{Vendor: tr.Vendor, Channel: tr.Channel, From: tr.Business})
+			return err == nil && slices.ContainsFunc(route.CPaaS, func(c workflows.CPaaSCandidate) bool { return !c.Forced })
+		}
 		bctx, stopBridge := context.WithCancel(context.WithoutCancel(ctx))
 		var wg sync.WaitGroup
+		if cfg.RedriveInterval > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				stuck.Redrive(bctx, cfg.RedriveInterval)
+			}()
+		}
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
@@ -432,6 +456,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 
 // DefaultReplayRate is the default of Config.ReplayRate.
 const DefaultReplayRate = 5
+
+// DefaultRedriveInterval is the default of Config.RedriveInterval.
+const DefaultRedriveInterval = 5 * time.Second
 
 // sweepInterval is how often a worker looks for stuck conversations: a quarter of
 // stuck_after, between 5s and a minute.
