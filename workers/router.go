@@ -13,11 +13,14 @@ import (
 // restart). When that leaves no CPaaS provider at all, it routes every CPaaS
 // provider of the policy anyway, in policy order, marked Forced so that the
 // breaker check lets the attempt out: an open breaker is a prediction, a customer
-// left in silence is a certainty.
+// left in silence is a certainty. A provider an operator forced open stays out:
+// that is a decision, not a prediction.
 type PolicyRouter struct {
 	Policy    func() *routing.Policy
 	Available func(provider string) bool // health: the breaker is not open
 	Has       func(provider string) bool // a client exists
+	// OperatorOpen reports a provider an operator forced open. Optional.
+	OperatorOpen func(provider string) bool
 }
 
 func (r PolicyRouter) Route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error) {
@@ -26,7 +29,9 @@ func (r PolicyRouter) Route(ctx context.Context, in workflows.RouteInput) (workf
 	if err != nil || len(route.CPaaS) > 0 {
 		return route, err
 	}
-	every := routing.Router{Policy: r.Policy, Down: func(p string) bool { return !r.Has(p) }}
+	every := routing.Router{Policy: r.Policy, Down: func(p string) bool {
+		return !r.Has(p) || (r.OperatorOpen != nil && r.OperatorOpen(p))
+	}}
 	all, err := every.Route(ctx, in)
 	for i := range all.CPaaS {
 		all.CPaaS[i].Forced = true

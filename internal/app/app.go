@@ -338,7 +338,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			ledger.Grace = cfg.SendClaimGrace
 		}
 		acts := &workers.Activities{
-			Router:    workers.PolicyRouter{Policy: policy.Current, Available: reg.Available, Has: set.Has},
+			Router:    workers.PolicyRouter{Policy: policy.Current, Available: reg.Available, Has: set.Has, OperatorOpen: operatorOpen(reg)},
 			Providers: set,
 			Guard:     &workers.Guard{Health: reg, Policy: policy.Current, Metrics: m},
 			Ledger:    ledger, Events: js, Metrics: m, Logger: log.With("component", "activities"),
@@ -456,6 +456,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 
 // DefaultReplayRate is the default of Config.ReplayRate.
 const DefaultReplayRate = 5
+
+// operatorOpen reports the providers an operator forced open.
+func operatorOpen(reg health.Registry) func(string) bool {
+	return func(name string) bool {
+		for _, st := range reg.Snapshot() {
+			if st.Name == name {
+				return st.Override == health.ModeOpen
+			}
+		}
+		return false
+	}
+}
 
 // DefaultRedriveInterval is the default of Config.RedriveInterval.
 const DefaultRedriveInterval = 5 * time.Second
