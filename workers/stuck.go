@@ -62,8 +62,8 @@ type Stuck struct {
 	// Deliverable reports whether a CPaaS provider of the conversation is in
 	// rotation (its breaker is not open), for Redrive. Nil: Redrive does nothing.
 	Deliverable func(ctx context.Context, tr turn.Transcript) bool
-	Metrics   *metrics.Metrics
-	Log       *slog.Logger
+	Metrics     *metrics.Metrics
+	Log         *slog.Logger
 }
 
 // List returns the stuck conversations, oldest first. problems names the sources
