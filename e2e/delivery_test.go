@@ -116,11 +116,11 @@ func TestTwilioTakesRepliesThenHangs_NoReplyIsSentTwice(t *testing.T) {
 // no operator ran anything.
 func TestCPaaSBlip_EveryCustomerIsAnsweredWithoutACommand(t *testing.T) {
 	s := startStack(t, "")
-	const n = 30
+	const n = 40
 	customers := make([]string, n)
-	blipStart, blipEnd := 8, 20 // turn indexes sent during the blip
+	blipStart, blipEnd := 8, 33 // turns 8 to 32 are sent during the 10 s blip
 	var wg sync.WaitGroup
-	tick := time.NewTicker(400 * time.Millisecond) // 30 turns over 12 s
+	tick := time.NewTicker(400 * time.Millisecond) // 40 turns over 16 s
 	defer tick.Stop()
 	for i := range customers {
 		<-tick.C
