@@ -54,6 +54,19 @@ func (s *Server) postTurn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	t := turn.Turn{
+		ID:             turn.ID(turn.VendorAPI, req.MessageID),
+		ConversationID: req.ConversationID,
+		Vendor:         turn.VendorAPI, Channel: req.Channel, From: req.From, To: req.To, Text: req.Text,
+		ReceivedAt: s.now().UTC(),
+	}
+	if t.ConversationID == "" {
+		t.ConversationID = turn.ConversationID(turn.VendorAPI, req.Channel, req.From, req.To)
+	}
+	if err := t.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	// The JSON API speaks only in its own conversations: a Twilio or Vonage
 	// conversation id is computable by anyone who knows both phone numbers.
 	if req.ConversationID != "" && !turn.InNamespace(turn.VendorAPI, req.ConversationID) {
@@ -67,19 +80,6 @@ func (s *Server) postTurn(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "to must be an address of a business in the routing policy: replies leave only from a business's own addresses")
 			return
 		}
-	}
-	t := turn.Turn{
-		ID:             turn.ID(turn.VendorAPI, req.MessageID),
-		ConversationID: req.ConversationID,
-		Vendor:         turn.VendorAPI, Channel: req.Channel, From: req.From, To: req.To, Text: req.Text,
-		ReceivedAt: s.now().UTC(),
-	}
-	if t.ConversationID == "" {
-		t.ConversationID = turn.ConversationID(turn.VendorAPI, req.Channel, req.From, req.To)
-	}
-	if err := t.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
 	}
 	resp := turnResponse{TurnID: t.ID, ConversationID: t.ConversationID, Status: "accepted"}
 
