@@ -97,8 +97,8 @@ type DevReady struct {
 	// OpsToken, AgentToken and IngressToken are the bearer tokens in force
 	// (generated if not given).
 	OpsToken, AgentToken, IngressToken string
-	Outbox               *fake.Outbox
-	Faults               *fake.Faults
+	Outbox                             *fake.Outbox
+	Faults                             *fake.Faults
 	// Set with OnlyInfra only:
 	//   - PolicyFile and AgentFile, the routing policy and the agent the stack uses
 	//     (the embedded demo agent is written to <data-dir>/agent.json);
