@@ -43,17 +43,18 @@ const (
 	// HeldBucket lists, per conversation, the turns the bridge could not hand to
 	// their workflow for longer than the policy's stuck_after. Entries expire
 	// HeldTTL after the bridge last failed with them.
-	HeldBucket = "switchboard_held"
-	HeldTTL    = 2 * time.Minute
-	// WebhookTokensBucket holds the jti of every Vonage webhook token the API
-	// accepted (keyed by its hash), for Config.WebhookTokenTTL.
-	WebhookTokensBucket = "switchboard_webhook_jti"
-	EscalationsStream   = "SWITCHBOARD_ESCALATIONS"
-	EscalationsPrefix   = "switchboard.escalations."
+	HeldBucket        = "switchboard_held"
+	HeldTTL           = 2 * time.Minute
+	EscalationsStream = "SWITCHBOARD_ESCALATIONS"
+	EscalationsPrefix = "switchboard.escalations."
 	// FlaggedSubject carries escalations no queue acknowledged: an ops alert.
 	FlaggedSubject = "switchboard.alerts.escalations"
 	BridgeConsumer = "bridge"
 )
+
+// WebhookTokensBucket holds the jti of every webhook token the API accepted (keyed
+// by a hash of vendor and jti), for Config.WebhookTokenTTL.
+const WebhookTokensBucket = "switchboard_webhook_jti"
 
 // Config sets the durability and retention of the streams.
 type Config struct {
