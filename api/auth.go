@@ -15,9 +15,13 @@ const (
 	RoleOps Role = "ops"
 	// RoleAgent may use the agent desk and read conversations.
 	RoleAgent Role = "agent"
-	// RoleIngress may post turns (POST /v1/turns). Once an ingress token is
-	// configured, the JSON turn API requires an ingress or ops token; without one
-	// it is open, for backends inside the trust boundary.
+	// RoleIngress may post turns (POST /v1/turns), as may RoleOps. The JSON turn
+	// API always requires one of them, unless Config.AnonymousTurns opens it. An
+	// ingress token speaks for the customers of the API's own conversations (ids
+	// api-...) only: it can never post into a Twilio or Vonage conversation, and
+	// replies leave only from the addresses of the policy's businesses. It does
+	// choose the customer address a reply goes to: give it only to the backend
+	// that authenticates those customers.
 	RoleIngress Role = "ingress"
 )
 

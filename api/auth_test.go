@@ -26,23 +26,16 @@ func postTurnStatus(t *testing.T, hs *httptest.Server, token string) int {
 	return resp.StatusCode
 }
 
-func TestTurnAPI_OpenUntilAnIngressTokenIsConfigured(t *testing.T) {
-	serve := func(tokens api.Tokens) *httptest.Server {
-		srv, err := api.New(api.Config{
-			PublicURL: "http://127.0.0.1", TwilioAuthToken: "twilio-token", VonageSignatureSecret: "vonage-secret", Tokens: tokens,
-		}, nil, nil, nil, nil)
-		require.NoError(t, err)
-		hs := httptest.NewServer(srv.Handler())
-		t.Cleanup(hs.Close)
-		return hs
-	}
-	// The malformed body gets 400 once the request is let in: no turn is stored.
-	open := serve(api.Tokens{testOpsToken: api.RoleOps})
-	require.Equal(t, http.StatusBadRequest, postTurnStatus(t, open, ""))
-
+func TestTurnAPI_TakesOnlyIngressAndOpsTokens(t *testing.T) {
 	tokens := api.Tokens{testOpsToken: api.RoleOps, testAgentToken: api.RoleAgent}
 	tokens.Add(api.RoleIngress, " "+testIngressToken+", ")
-	guarded := serve(tokens)
+	srv, err := api.New(api.Config{
+		PublicURL: "http://127.0.0.1", TwilioAuthToken: "twilio-token", VonageSignatureSecret: "vonage-secret", Tokens: tokens,
+	}, nil, nil, nil, nil)
+	require.NoError(t, err)
+	guarded := httptest.NewServer(srv.Handler())
+	t.Cleanup(guarded.Close)
+	// The malformed body gets 400 once the request is let in: no turn is stored.
 	require.Equal(t, http.StatusUnauthorized, postTurnStatus(t, guarded, ""))
 	require.Equal(t, http.StatusForbidden, postTurnStatus(t, guarded, testAgentToken))
 	require.Equal(t, http.StatusBadRequest, postTurnStatus(t, guarded, testIngressToken))

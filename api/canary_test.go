@@ -24,7 +24,7 @@ func canaryServer(t *testing.T, run func(context.Context) (canary.Report, error)
 	t.Helper()
 	srv, err := api.New(api.Config{
 		PublicURL: "http://127.0.0.1", TwilioAuthToken: "twilio-token", VonageSignatureSecret: "vonage-secret",
-		Tokens: api.Tokens{testOpsToken: api.RoleOps, testAgentToken: api.RoleAgent},
+		Tokens: api.Tokens{testOpsToken: api.RoleOps, testAgentToken: api.RoleAgent, testIngressToken: api.RoleIngress},
 		Canary: run,
 	}, nil, nil, nil, nil)
 	require.NoError(t, err)

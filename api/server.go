@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/routing"
+	"github.com/switchboard-cc/switchboard/providers/vonage"
 )
 
 // Config configures the HTTP API.
@@ -29,6 +30,12 @@ type Config struct {
 	TwilioAuthToken string
 	// VonageSignatureSecret verifies the JWT of Vonage inbound webhooks.
 	VonageSignatureSecret string
+	// VonageMaxTokenAge is how old (by its iat) a Vonage webhook JWT may be
+	// (default vonage.DefaultMaxTokenAge, 5 min). An older one is refused.
+	VonageMaxTokenAge time.Duration
+	// SeenTokens refuses webhook JWTs whose jti was seen before. Nil: the NATS KV
+	// bucket streams.WebhookTokensBucket, through the server's JetStream.
+	SeenTokens SeenTokens
 	// MaxBodyBytes bounds every request body.
 	MaxBodyBytes int64
 	// MaxWait caps the ?wait duration of POST /v1/turns.
@@ -43,9 +50,14 @@ type Config struct {
 	Policy PolicyStatus
 	// Metrics are served on /metrics and counted by ingress.
 	Metrics *metrics.Metrics
-	// Tokens authenticate the ops and agent-desk endpoints. At least one ops token
-	// is required.
+	// Tokens authenticate the ops, agent-desk and turn endpoints. At least one ops
+	// token is required, and an ingress token unless AnonymousTurns is set.
 	Tokens Tokens
+	// AnonymousTurns opens POST /v1/turns to callers without a token
+	// (--insecure-anonymous-turns). Anyone who can reach the API may then speak as
+	// any customer of the API's conversations, and have the business reply to any
+	// address. New logs a warning. It excludes ingress tokens.
+	AnonymousTurns bool
 	// Stuck, when set, lists stuck conversations (?status=stuck) and replays them.
 	Stuck StuckConversations
 	// Ready reports whether the process can do its job (NATS and Temporal reachable,
@@ -66,6 +78,9 @@ const (
 	DefaultMaxBodyBytes   = 64 << 10
 	DefaultMaxWait        = 30 * time.Second
 	DefaultPublishTimeout = 5 * time.Second
+	// MaxVonageTokenAge bounds VonageMaxTokenAge: a longer one only widens the
+	// window in which a captured webhook can be replayed.
+	MaxVonageTokenAge = time.Hour
 )
 
 // Validate fills defaults and reports the first bad field.
@@ -79,6 +94,9 @@ func (c *Config) Validate() error {
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = DefaultPublishTimeout
 	}
+	if c.VonageMaxTokenAge == 0 {
+		c.VonageMaxTokenAge = vonage.DefaultMaxTokenAge
+	}
 	switch {
 	case c.PublicURL == "":
 		return errors.New("api: PublicURL is required")
@@ -90,6 +108,8 @@ func (c *Config) Validate() error {
 		return errors.New("api: MaxBodyBytes must be at least 1024")
 	case c.MaxWait < 0:
 		return errors.New("api: MaxWait must not be negative")
+	case c.VonageMaxTokenAge < 10*time.Second || c.VonageMaxTokenAge > MaxVonageTokenAge:
+		return fmt.Errorf("api: VonageMaxTokenAge (--vonage-jwt-max-age) must be between 10s and %s", MaxVonageTokenAge)
 	}
 	hasOps := false
 	for tok, role := range c.Tokens {
@@ -104,18 +124,27 @@ func (c *Config) Validate() error {
 	if !hasOps {
 		return errors.New("api: an ops token is required (--ops-token)")
 	}
+	switch hasIngress := c.Tokens.has(RoleIngress); {
+	case !hasIngress && !c.AnonymousTurns:
+		return errors.New("api: POST /v1/turns needs an ingress token: set --ingress-token (SWITCHBOARD_INGRESS_TOKEN), " +
+			"or --insecure-anonymous-turns (SWITCHBOARD_INSECURE_ANONYMOUS_TURNS=true) to let anyone who reaches the API post turns")
+	case hasIngress && c.AnonymousTurns:
+		return errors.New("api: --ingress-token and --insecure-anonymous-turns exclude each other: " +
+			"the JSON turn API either requires a token or is open to anyone")
+	}
 	return nil
 }
 
 // Server serves the API.
 type Server struct {
-	cfg   Config
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	convs Conversations
-	desk  Desk
-	log   *slog.Logger
-	now   func() time.Time
+	cfg    Config
+	tokens SeenTokens // nil: webhooks that need a replay check get 503
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	convs  Conversations
+	desk   Desk
+	log    *slog.Logger
+	now    func() time.Time
 }
 
 // Store is where conversations live: Temporal, in production.
@@ -135,7 +164,16 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream, store Store, log *sl
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.Discard()
 	}
-	return &Server{cfg: cfg, nc: nc, js: js, convs: store, desk: store, log: log, now: time.Now}, nil
+	s := &Server{cfg: cfg, tokens: cfg.SeenTokens, nc: nc, js: js, convs: store, desk: store, log: log, now: time.Now}
+	if s.tokens == nil && js != nil {
+		s.tokens = &KVSeenTokens{JS: js}
+	}
+	if cfg.AnonymousTurns {
+		log.Warn("POST /v1/turns is open to anonymous callers (--insecure-anonymous-turns): anyone who reaches this API " +
+			"can post turns as any customer of its conversations and have the business reply to any address; " +
+			"set --ingress-token instead unless only trusted callers can reach it")
+	}
+	return s, nil
 }
 
 // Handler returns the API's routes.
@@ -144,7 +182,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /webhooks/twilio/messaging", s.twilioMessaging)
 	mux.HandleFunc("POST /webhooks/vonage/inbound", s.vonageInbound)
 	var turns http.Handler = http.HandlerFunc(s.postTurn)
-	if s.cfg.Tokens.has(RoleIngress) {
+	if !s.cfg.AnonymousTurns {
 		turns = s.require(turns, RoleIngress, RoleOps)
 	}
 	mux.Handle("POST /v1/turns", turns)

@@ -67,6 +67,20 @@ func (s *Server) postTurn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	// The JSON API speaks only in its own conversations: a Twilio or Vonage
+	// conversation id is computable by anyone who knows both phone numbers.
+	if req.ConversationID != "" && !turn.InNamespace(turn.VendorAPI, req.ConversationID) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("conversation_id must begin with %q: the JSON API can post only to its own conversations, never to a Twilio or Vonage one", turn.NamespacePrefix(turn.VendorAPI)))
+		return
+	}
+	// Replies to API turns leave only from a business's own addresses (the routing
+	// policy's businesses); say so now rather than record a turn nobody can answer.
+	if s.cfg.Policy != nil {
+		if p := s.cfg.Policy.Current(); p != nil && p.BusinessByAddress(req.To) == nil {
+			writeError(w, http.StatusBadRequest, "to must be an address of a business in the routing policy: replies leave only from a business's own addresses")
+			return
+		}
+	}
 	resp := turnResponse{TurnID: t.ID, ConversationID: t.ConversationID, Status: "accepted"}
 
 	if wait <= 0 {

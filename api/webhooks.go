@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -62,7 +63,8 @@ func (s *Server) vonageInbound(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := vonage.Verify(s.cfg.VonageSignatureSecret, r.Header.Get("Authorization"), body); err != nil {
+	tok, err := vonage.VerifyToken(s.cfg.VonageSignatureSecret, r.Header.Get("Authorization"), body, s.now(), s.cfg.VonageMaxTokenAge)
+	if err != nil {
 		s.cfg.Metrics.TurnsReceived.WithLabelValues("vonage", "rejected").Inc()
 		s.log.Warn("vonage webhook rejected: bad signature", "remote", r.RemoteAddr, "error", err)
 		writeError(w, http.StatusUnauthorized, "missing or invalid signature: "+err.Error())
@@ -83,9 +85,50 @@ func (s *Server) vonageInbound(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "vonage inbound webhook: "+err.Error())
 		return
 	}
+	if !s.claimToken(w, r, turn.VendorVonage, tok.ID) {
+		return
+	}
 	if _, err := s.publish(r.Context(), t); err != nil {
+		s.forgetToken(r.Context(), turn.VendorVonage, tok.ID)
 		writeUnavailable(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"turn_id": t.ID})
+}
+
+// claimToken records a verified webhook token's id, and answers the request itself
+// when it cannot go on: 401 for a token seen before (a replay), 503 when the record
+// cannot be checked (the vendor retries).
+func (s *Server) claimToken(w http.ResponseWriter, r *http.Request, vendor, id string) bool {
+	if s.tokens == nil {
+		s.log.Error(vendor + " webhook not accepted: no store of seen webhook tokens")
+		writeUnavailable(w)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.PublishTimeout)
+	defer cancel()
+	fresh, err := s.tokens.Claim(ctx, vendor, id)
+	if err != nil {
+		s.cfg.Metrics.TurnsReceived.WithLabelValues(vendor, "unavailable").Inc()
+		s.log.Error(vendor+" webhook not accepted: could not check its token against replays", "error", err)
+		writeUnavailable(w)
+		return false
+	}
+	if !fresh {
+		s.cfg.Metrics.TurnsReceived.WithLabelValues(vendor, "replayed").Inc()
+		s.log.Warn(vendor+" webhook rejected: its token was used before (a replay)", "remote", r.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, "invalid signature: this token (jti) was used before")
+		return false
+	}
+	return true
+}
+
+// forgetToken releases a claimed token id whose webhook was not stored, so that
+// the vendor's retry with the same token is accepted.
+func (s *Server) forgetToken(ctx context.Context, vendor, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PublishTimeout)
+	defer cancel()
+	if err := s.tokens.Forget(ctx, vendor, id); err != nil {
+		s.log.Error(vendor+" webhook: could not release the token of a turn that was not stored; a retry with the same token will be refused", "error", err)
+	}
 }

@@ -73,6 +73,7 @@ func startServeStack(t *testing.T) *serveStack {
 	}
 	fakes.Apply(&s.cfg)
 	s.cfg.API.Tokens = app.Tokens(opsToken, agentToken)
+	s.cfg.API.Tokens[ingressToken] = "ingress" // api.RoleIngress: POST /v1/turns needs a token
 	s.cfg.Bridge.MinBackoff, s.cfg.Bridge.MaxBackoff = 200*time.Millisecond, time.Second
 	s.Outbox, s.Faults = fakes.Outbox, fakes.Faults
 	s.API, s.PublicURL, s.stop = s.startInstance(t, "w1")

@@ -113,9 +113,9 @@ func TestJSONAPI_WaitReturnsTheReply_BadInputIsNamed(t *testing.T) {
 	require.Equal(t, true, m["duplicate"])
 	require.Equal(t, "store.hours", m["intent"])
 
-	code, m = post("", `{"conversation_id":"my-chat-42","message_id":"web-2","channel":"chat","from":"+15552220001","to":"+15550001000","text":"hi"}`)
+	code, m = post("", `{"conversation_id":"api-chat-42","message_id":"web-2","channel":"chat","from":"+15552220001","to":"+15550001000","text":"hi"}`)
 	require.Equal(t, http.StatusAccepted, code, m)
-	require.Equal(t, "my-chat-42", m["conversation_id"])
+	require.Equal(t, "api-chat-42", m["conversation_id"])
 	require.Equal(t, "api:web-2", m["turn_id"])
 
 	for _, tc := range []struct{ query, body, want string }{
@@ -126,6 +126,8 @@ func TestJSONAPI_WaitReturnsTheReply_BadInputIsNamed(t *testing.T) {
 		{"", `{"message_id":7,"channel":"chat","from":"a","to":"b","text":"hi"}`, "message_id must be a string"},
 		{"?wait=forever", `{}`, "wait must be a duration"},
 		{"?wait=1h", `{}`, "wait must be at most"},
+		{"", `{"conversation_id":"my-chat-42","message_id":"x","channel":"chat","from":"a","to":"+15550001000","text":"hi"}`, `conversation_id must begin with "api-"`},
+		{"", `{"message_id":"x","channel":"chat","from":"a","to":"+15559990000","text":"hi"}`, "to must be an address of a business"},
 	} {
 		code, m := post(tc.query, tc.body)
 		require.Equal(t, http.StatusBadRequest, code, tc.body)

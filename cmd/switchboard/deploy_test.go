@@ -107,6 +107,9 @@ func (r switchboardRun) check(t *testing.T) resolved {
 			}
 		}
 	}
+	if cmd.Name() == "api" || cmd.Name() == "serve" {
+		r.checkIngress(t, cmd)
+	}
 	res := resolved{cmd: cmd}
 	if addr := lookup("http-addr"); addr != nil {
 		res.httpPort = portOf(t, r.where, addr.Value.String())
@@ -114,6 +117,73 @@ func (r switchboardRun) check(t *testing.T) resolved {
 		t.Fatalf("%s has no --http-addr", cmd.Name())
 	}
 	return res
+}
+
+// checkIngress asks of a run of an API role that POST /v1/turns is closed: an
+// ingress token comes from a Secret, a file or a required compose variable, and the
+// JSON turn API is not opened to anonymous callers.
+func (r switchboardRun) checkIngress(t *testing.T, cmd *cobra.Command) {
+	t.Helper()
+	for _, p := range ingressProblems(cmd, r.env) {
+		t.Errorf("%s: %s", r.where, p)
+	}
+}
+
+// ingressProblems is checkIngress for a command whose flags are parsed.
+func ingressProblems(cmd *cobra.Command, env map[string]string) []string {
+	var problems []string
+	if f := cmd.Flags().Lookup("insecure-anonymous-turns"); f == nil {
+		problems = append(problems, "switchboard "+cmd.Name()+" has no --insecure-anonymous-turns flag")
+	} else if f.Changed && f.Value.String() == "true" {
+		problems = append(problems, "runs switchboard "+cmd.Name()+" with --insecure-anonymous-turns: anyone could post turns")
+	}
+	if v, ok := env["SWITCHBOARD_INSECURE_ANONYMOUS_TURNS"]; ok && v != "false" {
+		problems = append(problems, fmt.Sprintf("SWITCHBOARD_INSECURE_ANONYMOUS_TURNS=%q opens POST /v1/turns to anyone", v))
+	}
+	if f := cmd.Flags().Lookup("ingress-token"); f != nil && f.Changed {
+		return problems // on the command line (a value there fails the secret check)
+	}
+	switch v, ok := env["SWITCHBOARD_INGRESS_TOKEN"]; {
+	case !ok:
+		problems = append(problems, "switchboard "+cmd.Name()+" gets no SWITCHBOARD_INGRESS_TOKEN: it refuses to start without one")
+	case strings.Contains(v, "${") && !strings.Contains(v, ":?"):
+		problems = append(problems, "SWITCHBOARD_INGRESS_TOKEN="+v+" may be empty: make it required (${VAR:?...})")
+	}
+	return problems
+}
+
+// The deploy checks themselves must catch an API whose turn endpoint would be open.
+func TestDeployChecks_RefuseAnAPIWithAnOpenTurnEndpoint(t *testing.T) {
+	parsed := func(args ...string) *cobra.Command {
+		cmd, rest, err := newRootCommand().Find(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.ParseFlags(rest); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	for name, c := range map[string]struct {
+		args []string
+		env  map[string]string
+		want string // "" when it passes
+	}{
+		"from a Secret":             {[]string{"api"}, map[string]string{"SWITCHBOARD_INGRESS_TOKEN": ""}, ""},
+		"from a file":               {[]string{"serve"}, map[string]string{"SWITCHBOARD_INGRESS_TOKEN": "file:/run/secrets/ingress"}, ""},
+		"required compose variable": {[]string{"api"}, map[string]string{"SWITCHBOARD_INGRESS_TOKEN": "${T:?set T}"}, ""},
+		"on the command line":       {[]string{"api", "--ingress-token", "file:/run/secrets/ingress"}, nil, ""},
+		"no token":                  {[]string{"api"}, nil, "gets no SWITCHBOARD_INGRESS_TOKEN"},
+		"serve with no token":       {[]string{"serve"}, map[string]string{"SWITCHBOARD_OPS_TOKEN": ""}, "gets no SWITCHBOARD_INGRESS_TOKEN"},
+		"optional compose variable": {[]string{"api"}, map[string]string{"SWITCHBOARD_INGRESS_TOKEN": "${T:-}"}, "may be empty"},
+		"anonymous by flag":         {[]string{"api", "--insecure-anonymous-turns"}, map[string]string{"SWITCHBOARD_INGRESS_TOKEN": ""}, "anyone could post turns"},
+		"anonymous by environment":  {[]string{"api"}, map[string]string{"SWITCHBOARD_INSECURE_ANONYMOUS_TURNS": "true"}, "opens POST /v1/turns to anyone"},
+	} {
+		got := strings.Join(ingressProblems(parsed(c.args...), c.env), "; ")
+		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("%s: problems %q, want %q", name, got, c.want)
+		}
+	}
 }
 
 func portOf(t *testing.T, where, hostport string) int {

@@ -46,12 +46,12 @@ Every flag can also be set with SWITCHBOARD_<FLAG>, e.g. SWITCHBOARD_DATA_DIR.`,
 			if err := bindEnv(cmd); err != nil {
 				return err
 			}
-			for name, v := range map[string]*string{"ops-token": &dc.OpsToken, "agent-token": &dc.AgentToken} {
+			for name, v := range map[string]*string{"ops-token": &dc.OpsToken, "agent-token": &dc.AgentToken, "ingress-token": &dc.IngressToken} {
 				if err := readSecret(name, v); err != nil {
 					return err
 				}
 			}
-			generated := dc.OpsToken == "" || dc.AgentToken == ""
+			generated := dc.OpsToken == "" || dc.AgentToken == "" || dc.IngressToken == ""
 			log := newLogger(logLevel)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -64,7 +64,7 @@ Every flag can also be set with SWITCHBOARD_<FLAG>, e.g. SWITCHBOARD_DATA_DIR.`,
 					r.API, r.TemporalUI, r.Temporal, r.NATS, dc.DataDir)
 				if generated {
 					// Printed, not logged: only the person who started dev sees them.
-					fmt.Printf("bearer tokens (generated; set --ops-token/--agent-token to choose them): ops %s  agent %s\n", r.OpsToken, r.AgentToken)
+					fmt.Printf("bearer tokens (generated; set --ops-token/--agent-token/--ingress-token to choose them): ops %s  agent %s  ingress %s\n", r.OpsToken, r.AgentToken, r.IngressToken)
 				}
 			})
 			if err == nil {
@@ -88,6 +88,7 @@ Every flag can also be set with SWITCHBOARD_<FLAG>, e.g. SWITCHBOARD_DATA_DIR.`,
 	f.StringVar(&dc.PolicyFile, "policy", "", "routing policy file, reloaded on change (default <data-dir>/policy.yaml, created from the dev policy on first start)")
 	f.StringVar(&dc.OpsToken, "ops-token", "", "bearer token(s) of the ops role, comma-separated (secret: environment or file:/path; default: generated and printed)")
 	f.StringVar(&dc.AgentToken, "agent-token", "", "bearer token(s) of the agent role (default: generated and printed)")
+	f.StringVar(&dc.IngressToken, "ingress-token", "", "bearer token(s) that may POST /v1/turns (as may the ops token; default: generated and printed)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
@@ -121,7 +122,7 @@ func printInfra(r app.DevReady, dataDir string, generated bool) {
 		fmt.Printf("settings for switchboard api and switchboard worker (in %s; load with: set -a; . %s; set +a):\n", file, file)
 	}
 	for _, v := range r.Env {
-		if !generated && (v.Name == "SWITCHBOARD_OPS_TOKEN" || v.Name == "SWITCHBOARD_AGENT_TOKEN") {
+		if !generated && (v.Name == "SWITCHBOARD_OPS_TOKEN" || v.Name == "SWITCHBOARD_AGENT_TOKEN" || v.Name == "SWITCHBOARD_INGRESS_TOKEN") {
 			continue // chosen by the user: written to the file only
 		}
 		fmt.Printf("  %s=%s\n", v.Name, shellQuote(v.Value))

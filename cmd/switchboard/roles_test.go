@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -51,7 +52,7 @@ func TestServiceCommands_ServeHasTheFlagsOfAPIAndWorker_DefinedAlike(t *testing.
 		}
 	}
 	// Each role takes only what it uses.
-	for _, name := range []string{"public-url", "agent-token", "ingress-token", "vonage-signature-secret", "replay-rate"} {
+	for _, name := range []string{"public-url", "agent-token", "ingress-token", "insecure-anonymous-turns", "vonage-signature-secret", "vonage-jwt-max-age", "replay-rate"} {
 		if api[name] == nil || worker[name] != nil {
 			t.Errorf("--%s: want it on api only", name)
 		}
@@ -156,5 +157,30 @@ func TestShellQuote_TheShellReadsBackTheValue(t *testing.T) {
 	}
 	if shellQuote("nats://127.0.0.1:4222") != "nats://127.0.0.1:4222" {
 		t.Error("a plain value was quoted")
+	}
+}
+
+func TestAPIAndServe_RefuseToStartWithTheTurnEndpointOpenByAccident(t *testing.T) {
+	t.Setenv("SWITCHBOARD_OPS_TOKEN", "ops-token-0123456789")
+	t.Setenv("SWITCHBOARD_TWILIO_AUTH_TOKEN", "twilio-auth-token")
+	t.Setenv("SWITCHBOARD_VONAGE_SIGNATURE_SECRET", "vonage-signature-secret")
+	run := func(args ...string) error {
+		root := newRootCommand()
+		root.SetArgs(args)
+		root.SetOut(io.Discard)
+		root.SetErr(io.Discard)
+		return root.Execute()
+	}
+	// Both fail before connecting to anything: the configuration is checked first.
+	for _, role := range []string{"api", "serve"} {
+		err := run(role, "--nats-url", "nats://127.0.0.1:1", "--temporal-address", "127.0.0.1:1")
+		if err == nil || !strings.Contains(err.Error(), "--ingress-token (SWITCHBOARD_INGRESS_TOKEN)") || !strings.Contains(err.Error(), "--insecure-anonymous-turns") {
+			t.Errorf("%s without an ingress token: %v, want the flag and variable named", role, err)
+		}
+	}
+	t.Setenv("SWITCHBOARD_INGRESS_TOKEN", "ingress-token-0123456789")
+	t.Setenv("SWITCHBOARD_INSECURE_ANONYMOUS_TURNS", "true")
+	if err := run("api", "--nats-url", "nats://127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "exclude each other") {
+		t.Errorf("api with an ingress token and anonymous turns: %v", err)
 	}
 }

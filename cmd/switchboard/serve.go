@@ -12,6 +12,7 @@ import (
 	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/internal/app"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
+	"github.com/switchboard-cc/switchboard/providers/vonage"
 	"github.com/switchboard-cc/switchboard/workers"
 )
 
@@ -127,8 +128,10 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 		f.StringVar(&cfg.PublicURL, "public-url", "", "base URL vendors call; webhook signatures are computed over it (required behind a proxy)")
 		secret(&agentToken, "agent-token", "bearer token(s) of the agent-desk role, comma-separated")
 		f.Float64Var(&cfg.ReplayRate, "replay-rate", app.DefaultReplayRate, "turns re-driven and replies re-sent per second by the replays of stuck conversations, across this process")
-		secret(&ingressToken, "ingress-token", "bearer token(s) that may POST /v1/turns, comma-separated; once set, the JSON turn API requires one (or an ops token)")
+		secret(&ingressToken, "ingress-token", "bearer token(s) that may POST /v1/turns (as may an ops token), comma-separated, at least 16 characters each; required unless --insecure-anonymous-turns")
+		f.BoolVar(&cfg.API.AnonymousTurns, "insecure-anonymous-turns", false, "let anyone who reaches the API POST /v1/turns without a token (logged as a warning at start); excludes --ingress-token")
 		secret(&cfg.VonageSignatureSecret, "vonage-signature-secret", "Vonage signature secret: verifies inbound webhook JWTs")
+		f.DurationVar(&cfg.API.VonageMaxTokenAge, "vonage-jwt-max-age", vonage.DefaultMaxTokenAge, "how old (by its iat) a Vonage webhook JWT may be; older ones, and any jti seen before, are refused")
 	}
 	if runsWorker {
 		f.StringVar(&agentFile, "agent-file", "", "the agent's cached flows, a JSON file like deploy/agent/demo-agent.json (local NLU, LLM prompt)")

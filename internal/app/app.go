@@ -33,6 +33,7 @@ import (
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/health"
 	"github.com/switchboard-cc/switchboard/providers/routing"
+	"github.com/switchboard-cc/switchboard/providers/vonage"
 	"github.com/switchboard-cc/switchboard/workers"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
@@ -194,6 +195,10 @@ func (c *Config) Validate() error {
 		if err := v.Validate(); err != nil {
 			return err
 		}
+	}
+	if c.Roles.Has(RoleAPI) {
+		// Remember accepted webhook tokens as long as the API would accept them.
+		c.Streams.WebhookTokenTTL = vonage.ReplayWindow(c.API.VonageMaxTokenAge)
 	}
 	return nil
 }

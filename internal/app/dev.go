@@ -76,9 +76,10 @@ type DevConfig struct {
 	// PolicyFile is the routing policy. Empty: <data-dir>/policy.yaml, created from
 	// the embedded dev policy on first start.
 	PolicyFile string
-	// OpsToken and AgentToken authenticate the ops and agent-desk endpoints
-	// (comma-separated for several). Empty: a random token is generated.
-	OpsToken, AgentToken string
+	// OpsToken, AgentToken and IngressToken authenticate the ops, agent-desk and
+	// turn (POST /v1/turns) endpoints (comma-separated for several). Empty: a
+	// random token is generated.
+	OpsToken, AgentToken, IngressToken string
 	// InMemory keeps NATS and Temporal state in memory (tests only).
 	InMemory bool
 	// Workflow options for conversations.
@@ -93,10 +94,11 @@ type DevConfig struct {
 type DevReady struct {
 	// API is the HTTP API's URL; with OnlyInfra, the URL of the fakes' /dev/ API.
 	API, PublicURL, TemporalUI, Temporal, NATS string
-	// OpsToken and AgentToken are the bearer tokens in force (generated if not given).
-	OpsToken, AgentToken string
-	Outbox               *fake.Outbox
-	Faults               *fake.Faults
+	// OpsToken, AgentToken and IngressToken are the bearer tokens in force
+	// (generated if not given).
+	OpsToken, AgentToken, IngressToken string
+	Outbox                             *fake.Outbox
+	Faults                             *fake.Faults
 	// Set with OnlyInfra only:
 	//   - PolicyFile and AgentFile, the routing policy and the agent the stack uses
 	//     (the embedded demo agent is written to <data-dir>/agent.json);
@@ -124,6 +126,9 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 	}
 	if dc.AgentToken == "" {
 		dc.AgentToken = "agent-" + randomToken()
+	}
+	if dc.IngressToken == "" {
+		dc.IngressToken = "ingress-" + randomToken()
 	}
 	if dc.VonageSignatureSecret == "" {
 		dc.VonageSignatureSecret = DevVonageSignatureSecret
@@ -223,10 +228,11 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 	}
 	fakes.Apply(&cfg)
 	cfg.API.Tokens = Tokens(dc.OpsToken, dc.AgentToken)
+	cfg.API.Tokens.Add(api.RoleIngress, dc.IngressToken)
 	cfg.Streams.MemoryStorage = dc.InMemory
 	return Run(ctx, cfg, log, func(r Ready) {
 		if onReady != nil {
-			onReady(DevReady{API: "http://" + r.HTTPAddr, PublicURL: r.PublicURL, TemporalUI: tsrv.UIURL(), Temporal: tsrv.FrontendAddr(), NATS: ns.ClientURL(), Outbox: fakes.Outbox, Faults: fakes.Faults, OpsToken: dc.OpsToken, AgentToken: dc.AgentToken})
+			onReady(DevReady{API: "http://" + r.HTTPAddr, PublicURL: r.PublicURL, TemporalUI: tsrv.UIURL(), Temporal: tsrv.FrontendAddr(), NATS: ns.ClientURL(), Outbox: fakes.Outbox, Faults: fakes.Faults, OpsToken: dc.OpsToken, AgentToken: dc.AgentToken, IngressToken: dc.IngressToken})
 		}
 	})
 }

@@ -53,7 +53,7 @@ func serveInfra(ctx context.Context, dc DevConfig, agentDef []byte, natsURL stri
 	if onReady != nil {
 		onReady(DevReady{
 			API: "http://" + lis.Addr().String(), TemporalUI: tsrv.UIURL(), Temporal: tsrv.FrontendAddr(), NATS: natsURL,
-			OpsToken: dc.OpsToken, AgentToken: dc.AgentToken, Outbox: fakes.Outbox, Faults: fakes.Faults,
+			OpsToken: dc.OpsToken, AgentToken: dc.AgentToken, IngressToken: dc.IngressToken, Outbox: fakes.Outbox, Faults: fakes.Faults,
 			PolicyFile: policyFile, AgentFile: agentFile, ProviderURLs: maps.Clone(conn.ProviderURLs),
 			Env: []EnvVar{
 				{"SWITCHBOARD_NATS_URL", natsURL},
@@ -72,6 +72,7 @@ func serveInfra(ctx context.Context, dc DevConfig, agentDef []byte, natsURL stri
 				{"SWITCHBOARD_VONAGE_SIGNATURE_SECRET", dc.VonageSignatureSecret},
 				{"SWITCHBOARD_OPS_TOKEN", dc.OpsToken},
 				{"SWITCHBOARD_AGENT_TOKEN", dc.AgentToken},
+				{"SWITCHBOARD_INGRESS_TOKEN", dc.IngressToken},
 			},
 		})
 	}

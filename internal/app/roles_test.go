@@ -10,14 +10,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/providers/routing"
+	"github.com/switchboard-cc/switchboard/providers/vonage"
 )
 
 const (
-	testOps   = "ops-token-0123456789"
-	testAgent = "agent-token-0123456789"
+	testOps     = "ops-token-0123456789"
+	testAgent   = "agent-token-0123456789"
+	testIngress = "ingress-token-0123456789"
 )
 
 func baseConfig(roles Roles) Config {
@@ -36,8 +39,16 @@ func TestValidate_EachRoleAsksForWhatItUses(t *testing.T) {
 		t.Fatalf("api without the Vonage signature secret: %v", err)
 	}
 	c.VonageSignatureSecret = "vg"
+	// POST /v1/turns is closed by default: an ingress token, or the explicit flag.
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--ingress-token") {
+		t.Fatalf("api without an ingress token: %v", err)
+	}
+	c.API.Tokens.Add(api.RoleIngress, testIngress)
 	if err := c.Validate(); err != nil {
 		t.Fatalf("api: %v", err)
+	}
+	if c.Streams.WebhookTokenTTL != vonage.ReplayWindow(vonage.DefaultMaxTokenAge) {
+		t.Errorf("api: seen webhook tokens are kept %s, want the replay window of the default maximum age", c.Streams.WebhookTokenTTL)
 	}
 	if c.API.PublicURL != "http://127.0.0.1:0" {
 		t.Errorf("api: PublicURL defaults to %q", c.API.PublicURL)
@@ -58,6 +69,9 @@ func TestValidate_EachRoleAsksForWhatItUses(t *testing.T) {
 	w.API.Tokens = Tokens(testOps, "")
 	if err := w.Validate(); err != nil {
 		t.Fatalf("worker: %v", err)
+	}
+	if w.Streams.WebhookTokenTTL != 0 {
+		t.Errorf("worker: sets the seen-token bucket's TTL to %s; it verifies no webhook", w.Streams.WebhookTokenTTL)
 	}
 	if w.Bridge.TaskQueue != "switchboard-conversations" || w.Worker.TaskQueue != "switchboard-conversations" {
 		t.Errorf("worker: task queues %q %q", w.Bridge.TaskQueue, w.Worker.TaskQueue)

@@ -13,6 +13,8 @@
 //     per human queue; agent desks claim from a durable consumer per queue.
 //     Flagged escalations go to switchboard.alerts.escalations in the same stream.
 //   - KV switchboard_sends: the send ledger, one entry per reply idempotency key.
+//   - KV switchboard_webhook_jti: the ids (jti) of the signed webhook tokens the API
+//     accepted, kept as long as such a token could be accepted, so a replay is refused.
 package streams
 
 import (
@@ -50,6 +52,10 @@ const (
 	BridgeConsumer = "bridge"
 )
 
+// WebhookTokensBucket holds the jti of every webhook token the API accepted (keyed
+// by a hash of vendor and jti), for Config.WebhookTokenTTL.
+const WebhookTokensBucket = "switchboard_webhook_jti"
+
 // Config sets the durability and retention of the streams.
 type Config struct {
 	// Replicas per stream: 1 on one server, 3 on a production cluster.
@@ -63,6 +69,12 @@ type Config struct {
 	EventsMaxAge time.Duration
 	// SendLedgerTTL is how long a reply's ledger entry is kept.
 	SendLedgerTTL time.Duration
+	// WebhookTokenTTL is how long an accepted webhook token's jti is remembered:
+	// the API role sets it to the replay window of its maximum token age. Zero (a
+	// role that verifies no webhook) creates the bucket with
+	// DefaultWebhookTokenTTL if it is missing and leaves an existing one as it is,
+	// so that a worker never shortens what an API process configured.
+	WebhookTokenTTL time.Duration
 	// MemoryStorage keeps streams in memory. Only for tests.
 	MemoryStorage bool
 }
@@ -73,6 +85,9 @@ const (
 	DefaultTurnsMaxAge     = 7 * 24 * time.Hour
 	DefaultEventsMaxAge    = 24 * time.Hour
 	DefaultSendLedgerTTL   = 7 * 24 * time.Hour
+	// DefaultWebhookTokenTTL is the replay window of the default maximum age of a
+	// Vonage webhook token (5 min) and its clock skew (1 min).
+	DefaultWebhookTokenTTL = 6 * time.Minute
 )
 
 // Validate fills defaults and reports the first bad field.
@@ -103,6 +118,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("streams: EventsMaxAge must be at least 1m")
 	case c.SendLedgerTTL < time.Hour:
 		return fmt.Errorf("streams: SendLedgerTTL must be at least 1h")
+	case c.WebhookTokenTTL < 0:
+		return fmt.Errorf("streams: WebhookTokenTTL must not be negative")
 	}
 	return nil
 }
@@ -158,6 +175,22 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 		Description: "Turns held in JetStream past stuck_after, per conversation",
 	}); err != nil {
 		return fmt.Errorf("bucket %s: %w", HeldBucket, err)
+	}
+	tokens := jetstream.KeyValueConfig{
+		Bucket: WebhookTokensBucket, Storage: kvStorage, Replicas: c.Replicas, TTL: c.WebhookTokenTTL,
+		Description: "Ids (jti) of accepted webhook tokens, to refuse replays",
+	}
+	var err error
+	if c.WebhookTokenTTL > 0 {
+		_, err = js.CreateOrUpdateKeyValue(ctx, tokens)
+	} else {
+		tokens.TTL = DefaultWebhookTokenTTL
+		if _, err = js.CreateKeyValue(ctx, tokens); errors.Is(err, jetstream.ErrBucketExists) {
+			err = nil // kept as an API process configured it
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", WebhookTokensBucket, err)
 	}
 	return nil
 }

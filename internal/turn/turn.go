@@ -113,9 +113,26 @@ func ID(vendor, messageID string) string { return vendor + ":" + messageID }
 // ConversationID derives the conversation of a customer address talking to a business
 // address over one vendor and channel. Addresses are hashed so that phone numbers do
 // not appear in workflow ids, subjects or logs.
+//
+// The id begins with its vendor's namespace prefix (NamespacePrefix): twilio-...,
+// vonage-..., api-.... The hash is not secret (anyone who knows both addresses can
+// compute it), so the prefix, not the hash, is what keeps one vendor's ingress out of
+// another vendor's conversations: see InNamespace.
 func ConversationID(vendor, channel, customer, business string) string {
 	h := sha256.Sum256([]byte(vendor + "\x00" + channel + "\x00" + customer + "\x00" + business))
-	return vendor + "-" + channel + "-" + hex.EncodeToString(h[:10])
+	return NamespacePrefix(vendor) + channel + "-" + hex.EncodeToString(h[:10])
+}
+
+// NamespacePrefix is how every conversation id of a vendor begins: the vendor and a
+// dash. Vendor names have no dash, so no id is in two namespaces.
+func NamespacePrefix(vendor string) string { return vendor + "-" }
+
+// InNamespace reports whether conversation id belongs to vendor's namespace: the
+// JSON API (VendorAPI) may name its own conversations, but only ids with its prefix,
+// so that it can never join a Twilio or Vonage conversation.
+func InNamespace(vendor, id string) bool {
+	rest, ok := strings.CutPrefix(id, NamespacePrefix(vendor))
+	return ok && rest != ""
 }
 
 // WorkflowID is the Temporal workflow id of a conversation.

@@ -148,7 +148,7 @@ func TestATokenFromTheFarFutureIsRejected(t *testing.T) {
 
 func TestASlightlyFastClockIsTolerated(t *testing.T) {
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"iat": time.Now().Add(10 * time.Second).Unix(), "payload_hash": payloadHash(inboundBody),
+		"iat": time.Now().Add(10 * time.Second).Unix(), "jti": "jti-fast-clock", "payload_hash": payloadHash(inboundBody),
 	}).SignedString([]byte(signatureSecret))
 	if err != nil {
 		t.Fatal(err)
@@ -160,9 +160,12 @@ func TestASlightlyFastClockIsTolerated(t *testing.T) {
 
 func TestATokenWithoutRequiredClaimsIsRejected(t *testing.T) {
 	for name, claims := range map[string]jwt.MapClaims{
-		"no payload_hash": {"iat": time.Now().Unix()},
-		"no iat":          {"payload_hash": payloadHash(inboundBody)},
-		"numeric hash":    {"iat": time.Now().Unix(), "payload_hash": 42},
+		"no payload_hash": {"iat": time.Now().Unix(), "jti": "j1"},
+		"no iat":          {"jti": "j2", "payload_hash": payloadHash(inboundBody)},
+		"no jti":          {"iat": time.Now().Unix(), "payload_hash": payloadHash(inboundBody)},
+		"blank jti":       {"iat": time.Now().Unix(), "jti": " ", "payload_hash": payloadHash(inboundBody)},
+		"numeric jti":     {"iat": time.Now().Unix(), "jti": 7, "payload_hash": payloadHash(inboundBody)},
+		"numeric hash":    {"iat": time.Now().Unix(), "jti": "j3", "payload_hash": 42},
 	} {
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(signatureSecret))
 		if err != nil {
@@ -225,5 +228,57 @@ func TestParseInboundRefusesWhatIsNotText(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.field) {
 			t.Errorf("%s: err = %v, want it to name %s", name, err, c.field)
 		}
+	}
+}
+
+func TestAStaleWebhookTokenIsRejected_OneWithinTheMaximumAgeIsNot(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	sign := func(age time.Duration) string {
+		auth, err := vonage.SignToken(signatureSecret, inboundBody, vonage.Token{ID: "jti-" + age.String(), IssuedAt: now.Add(-age)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return auth
+	}
+	// Captured six minutes ago: past the default maximum age of five.
+	_, err := vonage.VerifyToken(signatureSecret, sign(6*time.Minute), inboundBody, now, vonage.DefaultMaxTokenAge)
+	if err == nil || !strings.Contains(err.Error(), "too old") {
+		t.Fatalf("a 6-minute-old token: err = %v, want it refused as too old", err)
+	}
+	tok, err := vonage.VerifyToken(signatureSecret, sign(4*time.Minute), inboundBody, now, vonage.DefaultMaxTokenAge)
+	if err != nil {
+		t.Fatalf("a 4-minute-old token: %v", err)
+	}
+	if tok.ID != "jti-4m0s" || !tok.IssuedAt.Equal(now.Add(-4*time.Minute)) {
+		t.Errorf("VerifyToken = %+v, want the token's jti and iat", tok)
+	}
+	// The maximum age is the receiver's to choose.
+	if _, err := vonage.VerifyToken(signatureSecret, sign(90*time.Second), inboundBody, now, time.Minute); err == nil {
+		t.Error("a 90-second-old token passed a one-minute maximum age")
+	}
+	// Verify applies the default.
+	if err := vonage.Verify(signatureSecret, sign(time.Hour), inboundBody); err == nil {
+		t.Error("Verify accepted a token issued an hour before its check")
+	}
+}
+
+func TestTheReplayWindowCoversEveryAcceptableToken(t *testing.T) {
+	// A token issued a little in the future (clock skew) stays acceptable for
+	// maxAge after its iat: its jti must be remembered at least that long.
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	iat := now.Add(50 * time.Second)
+	auth, err := vonage.SignToken(signatureSecret, inboundBody, vonage.Token{ID: "ahead", IssuedAt: iat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vonage.VerifyToken(signatureSecret, auth, inboundBody, now, vonage.DefaultMaxTokenAge); err != nil {
+		t.Fatalf("a token 50s ahead: %v", err)
+	}
+	lastAccepted := iat.Add(vonage.DefaultMaxTokenAge)
+	if _, err := vonage.VerifyToken(signatureSecret, auth, inboundBody, lastAccepted, vonage.DefaultMaxTokenAge); err != nil {
+		t.Fatalf("the same token at iat+maxAge: %v", err)
+	}
+	if w := vonage.ReplayWindow(vonage.DefaultMaxTokenAge); now.Add(w).Before(lastAccepted) {
+		t.Errorf("ReplayWindow = %s: the jti would be forgotten at %s, but the token is accepted until %s", w, now.Add(w), lastAccepted)
 	}
 }
