@@ -21,9 +21,14 @@ import (
 //     versions.go: an escalation through both SLA timers, a final message that
 //     could not be sent, the held signal, a replay update, an agent's reply, the
 //     continue-as-new that carried the open escalation, and resolve in the next
-//     run.
+//     run; the *-before-delivery-unknown.json pair is the same conversation
+//     recorded before the delivery-unknown marker, the others carry it.
 func TestReplay_RecordedConversationHistoriesStillReplay(t *testing.T) {
-	for _, file := range []string{"conversation-history.json", "escalation-history.json", "continued-history.json"} {
+	for _, file := range []string{
+		"conversation-history.json",
+		"escalation-history-before-delivery-unknown.json", "continued-history-before-delivery-unknown.json",
+		"escalation-history.json", "continued-history.json",
+	} {
 		t.Run(file, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(workflows.ConversationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
