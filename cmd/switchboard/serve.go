@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/vonage"
 	"github.com/switchboard-cc/switchboard/workers"
+	"github.com/switchboard-cc/switchboard/workflows"
 )
 
 func serveCommand() *cobra.Command {
@@ -114,6 +115,8 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 	f.StringVar(&cfg.TemporalCAFile, "temporal-ca", "", "CA bundle for Temporal TLS")
 	f.StringVar(&cfg.PolicyFile, "policy", "/etc/switchboard/policy.yaml", "routing policy file, reloaded on change")
 	f.StringVar(&cfg.Instance, "instance", "", "name of this replica in shared breaker state (default host-random)")
+	f.IntVar(&cfg.Workflow.MaxPending, "max-pending-turns", workflows.DefaultMaxPending,
+		"turns a conversation may hold unprocessed; past it the next turn waits in JetStream (ConversationBusy) until the conversation catches up. Taken by conversations started from then on")
 	secret(&cfg.TemporalAPIKey, "temporal-api-key", "Temporal API key")
 	secret(&opsToken, "ops-token", "bearer token(s) of the ops role, comma-separated, at least 16 characters each; required")
 	switch {

@@ -173,6 +173,9 @@ func (c *Config) Validate() error {
 	}
 	// Both roles hand turns to workflows: the worker's bridge, the API's replays.
 	c.Bridge.TaskQueue, c.Worker.TaskQueue = c.TaskQueue, c.TaskQueue
+	if c.Workflow.MaxPending < 0 || c.Workflow.MaxPending > 10_000 {
+		return fmt.Errorf("Workflow.MaxPending (--max-pending-turns) must be between 1 and 10000, not %d", c.Workflow.MaxPending)
+	}
 	c.Bridge.Workflow = c.Workflow
 	parts := []interface{ Validate() error }{&c.Streams, &c.Bridge}
 	if c.Roles.Has(RoleWorker) {
