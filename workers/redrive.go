@@ -2,7 +2,10 @@ package workers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -56,7 +59,16 @@ func (s *Stuck) redrive(ctx context.Context) {
 		if err != nil || !s.Deliverable(ctx, tr) {
 			continue
 		}
-		rep, err := s.Replay(ctx, st.ConversationID, turn.ReplayOptions{By: "redrive (a CPaaS provider is back)"})
+		// Every worker redrives: the same unanswered turns make the same update id,
+		// so Temporal runs their replay once.
+		var turns []string
+		for _, r := range st.Reasons {
+			turns = append(turns, r.Turns...)
+		}
+		sum := sha256.Sum256([]byte(strings.Join(turns, "\n")))
+		rep, err := s.Replay(ctx, st.ConversationID, turn.ReplayOptions{
+			By: "redrive (a CPaaS provider is back)", UpdateID: "redrive/" + hex.EncodeToString(sum[:8]),
+		})
 		result := "replayed"
 		if err != nil || rep.Error != "" {
 			result = "failed"

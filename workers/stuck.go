@@ -411,7 +411,7 @@ func (s *Stuck) Replay(ctx context.Context, id string, opts turn.ReplayOptions) 
 		}
 	}
 	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: turn.WorkflowID(id), UpdateName: workflows.UpdateReplay,
+		WorkflowID: turn.WorkflowID(id), UpdateName: workflows.UpdateReplay, UpdateID: opts.UpdateID,
 		Args: []any{workflows.ReplayRequest{By: by, SendUnknown: opts.SendUnknown}}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	var res workflows.ReplayResult

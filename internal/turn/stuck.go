@@ -64,6 +64,9 @@ type ReplayOptions struct {
 	// SendUnknown sends the replies of unknown delivery that the vendor cannot
 	// settle: the operator decided that a possible duplicate beats silence.
 	SendUnknown bool
+	// UpdateID, when set, is the workflow update's id: replays of the same stuck
+	// work by several workers at once are then one replay.
+	UpdateID string
 }
 
 // ReplayReport says what a replay of a stuck conversation did, or, in a dry run,
