@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -59,13 +60,17 @@ func (s *Stuck) redrive(ctx context.Context) {
 		if err != nil || !s.Deliverable(ctx, tr) {
 			continue
 		}
-		// Every worker redrives: the same unanswered turns make the same update id,
-		// so Temporal runs their replay once.
-		var turns []string
-		for _, r := range st.Reasons {
-			turns = append(turns, r.Turns...)
+		// Every worker redrives: the same unanswered turns of the same transcript
+		// make the same update id, so Temporal runs their replay once. A replay
+		// that failed again recorded its outcomes, so the next one has a new id.
+		parts := []string{fmt.Sprint(len(tr.Turns))}
+		if n := len(tr.Turns); n > 0 {
+			parts = append(parts, tr.Turns[n-1].CompletedAt.String())
 		}
-		sum := sha256.Sum256([]byte(strings.Join(turns, "\n")))
+		for _, r := range st.Reasons {
+			parts = append(parts, r.Turns...)
+		}
+		sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
 		rep, err := s.Replay(ctx, st.ConversationID, turn.ReplayOptions{
 			By: "redrive (a CPaaS provider is back)", UpdateID: "redrive/" + hex.EncodeToString(sum[:8]),
 		})
