@@ -114,15 +114,22 @@ func TestStuck_UnsentReply_IsListed_AndReplayedExactlyOnce(t *testing.T) {
 	// through the ledger).
 	require.Eventually(t, func() bool {
 		tr, ok := s.tryTranscript(conv)
-		return ok && tr.Pending == 0 && len(tr.Turns) == 1 && tr.Turns[0].Status == turn.StatusReplied &&
-			tr.Turns[0].MessageID == sent[0].MessageID && tr.Stuck == nil
+		if !ok || tr.Pending != 0 || tr.Stuck != nil {
+			return false
+		}
+		var replied []turn.Outcome
+		for _, o := range tr.Turns {
+			if o.Status == turn.StatusReplied {
+				replied = append(replied, o)
+			}
+		}
+		return len(replied) == 1 && replied[0].Replayed && replied[0].MessageID == sent[0].MessageID
 	}, 30*time.Second, 100*time.Millisecond, "the turn is settled as replied by the replay's message")
 	require.True(t, quiet(t, s.NATS, 30*time.Second)[sent[0].MessageID], "the send ledger records the replay's message")
 	require.Len(t, sentTo(s.Outbox, customer), 1, "exactly one reply")
 
 	tr = s.transcript(t, conv)
 	require.Nil(t, tr.Stuck)
-	require.True(t, tr.Turns[0].Replayed)
 	require.Equal(t, "waiting_human", tr.Status, "the escalation opened when every CPaaS failed stays with the humans")
 	require.Eventually(t, func() bool {
 		_, list, _ := stuckList(t, s.API)
