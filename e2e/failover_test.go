@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
@@ -47,6 +51,81 @@ func scrape(t *testing.T, api string) string {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// quiet waits until nothing is left that could still send a reply: every consumer
+// of the turns stream has handed over and acknowledged every turn (no redelivery
+// can come), and the send ledger holds no claim that is pending or unknown (no send
+// is in flight or may be retried). It returns the message ids the ledger records as
+// sent. A duplicate that would land later needs one of these, so a count taken
+// after quiet is final.
+func quiet(t *testing.T, natsURL string, within time.Duration) map[string]bool {
+	t.Helper()
+	nc, err := nats.Connect(natsURL)
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	var sent map[string]bool
+	var why string
+	settled := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st, err := js.Stream(ctx, streams.TurnsStream)
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		consumers := st.ListConsumers(ctx)
+		for info := range consumers.Info() {
+			if info.NumPending != 0 || info.NumAckPending != 0 {
+				why = fmt.Sprintf("consumer %s: %d pending, %d unacknowledged", info.Name, info.NumPending, info.NumAckPending)
+				return false
+			}
+		}
+		if err := consumers.Err(); err != nil {
+			why = err.Error()
+			return false
+		}
+		kv, err := js.KeyValue(ctx, streams.SendsBucket)
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		keys, err := kv.ListKeys(ctx)
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		sent = map[string]bool{}
+		for key := range keys.Keys() {
+			e, err := kv.Get(ctx, key)
+			if err != nil {
+				why = fmt.Sprintf("ledger entry %s: %v", key, err)
+				return false
+			}
+			var entry struct {
+				State     string `json:"state"`
+				MessageID string `json:"message_id"`
+			}
+			if err := json.Unmarshal(e.Value(), &entry); err != nil {
+				why = fmt.Sprintf("ledger entry %s: %v", key, err)
+				return false
+			}
+			if entry.State != "sent" {
+				why = fmt.Sprintf("ledger entry %s is %s", key, entry.State)
+				return false
+			}
+			sent[entry.MessageID] = true
+		}
+		return true
+	}
+	for deadline := time.Now().Add(within); !settled(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v something could still send a reply: %s", within, why)
+		}
+	}
+	return sent
 }
 
 func providerState(t *testing.T, api, name string) providerStatus {
@@ -109,11 +188,30 @@ func TestTwilioDown_RepliesLeaveThroughVonage_AndNobodyGetsTwo(t *testing.T) {
 		require.Equal(t, "vonage", sent[0].Vendor)
 		require.Equal(t, vonageBusiness, sent[0].From, "the reply leaves from the business's Vonage number")
 	}
-	time.Sleep(time.Second) // let any straggling duplicate land before counting
+	// Count only once nothing is left that could still send: every turn is settled
+	// as replied with the id of the one message its customer got (its Send activity
+	// completed and will not run again), no turn waits in JetStream for a
+	// redelivery, and the send ledger holds no claim still in flight.
+	first := map[string]string{}
+	for i := range customers {
+		first[fmt.Sprintf("+1555710%04d", i)] = sentTo(s.Outbox, fmt.Sprintf("+1555710%04d", i))[0].MessageID
+	}
+	require.Eventually(t, func() bool {
+		for c, id := range first {
+			tr, ok := s.tryTranscript(turn.ConversationID("twilio", "sms", c, business))
+			if !ok || tr.Pending != 0 || len(tr.Turns) != 1 || tr.Turns[0].Status != turn.StatusReplied || tr.Turns[0].MessageID != id {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 100*time.Millisecond, "every turn settled as replied with the message its customer got")
+	sent := quiet(t, s.NATS, 30*time.Second)
 	per := map[string]int{}
 	for _, m := range s.Outbox.List() {
 		per[m.To]++
+		require.True(t, sent[m.MessageID], "message %s to %s is not the one the send ledger recorded", m.MessageID, m.To)
 	}
+	require.Len(t, per, customers)
 	for to, n := range per {
 		require.Equal(t, 1, n, "customer %s got %d replies", to, n)
 	}

@@ -108,12 +108,32 @@ func TestStuck_UnsentReply_IsListed_AndReplayedExactlyOnce(t *testing.T) {
 
 	code, _ = replayConversation(t, s.API, conv, false)
 	require.Equal(t, http.StatusConflict, code, "nothing is left to replay")
-	time.Sleep(time.Second)
+	// Count once nothing could still send: the workflow records the turn as replied
+	// with the message the customer got, and neither JetStream nor the send ledger
+	// holds anything in flight (the redrive sends only what is unanswered, and only
+	// through the ledger).
+	require.Eventually(t, func() bool {
+		tr, ok := s.tryTranscript(conv)
+		if !ok || tr.Pending != 0 || tr.Stuck != nil {
+			return false
+		}
+		var replied []turn.Outcome
+		for _, o := range tr.Turns {
+			if o.Status == turn.StatusReplied {
+				replied = append(replied, o)
+			}
+		}
+		return len(replied) == 1 && replied[0].Replayed && replied[0].MessageID == sent[0].MessageID
+	}, 30*time.Second, 100*time.Millisecond, "the turn is settled as replied by the replay's message")
+	require.True(t, quiet(t, s.NATS, 30*time.Second)[sent[0].MessageID], "the send ledger records the replay's message")
 	require.Len(t, sentTo(s.Outbox, customer), 1, "exactly one reply")
 
 	tr = s.transcript(t, conv)
 	require.Nil(t, tr.Stuck)
-	require.Equal(t, "waiting_human", tr.Status, "the escalation opened when every CPaaS failed stays with the humans")
+	// Since b964b8d a replay that delivers what the outage held back closes the
+	// escalation the outage opened, while no agent took it.
+	require.Nil(t, tr.Escalation, "the escalation the outage opened is closed once its reply reached the customer")
+	require.Equal(t, "active", tr.Status)
 	require.Eventually(t, func() bool {
 		_, list, _ := stuckList(t, s.API)
 		return findStuck(list, conv) == nil
@@ -186,7 +206,20 @@ func TestStuck_TurnHeldInJetStream_IsListed_AndReplayedExactlyOnce(t *testing.T)
 	}
 	sent := s.waitOutbox(t, customer, 1)
 	require.Contains(t, sent[0].Body, "order")
-	time.Sleep(3 * time.Second) // the bridge's backoff is at most 1s here: its redelivery has come
+	// The bridge's own redelivery has come once it handed the turn over (accepted,
+	// or a duplicate of the replay's) and JetStream holds nothing unacknowledged;
+	// the turn is then settled as replied with the one message sent, and the send
+	// ledger holds no claim in flight. Nothing is left that could send again.
+	require.Eventually(t, func() bool {
+		return counter(t, s.API, `switchboard_bridge_turns_total{result="accepted"}`)+
+			counter(t, s.API, `switchboard_bridge_turns_total{result="duplicate"}`) >= 1
+	}, 30*time.Second, 200*time.Millisecond, "the bridge handed its redelivery over")
+	require.Eventually(t, func() bool {
+		tr, ok := s.tryTranscript(conv)
+		return ok && tr.Pending == 0 && len(tr.Turns) == 1 && tr.Turns[0].Status == turn.StatusReplied &&
+			tr.Turns[0].MessageID == sent[0].MessageID
+	}, 30*time.Second, 100*time.Millisecond, "the turn is settled as replied with the message sent")
+	require.True(t, quiet(t, s.nats.ClientURL(), 30*time.Second)[sent[0].MessageID], "the send ledger records the message sent")
 	require.Len(t, sentTo(s.Outbox, customer), 1, "exactly one reply")
 	require.Eventually(t, func() bool {
 		code, list, _ := stuckList(t, s.API)

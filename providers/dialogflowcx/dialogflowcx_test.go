@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/dialogflow/cx/apiv3/cxpb"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
 	"github.com/switchboard-cc/switchboard/providers"
@@ -48,6 +50,92 @@ func newFixture(t *testing.T, cfg dialogflowcx.Config) fixture {
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return fixture{client: c, fake: df, faults: faults, agent: agent}
+}
+
+// neverMS makes the fake slow for ten minutes, far beyond any deadline in these
+// tests: a call against it that returns at all was ended by a deadline.
+const neverMS = 600_000
+
+// liveness bounds how long a test waits for a call that must give up. It is
+// generous, for -race on a loaded machine: it fails a test that hangs, and says
+// nothing about how fast the call gave up.
+const liveness = 60 * time.Second
+
+// hangingCall is what the fake saw of one DetectIntent that its caller gave up.
+type hangingCall struct {
+	// remaining is how much of the call's deadline was left when the fake got it.
+	// gRPC carries the deadline to the server, so it is never more than what the
+	// client set, however loaded the machine: checking it is not a timing check.
+	remaining   time.Duration
+	hasDeadline bool
+	gaveUp      bool // the call's context ended before the fake answered
+}
+
+// newHangingFixture is newFixture with the fake slow for ten minutes, served behind
+// an interceptor that reports every DetectIntent on the returned channel once the
+// fake is done with it.
+func newHangingFixture(t *testing.T, cfg dialogflowcx.Config) (fixture, <-chan hangingCall) {
+	t.Helper()
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/switchboard-test-credentials.json")
+	agent, err := fake.LoadAgent(demoAgent)
+	require.NoError(t, err)
+	faults := &fake.Faults{}
+	require.NoError(t, faults.Set(fake.Fault{Provider: "dialogflowcx", Mode: fake.ModeSlow, LatencyMS: neverMS}))
+	df := fake.NewDialogflow(agent, faults, "dialogflowcx")
+
+	calls := make(chan hangingCall, 16)
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo,
+		handler grpc.UnaryHandler) (any, error) {
+		var c hangingCall
+		if dl, ok := ctx.Deadline(); ok {
+			c.remaining, c.hasDeadline = time.Until(dl), true
+		}
+		resp, err := handler(ctx, req)
+		c.gaveUp = ctx.Err() != nil
+		select {
+		case calls <- c:
+		default:
+		}
+		return resp, err
+	}))
+	cxpb.RegisterSessionsServer(srv, df)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+
+	cfg.Endpoint, cfg.Insecure = lis.Addr().String(), true
+	cfg.ProjectID, cfg.Location, cfg.AgentID = "switchboard-test", "us-central1", "demo-agent"
+	c, err := dialogflowcx.New(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return fixture{client: c, fake: df, faults: faults, agent: agent}, calls
+}
+
+// requireGivesUp runs call against a newHangingFixture fake: call must return
+// within liveness although the fake would answer only after ten minutes, the fake
+// must have seen the call's context end, and the deadline the call carried must
+// have been no longer than bound (so the bound, not some longer default, ended
+// it). It returns call's error.
+func requireGivesUp(t *testing.T, calls <-chan hangingCall, bound time.Duration, call func() error) error {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- call() }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(liveness):
+		t.Fatalf("the call was still waiting after %v on a fake that answers after 10 minutes: no deadline ended it", liveness)
+	}
+	select {
+	case c := <-calls:
+		require.True(t, c.gaveUp, "the fake answered, or failed, before the call's context ended")
+		require.True(t, c.hasDeadline, "the call reached the fake without a deadline")
+		require.LessOrEqual(t, c.remaining, bound, "the call carried a deadline longer than the one that should bound it")
+	case <-time.After(liveness):
+		t.Fatalf("the call returned %v, but the fake was not done with it within %v", err, liveness)
+	}
+	return err
 }
 
 func TestDetectorContract(t *testing.T) {
@@ -99,14 +187,14 @@ func TestVendorFailuresAreClassifiedWithTheGRPCCode(t *testing.T) {
 }
 
 func TestConfigTimeoutBoundsAnAttemptWithoutCallerDeadline(t *testing.T) {
-	f := newFixture(t, dialogflowcx.Config{Timeout: 100 * time.Millisecond})
-	require.NoError(t, f.faults.Set(fake.Fault{Provider: "dialogflowcx", Mode: fake.ModeSlow, LatencyMS: 10_000}))
+	f, calls := newHangingFixture(t, dialogflowcx.Config{Timeout: 100 * time.Millisecond})
 
-	start := time.Now()
-	_, err := f.client.Detect(context.Background(), nlu.Query{SessionID: "s1", Text: "hello"})
+	err := requireGivesUp(t, calls, 100*time.Millisecond, func() error {
+		_, err := f.client.Detect(context.Background(), nlu.Query{SessionID: "s1", Text: "hello"})
+		return err
+	})
 
 	require.ErrorIs(t, err, providers.ErrTimeout)
-	require.Less(t, time.Since(start), 5*time.Second)
 }
 
 func TestCancelledCallerIsReportedAsTimeout(t *testing.T) {

@@ -33,6 +33,42 @@ type fixture struct {
 	faults *fake.Faults
 	agent  *fake.Agent
 	url    string
+	srv    *httptest.Server
+	// gaveUp receives once for every request whose caller hung up before the fake
+	// answered: the fake's slow mode stops waiting when the request's context ends,
+	// which net/http does when the caller closes the connection.
+	gaveUp <-chan struct{}
+}
+
+// neverMS makes the fake slow for ten minutes, far beyond any deadline in these
+// tests: a call against it that returns at all was ended by a deadline.
+const neverMS = 600_000
+
+// liveness bounds how long a test waits for a call that must give up. It is
+// generous, for -race on a loaded machine: it fails a test that hangs, and says
+// nothing about how fast the call gave up.
+const liveness = 60 * time.Second
+
+// requireGivesUp runs call against the fake made slow for neverMS: call must
+// return within liveness, and the fake must then see the caller hang up. It returns
+// call's error.
+func (f fixture) requireGivesUp(t *testing.T, call func() error) error {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- call() }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(liveness):
+		f.srv.CloseClientConnections() // ends the call and the fake's wait
+		t.Fatalf("the call was still waiting after %v on a fake that answers after 10 minutes: no deadline ended it", liveness)
+	}
+	select {
+	case <-f.gaveUp:
+	case <-time.After(liveness):
+		t.Fatalf("the call returned %v, but the fake did not see the caller hang up within %v", err, liveness)
+	}
+	return err
 }
 
 // newFixture serves the fake OpenAI API on 127.0.0.1 and points a client at it.
@@ -43,7 +79,16 @@ func newFixture(t *testing.T, cfg llm.Config) fixture {
 	require.NoError(t, err)
 	faults := &fake.Faults{}
 	oa := fake.NewOpenAI(agent, faults, "llm", testKey)
-	srv := httptest.NewServer(oa)
+	hungUp := make(chan struct{}, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		oa.ServeHTTP(w, r)
+		if r.Context().Err() != nil {
+			select {
+			case hungUp <- struct{}{}:
+			default:
+			}
+		}
+	}))
 	t.Cleanup(srv.Close)
 
 	if cfg.BaseURL == "" {
@@ -64,7 +109,7 @@ func newFixture(t *testing.T, cfg llm.Config) fixture {
 	cfg.AgentName = agent.DisplayName
 	c, err := llm.New(cfg)
 	require.NoError(t, err)
-	return fixture{client: c, fake: oa, faults: faults, agent: agent, url: srv.URL}
+	return fixture{client: c, fake: oa, faults: faults, agent: agent, url: srv.URL, srv: srv, gaveUp: hungUp}
 }
 
 func detect(t *testing.T, c *llm.Client, text string) (nlu.Result, error) {
@@ -208,14 +253,15 @@ func TestBaseURLWithoutV1Works(t *testing.T) {
 
 func TestConfigTimeoutBoundsAnAttemptWithoutCallerDeadline(t *testing.T) {
 	f := newFixture(t, llm.Config{Timeout: 100 * time.Millisecond})
-	require.NoError(t, f.faults.Set(fake.Fault{Provider: "llm", Mode: fake.ModeSlow, LatencyMS: 10_000}))
+	require.NoError(t, f.faults.Set(fake.Fault{Provider: "llm", Mode: fake.ModeSlow, LatencyMS: neverMS}))
 
-	start := time.Now()
-	_, err := f.client.Detect(context.Background(), nlu.Query{SessionID: "s1", Text: "hello"})
+	err := f.requireGivesUp(t, func() error {
+		_, err := f.client.Detect(context.Background(), nlu.Query{SessionID: "s1", Text: "hello"})
+		return err
+	})
 
 	requireProviderError(t, err, providers.ErrTimeout, 0)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Less(t, time.Since(start), 5*time.Second)
 }
 
 func TestCancelledCallerIsReportedAsTimeout(t *testing.T) {

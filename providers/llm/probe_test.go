@@ -93,18 +93,18 @@ func TestProbeHoldsTheModelToTheFormat(t *testing.T) {
 func TestProbeHonoursTheCallersDeadlineAndTheConfiguredTimeout(t *testing.T) {
 	t.Run("Timeout without a caller deadline", func(t *testing.T) {
 		f := newFixture(t, llm.Config{Timeout: 150 * time.Millisecond})
-		require.NoError(t, f.faults.Set(fake.Fault{Provider: "llm", Mode: fake.ModeSlow, LatencyMS: 5_000}))
-		start := time.Now()
-		require.ErrorIs(t, f.client.Probe(context.Background()), providers.ErrTimeout)
-		require.Less(t, time.Since(start), 2*time.Second)
+		require.NoError(t, f.faults.Set(fake.Fault{Provider: "llm", Mode: fake.ModeSlow, LatencyMS: neverMS}))
+		err := f.requireGivesUp(t, func() error { return f.client.Probe(context.Background()) })
+		require.ErrorIs(t, err, providers.ErrTimeout)
 	})
 	t.Run("caller deadline before Timeout", func(t *testing.T) {
-		f := newFixture(t, llm.Config{})
-		require.NoError(t, f.faults.Set(fake.Fault{Provider: "llm", Mode: fake.ModeSlow, LatencyMS: 5_000}))
+		// Timeout is as long as the fake's delay: only the caller's deadline can end
+		// the probe within liveness.
+		f := newFixture(t, llm.Config{Timeout: neverMS * time.Millisecond})
+		require.NoError(t, f.faults.Set(fake.Fault{Provider: "llm", Mode: fake.ModeSlow, LatencyMS: neverMS}))
 		ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond)
 		defer cancel()
-		start := time.Now()
-		require.ErrorIs(t, f.client.Probe(ctx), providers.ErrTimeout)
-		require.Less(t, time.Since(start), 2*time.Second)
+		err := f.requireGivesUp(t, func() error { return f.client.Probe(ctx) })
+		require.ErrorIs(t, err, providers.ErrTimeout)
 	})
 }
