@@ -133,6 +133,9 @@ type Bridge struct {
 	cfg BridgeConfig
 	log *slog.Logger
 
+	// deliver is Deliver; tests replace it.
+	deliver func(context.Context, turn.Turn) (workflows.Accepted, error)
+
 	mu     sync.Mutex
 	faults map[int]configFault // by partition (-1: the legacy consumer)
 }
@@ -150,7 +153,9 @@ func NewBridge(js jetstream.JetStream, tc client.Client, cfg BridgeConfig, log *
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Bridge{js: js, tc: tc, cfg: cfg, log: log, faults: map[int]configFault{}}, nil
+	b := &Bridge{js: js, tc: tc, cfg: cfg, log: log, faults: map[int]configFault{}}
+	b.deliver = b.Deliver
+	return b, nil
 }
 
 // Fault returns the configuration fault that keeps turns from reaching their
@@ -208,6 +213,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 		if legacy, startSeq, drainTo, err = b.legacy(ctx); err == nil {
 			break
 		}
+		if ctx.Err() != nil {
+			return nil
+		}
 		delay := backoff(b.cfg.MinBackoff, b.cfg.MaxBackoff, attempt)
 		b.log.Error("bridge: cannot read the turns stream's consumers; retrying", "retry_in", delay, "error", err)
 		select {
@@ -246,6 +254,9 @@ func (b *Bridge) partition(ctx context.Context, p int, startSeq uint64) (jetstre
 		}
 		if err == nil {
 			return c, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
 		delay := backoff(b.cfg.MinBackoff, b.cfg.MaxBackoff, attempt)
 		b.log.Error("bridge: partition consumer not set up; retrying", "consumer", cfg.Durable, "retry_in", delay, "error", err)
@@ -355,10 +366,14 @@ func (b *Bridge) consume(ctx context.Context, cons jetstream.Consumer, partition
 		for {
 			m, err := it.Next()
 			if err != nil {
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, nats.ErrConnectionClosed) || ctx.Err() != nil {
 					break
 				}
 				b.log.Warn("bridge: fetching turns", "partition", partition, "error", err)
+				select { // the iterator recovers by itself; do not spin meanwhile
+				case <-ctx.Done():
+				case <-time.After(100 * time.Millisecond):
+				}
 				continue
 			}
 			if skipFrom > 0 && strings.Count(m.Subject(), ".") != strings.Count(streams.LegacyTurnsFilter, ".") {
@@ -449,7 +464,7 @@ func (b *Bridge) deliverInProgress(ctx context.Context, m jetstream.Msg, t turn.
 			}
 		}
 	}()
-	return b.Deliver(ctx, t)
+	return b.deliver(ctx, t)
 }
 
 // Deliver hands one turn to its conversation workflow, starting the workflow if it
