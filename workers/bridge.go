@@ -353,7 +353,9 @@ func (b *Bridge) waitLegacyDrained(ctx context.Context, legacy jetstream.Consume
 // partitioned turn from there on is theirs.
 func (b *Bridge) consume(ctx context.Context, cons jetstream.Consumer, partition int, skipFrom uint64) {
 	for ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.PullMaxMessages(1), jetstream.PullExpiry(5*time.Second))
+		// A pull request for more than one turn stays open across turns (fewer pull
+		// requests); MaxAckPending 1 still lets JetStream hand out only one at a time.
+		it, err := cons.Messages(jetstream.PullMaxMessages(8), jetstream.PullExpiry(5*time.Second))
 		if err != nil {
 			b.log.Warn("bridge: pulling turns", "partition", partition, "error", err)
 			select {
