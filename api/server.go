@@ -207,6 +207,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /v1/policy", ops(http.HandlerFunc(s.policyStatus)))
 	}
 	s.mountCanary(mux, ops)
+	s.mountDeadLetter(mux, ops)
 	if s.cfg.Dev != nil {
 		mux.Handle("/dev/", s.cfg.Dev)
 	}

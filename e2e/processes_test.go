@@ -299,16 +299,14 @@ func pendingClaims(t *testing.T, js jetstream.JetStream) map[string]bool {
 	return pending
 }
 
-// bridgeIdle reports that the bridge's consumer has no turn left to hand over.
+// bridgeIdle reports that the bridge's consumers have no turn left to hand over.
 func bridgeIdle(t *testing.T, js jetstream.JetStream) bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cons, err := js.Consumer(ctx, streams.TurnsStream, streams.BridgeConsumer)
+	pending, ackPending, err := streams.BridgeLag(ctx, js)
 	require.NoError(t, err)
-	info, err := cons.Info(ctx)
-	require.NoError(t, err)
-	return info.NumPending == 0 && info.NumAckPending == 0
+	return pending == 0 && ackPending == 0
 }
 
 // turnsProcessed sums switchboard_turns_processed_total on a worker's /metrics.

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,18 +26,18 @@ import (
 type BridgeConfig struct {
 	// TaskQueue the conversation workflows run on.
 	TaskQueue string
-	// Lanes is how many turns are handed to Temporal at once. Turns of one
-	// conversation always share a lane, so they reach their workflow in order.
-	Lanes int
 	// CallTimeout bounds one update-with-start call.
 	CallTimeout time.Duration
-	// AckWait is how long JetStream waits for an ack before redelivering.
+	// AckWait is how long JetStream waits for an ack before redelivering. While a
+	// turn is in hand, the bridge tells JetStream every AckWait/3 that it is still
+	// working on it (InProgress), so only a turn whose bridge died is redelivered.
 	AckWait time.Duration
 	// MinBackoff and MaxBackoff bound the delay of a turn redelivered because
 	// Temporal could not take it.
 	MinBackoff, MaxBackoff time.Duration
 	// MaxUnexplainedDeliveries dead-letters a turn that failed this many times for
-	// reasons that are neither a Temporal outage nor a rejection.
+	// reasons that are neither a Temporal outage, a configuration fault nor a
+	// rejection.
 	MaxUnexplainedDeliveries int
 	// Workflow options for conversations the bridge starts.
 	Workflow workflows.Options
@@ -48,15 +48,15 @@ type BridgeConfig struct {
 	Held *HeldTurns
 	// StuckAfter is the policy's stuck_after (default 10m).
 	StuckAfter func() time.Duration
+	// LegacyPoll is how often the bridge checks whether the legacy consumer is
+	// drained before it starts the partition consumers (default 500ms).
+	LegacyPoll time.Duration
 }
 
 // Validate fills defaults and reports the first bad field.
 func (c *BridgeConfig) Validate() error {
 	if c.TaskQueue == "" {
 		return errors.New("bridge: TaskQueue is required")
-	}
-	if c.Lanes == 0 {
-		c.Lanes = 32
 	}
 	if c.CallTimeout == 0 {
 		c.CallTimeout = 10 * time.Second
@@ -79,11 +79,14 @@ func (c *BridgeConfig) Validate() error {
 	if c.StuckAfter == nil {
 		c.StuckAfter = func() time.Duration { return 10 * time.Minute }
 	}
+	if c.LegacyPoll == 0 {
+		c.LegacyPoll = 500 * time.Millisecond
+	}
 	switch {
-	case c.Lanes < 1 || c.Lanes > 1024:
-		return fmt.Errorf("bridge: Lanes must be between 1 and 1024, got %d", c.Lanes)
 	case c.AckWait < 2*c.CallTimeout:
 		return fmt.Errorf("bridge: AckWait (%s) must be at least twice CallTimeout (%s)", c.AckWait, c.CallTimeout)
+	case c.AckWait < 3*time.Second:
+		return fmt.Errorf("bridge: AckWait (%s) must be at least 3s", c.AckWait)
 	case c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:
 		return errors.New("bridge: need 0 < MinBackoff <= MaxBackoff")
 	}
@@ -91,17 +94,55 @@ func (c *BridgeConfig) Validate() error {
 }
 
 // Bridge hands turns from the JetStream turns stream to their conversation workflows,
-// with update-with-start. A turn is acked only after its workflow accepted it. While
-// Temporal is unreachable, turns are nak'ed with a delay and wait in JetStream. A turn
-// that can never be accepted (malformed, rejected by the workflow) is copied to the
-// dead-letter stream and terminated, never redelivered forever.
+// with update-with-start. A turn is acked only after its workflow accepted it.
+//
+// Order. The turns stream is partitioned by conversation (streams.PartitionOf), and
+// each of its streams.TurnPartitions partitions has one durable consumer
+// (streams.PartitionConsumer) with MaxAckPending 1: JetStream hands out the next
+// turn of a partition only once the one before it is acked or terminated. Every
+// bridge of every worker pulls from every partition; whichever gets the turn, the
+// turns of one conversation reach its workflow one after the other, in stream
+// order. A turn nak'ed (Temporal down) or held by a bridge that died (redelivered
+// after AckWait) comes back before anything newer of its partition. The partition
+// count is thus the parallelism of the whole bridge, across all workers.
+//
+// Each partition has its own goroutine in each bridge, so a slow partition (a slow
+// workflow, a turn waiting out a backoff) stalls only the conversations that share
+// it.
+//
+// Faults. While Temporal is unreachable, turns are nak'ed with a growing delay and
+// wait in JetStream. A configuration fault of Temporal (InvalidArgument, such as
+// search attributes that are not registered; PermissionDenied; an unknown
+// namespace) is treated the same way, and also reported by Fault (readiness), a log
+// line and switchboard_bridge_turns_total{result="config_fault"}: a fixed
+// configuration delivers the turns. A turn that can never be accepted (malformed,
+// rejected by the workflow's update validator) is copied to the dead-letter stream
+// and terminated, never redelivered forever.
+//
+// Migration. Versions before partitioning published on switchboard.turns.<conv>
+// and read through the single consumer streams.LegacyBridgeConsumer. If that
+// consumer exists, the bridge reads it too, one turn at a time, and starts the
+// partition consumers only once every turn it had handed out before the partition
+// consumers began is acked, so that no conversation's older turns are overtaken by
+// its newer, partitioned ones. Partition consumers created while a legacy consumer
+// exists start after the last sequence it delivered; the legacy reader acks,
+// without handing them over, the partitioned turns it sees past that point.
 type Bridge struct {
-	js     jetstream.JetStream
-	tc     client.Client
-	cfg    BridgeConfig
-	log    *slog.Logger
+	js  jetstream.JetStream
+	tc  client.Client
+	cfg BridgeConfig
+	log *slog.Logger
+
+	// deliver is Deliver; tests replace it.
+	deliver func(context.Context, turn.Turn) (workflows.Accepted, error)
+
 	mu     sync.Mutex
-	blocks []time.Time // per lane: until when Temporal is considered unreachable
+	faults map[int]configFault // by partition (-1: the legacy consumer)
+}
+
+type configFault struct {
+	since time.Time
+	err   error
 }
 
 // NewBridge validates cfg and builds a bridge.
@@ -112,68 +153,246 @@ func NewBridge(js jetstream.JetStream, tc client.Client, cfg BridgeConfig, log *
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Bridge{js: js, tc: tc, cfg: cfg, log: log, blocks: make([]time.Time, cfg.Lanes)}, nil
+	b := &Bridge{js: js, tc: tc, cfg: cfg, log: log, faults: map[int]configFault{}}
+	b.deliver = b.Deliver
+	return b, nil
 }
+
+// Fault returns the configuration fault that keeps turns from reaching their
+// workflows, or nil. It is set when Temporal refuses a turn as a configuration
+// error, and cleared when the same partition next hands a turn over.
+func (b *Bridge) Fault() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var first *configFault
+	n := 0
+	for _, f := range b.faults {
+		n++
+		if first == nil || f.since.Before(first.since) {
+			first = &f
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	return fmt.Errorf("Temporal refuses turns as misconfigured (%d of %d partitions, since %s): %w",
+		n, streams.TurnPartitions, first.since.UTC().Format(time.RFC3339), first.err)
+}
+
+func (b *Bridge) setFault(partition int, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.faults[partition]; !ok {
+		b.faults[partition] = configFault{since: time.Now(), err: err}
+		return
+	}
+	f := b.faults[partition]
+	f.err = err
+	b.faults[partition] = f
+}
+
+func (b *Bridge) clearFault(partition int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.faults, partition)
+}
+
+// legacyPartition names the legacy consumer where a partition is expected.
+const legacyPartition = -1
 
 // Run consumes turns until ctx is cancelled, then finishes the turns in hand.
 func (b *Bridge) Run(ctx context.Context) error {
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, streams.TurnsStream, jetstream.ConsumerConfig{
-		Durable:       streams.BridgeConsumer,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       b.cfg.AckWait,
-		MaxDeliver:    -1, // Temporal outages may be long; poison is handled explicitly
-		MaxAckPending: b.cfg.Lanes * 8,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		Description:   "Hands turns to their conversation workflows",
-	})
-	if err != nil {
-		return fmt.Errorf("bridge consumer: %w", err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(b.cfg.Lanes * 4))
-	if err != nil {
-		return fmt.Errorf("bridge consumer: %w", err)
-	}
-	lanes := make([]chan jetstream.Msg, b.cfg.Lanes)
 	var wg sync.WaitGroup
-	for i := range lanes {
-		lanes[i] = make(chan jetstream.Msg, 4)
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			for m := range lanes[i] {
-				b.handle(context.WithoutCancel(ctx), i, m)
-			}
-		}(i)
-	}
-	go func() {
-		<-ctx.Done()
-		it.Stop()
-	}()
-	for {
-		m, err := it.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
-				break
-			}
-			b.log.Warn("bridge: fetching turns", "error", err)
-			continue
+	defer wg.Wait()
+	var (
+		legacy            jetstream.Consumer
+		startSeq, drainTo uint64
+		err               error
+	)
+	for attempt := uint64(1); ; attempt++ {
+		if legacy, startSeq, drainTo, err = b.legacy(ctx); err == nil {
+			break
 		}
-		lanes[laneOf(m.Subject(), len(lanes))] <- m
+		if ctx.Err() != nil {
+			return nil
+		}
+		delay := backoff(b.cfg.MinBackoff, b.cfg.MaxBackoff, attempt)
+		b.log.Error("bridge: cannot read the turns stream's consumers; retrying", "retry_in", delay, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
 	}
-	for _, l := range lanes {
-		close(l)
+	if legacy != nil {
+		wg.Go(func() { b.consume(ctx, legacy, legacyPartition, startSeq) })
+		if err := b.waitLegacyDrained(ctx, legacy, drainTo); err != nil {
+			return nil // stopped while draining
+		}
 	}
-	wg.Wait()
+	for p := range streams.TurnPartitions {
+		cons, err := b.partition(ctx, p, startSeq)
+		if err != nil {
+			return nil // stopped before JetStream answered
+		}
+		wg.Go(func() { b.consume(ctx, cons, p, 0) })
+	}
 	return nil
 }
 
-func laneOf(subject string, n int) int {
-	h := fnv.New32a()
-	h.Write([]byte(subject))
-	return int(h.Sum32() % uint32(n))
+// partition creates or updates a partition's consumer, retrying until JetStream
+// answers or ctx ends. An existing consumer keeps its start.
+func (b *Bridge) partition(ctx context.Context, p int, startSeq uint64) (jetstream.Consumer, error) {
+	for attempt := uint64(1); ; attempt++ {
+		cfg := b.partitionConfig(p, startSeq)
+		c, err := b.js.Consumer(ctx, streams.TurnsStream, cfg.Durable)
+		if err == nil {
+			cfg.DeliverPolicy, cfg.OptStartSeq = c.CachedInfo().Config.DeliverPolicy, c.CachedInfo().Config.OptStartSeq
+		}
+		if err == nil || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			c, err = b.js.CreateOrUpdateConsumer(ctx, streams.TurnsStream, cfg)
+		}
+		if err == nil {
+			return c, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		delay := backoff(b.cfg.MinBackoff, b.cfg.MaxBackoff, attempt)
+		b.log.Error("bridge: partition consumer not set up; retrying", "consumer", cfg.Durable, "retry_in", delay, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+	}
 }
 
-func (b *Bridge) handle(ctx context.Context, lane int, m jetstream.Msg) {
+func (b *Bridge) partitionConfig(p int, startSeq uint64) jetstream.ConsumerConfig {
+	cfg := jetstream.ConsumerConfig{
+		Durable:       streams.PartitionConsumer(p),
+		FilterSubject: streams.PartitionFilter(p),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       b.cfg.AckWait,
+		MaxDeliver:    -1, // Temporal outages may be long; poison is handled explicitly
+		MaxAckPending: 1,  // the order of the partition: nothing newer while a turn is out
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Description:   fmt.Sprintf("Hands the turns of partition %d to their conversation workflows, one at a time", p),
+	}
+	if startSeq > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, startSeq
+	}
+	return cfg
+}
+
+// legacy returns the consumer of the versions before partitioning, if it exists;
+// startSeq, the stream sequence new partition consumers start at: the first after
+// every turn the legacy consumer has handed out (those are its to finish); and
+// drainTo, the stream's last sequence now: every turn up to it must be through the
+// legacy consumer before the partitions start.
+func (b *Bridge) legacy(ctx context.Context) (cons jetstream.Consumer, startSeq, drainTo uint64, err error) {
+	cons, err = b.js.Consumer(ctx, streams.TurnsStream, streams.LegacyBridgeConsumer)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, 0, 0, nil
+	}
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("legacy bridge consumer: %w", err)
+	}
+	stream, err := b.js.Stream(ctx, streams.TurnsStream)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("stream %s: %w", streams.TurnsStream, err)
+	}
+	info := cons.CachedInfo()
+	// One turn at a time, in stream order, across every process that still reads it.
+	if info.Config.MaxAckPending != 1 {
+		cfg := info.Config
+		cfg.MaxAckPending = 1
+		if c, err := b.js.UpdateConsumer(ctx, streams.TurnsStream, cfg); err != nil {
+			b.log.Warn("bridge: legacy consumer keeps its MaxAckPending; its turns may be handed over out of order across processes", "error", err)
+		} else {
+			cons = c
+		}
+	}
+	startSeq, drainTo = info.Delivered.Stream+1, stream.CachedInfo().State.LastSeq
+	if p0, err := b.js.Consumer(ctx, streams.TurnsStream, streams.PartitionConsumer(0)); err == nil {
+		// Created by an earlier start: the partitions keep their start.
+		startSeq = 1
+		if c := p0.CachedInfo().Config; c.DeliverPolicy == jetstream.DeliverByStartSequencePolicy {
+			startSeq = max(c.OptStartSeq, 1)
+		}
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, 0, 0, fmt.Errorf("bridge consumer %s: %w", streams.PartitionConsumer(0), err)
+	}
+	b.log.Info("bridge: draining the legacy consumer before the partitions", "consumer", streams.LegacyBridgeConsumer,
+		"drain_to_stream_seq", drainTo, "new_partitions_from_stream_seq", startSeq)
+	return cons, startSeq, drainTo, nil
+}
+
+// waitLegacyDrained returns once every turn of the stream up to drainTo has been
+// handed out by the legacy consumer and acked.
+func (b *Bridge) waitLegacyDrained(ctx context.Context, legacy jetstream.Consumer, drainTo uint64) error {
+	for {
+		info, err := legacy.Info(ctx)
+		switch {
+		case err != nil:
+			b.log.Warn("bridge: reading the legacy consumer", "error", err)
+		case info.AckFloor.Stream >= drainTo || (info.NumPending == 0 && info.NumAckPending == 0):
+			b.log.Info("bridge: legacy turns handed over; starting the partition consumers", "ack_floor", info.AckFloor.Stream)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(b.cfg.LegacyPoll):
+		}
+	}
+}
+
+// consume hands the turns of one consumer over, one at a time, until ctx ends.
+// skipFrom, for the legacy consumer, is where the partition consumers start: a
+// partitioned turn from there on is theirs.
+func (b *Bridge) consume(ctx context.Context, cons jetstream.Consumer, partition int, skipFrom uint64) {
+	for ctx.Err() == nil {
+		// A pull request for more than one turn stays open across turns (fewer pull
+		// requests); MaxAckPending 1 still lets JetStream hand out only one at a time.
+		it, err := cons.Messages(jetstream.PullMaxMessages(8), jetstream.PullExpiry(5*time.Second))
+		if err != nil {
+			b.log.Warn("bridge: pulling turns", "partition", partition, "error", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		stop := context.AfterFunc(ctx, it.Stop)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, nats.ErrConnectionClosed) || ctx.Err() != nil {
+					break
+				}
+				b.log.Warn("bridge: fetching turns", "partition", partition, "error", err)
+				select { // the iterator recovers by itself; do not spin meanwhile
+				case <-ctx.Done():
+				case <-time.After(100 * time.Millisecond):
+				}
+				continue
+			}
+			if skipFrom > 0 && strings.Count(m.Subject(), ".") != strings.Count(streams.LegacyTurnsFilter, ".") {
+				if meta, err := m.Metadata(); err == nil && meta.Sequence.Stream >= skipFrom {
+					_ = m.Ack() // a partition consumer hands it over
+					continue
+				}
+			}
+			b.handle(context.WithoutCancel(ctx), partition, m)
+		}
+		stop()
+		it.Stop()
+	}
+}
+
+// handle hands one turn over and acks, naks or dead-letters it.
+func (b *Bridge) handle(ctx context.Context, partition int, m jetstream.Msg) {
 	meta, err := m.Metadata()
 	if err != nil {
 		b.log.Error("bridge: message without metadata", "subject", m.Subject(), "error", err)
@@ -185,22 +404,11 @@ func (b *Bridge) handle(ctx context.Context, lane int, m jetstream.Msg) {
 		b.deadLetter(ctx, m, meta, err)
 		return
 	}
-	// While Temporal is unreachable, later turns of the lane wait behind the first
-	// one, so they are redelivered in order once it is back.
-	b.mu.Lock()
-	blocked := time.Until(b.blocks[lane])
-	b.mu.Unlock()
 	held := time.Since(meta.Timestamp) > b.cfg.StuckAfter()
-	if blocked > 0 {
-		if held {
-			b.hold(ctx, t, meta, "it waits behind an earlier turn that Temporal did not take")
-		}
-		b.nak(m, blocked)
-		return
-	}
-	acc, err := b.Deliver(ctx, t)
+	acc, err := b.deliverInProgress(ctx, m, t)
 	switch {
 	case err == nil:
+		b.clearFault(partition)
 		if err := m.Ack(); err != nil {
 			// The workflow has the turn; a redelivery is deduplicated by turn id.
 			b.log.Warn("bridge: ack failed", "turn", t.ID, "error", err)
@@ -215,21 +423,61 @@ func (b *Bridge) handle(ctx context.Context, lane int, m jetstream.Msg) {
 			result = "duplicate"
 		}
 		b.cfg.Metrics.BridgeResults.WithLabelValues(result).Inc()
+	case isBusy(err):
+		// The conversation holds as many unprocessed turns as it may: this one waits
+		// in JetStream, in order, until the workflow catches up. Its partition waits
+		// with it, which is what keeps the order.
+		delay := backoff(b.cfg.MinBackoff, b.cfg.MaxBackoff, meta.NumDelivered)
+		b.log.Warn("bridge: the conversation is busy; the turn waits in JetStream", "turn", t.ID, "partition", partition, "delivery", meta.NumDelivered, "retry_in", delay)
+		b.cfg.Metrics.BridgeResults.WithLabelValues("busy").Inc()
+		if held {
+			b.hold(ctx, t, meta, "its conversation holds too many unprocessed turns: "+err.Error())
+		}
+		b.nak(m, delay)
 	case isRejection(err):
 		b.deadLetter(ctx, m, meta, err)
+	case isConfigFault(err):
+		delay := backoff(b.cfg.MinBackoff, b.cfg.MaxBackoff, meta.NumDelivered)
+		b.setFault(partition, err)
+		b.log.Error("bridge: Temporal refuses the turn as misconfigured; it waits in JetStream until the configuration is fixed",
+			"turn", t.ID, "partition", partition, "delivery", meta.NumDelivered, "retry_in", delay, "error", err)
+		b.cfg.Metrics.BridgeResults.WithLabelValues("config_fault").Inc()
+		if held {
+			b.hold(ctx, t, meta, "Temporal refuses it as misconfigured: "+err.Error())
+		}
+		b.nak(m, delay)
 	case isTransient(err) || int(meta.NumDelivered) < b.cfg.MaxUnexplainedDeliveries:
 		delay := backoff(b.cfg.MinBackoff, b.cfg.MaxBackoff, meta.NumDelivered)
 		b.log.Warn("bridge: Temporal did not take the turn; it waits in JetStream", "turn", t.ID, "delivery", meta.NumDelivered, "retry_in", delay, "error", err)
 		if held {
 			b.hold(ctx, t, meta, "Temporal did not take it: "+err.Error())
 		}
-		b.mu.Lock()
-		b.blocks[lane] = time.Now().Add(delay)
-		b.mu.Unlock()
 		b.nak(m, delay)
 	default:
 		b.deadLetter(ctx, m, meta, err)
 	}
+}
+
+// deliverInProgress delivers t, telling JetStream every AckWait/3 that the turn is
+// still being worked on, so that a slow Temporal is not mistaken for a dead bridge.
+func (b *Bridge) deliverInProgress(ctx context.Context, m jetstream.Msg, t turn.Turn) (workflows.Accepted, error) {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		tick := time.NewTicker(b.cfg.AckWait / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if err := m.InProgress(); err != nil {
+					b.log.Warn("bridge: in-progress signal failed", "turn", t.ID, "error", err)
+				}
+			}
+		}
+	}()
+	return b.deliver(ctx, t)
 }
 
 // Deliver hands one turn to its conversation workflow, starting the workflow if it
@@ -316,12 +564,31 @@ func backoff(min, max time.Duration, delivery uint64) time.Duration {
 	return d
 }
 
-// isRejection reports errors that no redelivery can fix: the workflow's validator
-// refused the turn, or Temporal refused the request as invalid.
+// isBusy reports the workflow's refusal of a turn because the conversation already
+// holds its bound of unprocessed turns (workflows.ErrTypeBusy): backpressure, not
+// poison.
+func isBusy(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeBusy
+}
+
+// isRejection reports errors that no redelivery can fix: the workflow's update
+// validator refused the turn.
 func isRejection(err error) bool {
 	var appErr *temporal.ApplicationError
-	var invalid *serviceerror.InvalidArgument
-	return errors.As(err, &appErr) || errors.As(err, &invalid)
+	return errors.As(err, &appErr)
+}
+
+// isConfigFault reports Temporal refusing the request for a reason of its own
+// configuration or of ours (search attributes not registered, an unknown namespace,
+// missing permissions): not the turn's fault, and fixed without touching it.
+func isConfigFault(err error) bool {
+	var (
+		invalid   *serviceerror.InvalidArgument
+		denied    *serviceerror.PermissionDenied
+		namespace *serviceerror.NamespaceNotFound
+	)
+	return !isRejection(err) && (errors.As(err, &invalid) || errors.As(err, &denied) || errors.As(err, &namespace))
 }
 
 // isTransient reports errors of an unreachable or overloaded Temporal, or of a

@@ -21,7 +21,7 @@ func TestBridgeBackoff_DoublesUpToTheCap(t *testing.T) {
 	require.Equal(t, max, backoff(min, max, 1000))
 }
 
-func TestBridgeErrors_OutagesWaitAndRejectionsAreDeadLettered(t *testing.T) {
+func TestBridgeErrors_OutagesAndConfigFaultsWait_OnlyValidatorRejectionsAreDeadLettered(t *testing.T) {
 	outages := []error{
 		serviceerror.NewUnavailable("frontend down"),
 		fmt.Errorf("update: %w", context.DeadlineExceeded),
@@ -31,12 +31,18 @@ func TestBridgeErrors_OutagesWaitAndRejectionsAreDeadLettered(t *testing.T) {
 		require.True(t, isTransient(err), err)
 		require.False(t, isRejection(err), err)
 	}
-	rejections := []error{
-		temporal.NewApplicationError("text is required", ""),
-		serviceerror.NewInvalidArgument("bad request"),
+	rejection := fmt.Errorf("update: %w", temporal.NewApplicationError("text is required", ""))
+	require.True(t, isRejection(rejection))
+	require.False(t, isConfigFault(rejection))
+	faults := []error{
+		serviceerror.NewInvalidArgument("search attribute SwitchboardChannel is not defined"),
+		serviceerror.NewPermissionDenied("no", ""),
+		serviceerror.NewNamespaceNotFound("default"),
 	}
-	for _, err := range rejections {
-		require.True(t, isRejection(err), err)
+	for _, err := range faults {
+		require.True(t, isConfigFault(err), err)
+		require.False(t, isRejection(err), err)
+		require.False(t, isTransient(err), err)
 	}
 	require.False(t, isTransient(errors.New("something else")))
 }

@@ -1,7 +1,11 @@
 // Package workers runs Switchboard's background work:
 //
-//   - Bridge, the durable JetStream consumer that hands each turn to its conversation
-//     workflow with update-with-start and acks only after Temporal accepted it;
+//   - Bridge, which reads the turns stream through one durable JetStream consumer
+//     per partition, each handing out one turn at a time (so a conversation's turns
+//     reach its workflow in stream order across any number of workers and kills),
+//     hands each turn to its conversation workflow with update-with-start and acks
+//     only after Temporal accepted it (see Bridge for faults and the migration from
+//     the single consumer of earlier versions);
 //   - the Temporal worker (NewWorker) that runs conversation workflows;
 //   - Activities, the workflow's only access to the world: routing (PolicyRouter, which
 //     leaves out providers whose breaker is open and forces every CPaaS provider when

@@ -149,13 +149,44 @@ func jetstreamReasons(held, undelivered map[string][]workflows.HeldTurn) map[str
 	return out
 }
 
-// undelivered scans the turns stream past the bridge consumer's delivered
-// sequence for turns older than stuck_after: no bridge has even seen them. subject
-// narrows the scan to one conversation.
+// undelivered scans the turns stream, past each bridge consumer's delivered
+// sequence, for turns older than stuck_after: no bridge has even seen them (a
+// partition hands out one turn at a time, so the turns behind a held one are
+// found here too). conversationID narrows the scan to one conversation.
 func (s *Stuck) undelivered(ctx context.Context, conversationID string) (map[string][]workflows.HeldTurn, error) {
-	cons, err := s.JS.Consumer(ctx, streams.TurnsStream, streams.BridgeConsumer)
+	type source struct{ consumer, filter string }
+	var sources []source
+	if conversationID != "" {
+		sources = []source{
+			{streams.PartitionConsumer(streams.PartitionOf(conversationID)), streams.TurnSubject(conversationID)},
+			{streams.LegacyBridgeConsumer, streams.LegacyTurnSubject(conversationID)},
+		}
+	} else {
+		for p := range streams.TurnPartitions {
+			sources = append(sources, source{streams.PartitionConsumer(p), streams.PartitionFilter(p)})
+		}
+		sources = append(sources, source{streams.LegacyBridgeConsumer, streams.LegacyTurnsFilter})
+	}
+	out := map[string][]workflows.HeldTurn{}
+	for _, src := range sources {
+		found, err := s.undeliveredBy(ctx, src.consumer, src.filter)
+		for id, hs := range found {
+			out[id] = append(out[id], hs...)
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Stuck) undeliveredBy(ctx context.Context, consumer, filter string) (map[string][]workflows.HeldTurn, error) {
+	cons, err := s.JS.Consumer(ctx, streams.TurnsStream, consumer)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return s.scan(ctx, 1, conversationID, "no bridge has ever consumed the turns stream")
+		if consumer == streams.LegacyBridgeConsumer {
+			return nil, nil // a stream of this version: nothing on legacy subjects is read
+		}
+		return s.scan(ctx, 1, filter, "no bridge has ever consumed its partition of the turns stream")
 	}
 	if err != nil {
 		return nil, err
@@ -167,13 +198,12 @@ func (s *Stuck) undelivered(ctx context.Context, conversationID string) (map[str
 	if info.NumPending == 0 {
 		return nil, nil
 	}
-	return s.scan(ctx, info.Delivered.Stream+1, conversationID, "no bridge has taken it from JetStream (is a worker running?)")
+	return s.scan(ctx, info.Delivered.Stream+1, filter, "no bridge has taken it from JetStream (is a worker running?)")
 }
 
-func (s *Stuck) scan(ctx context.Context, from uint64, conversationID, detail string) (map[string][]workflows.HeldTurn, error) {
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from}
-	if conversationID != "" {
-		cfg.FilterSubjects = []string{streams.TurnSubject(conversationID)}
+func (s *Stuck) scan(ctx context.Context, from uint64, filter, detail string) (map[string][]workflows.HeldTurn, error) {
+	cfg := jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from, FilterSubjects: []string{filter},
 	}
 	oc, err := s.JS.OrderedConsumer(ctx, streams.TurnsStream, cfg)
 	if err != nil {

@@ -336,6 +336,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 
 	canaryActivity, canaryRun := canaryParts(policy.Current, nc, js, conversations, m, log)
 	identity := "" // the worker's, checked by /readyz
+	var bridgeFault func() error
 	if runWorker {
 		ledgerKV, err := js.KeyValue(ctx, streams.SendsBucket)
 		if err != nil {
@@ -356,16 +357,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			func(emit func(float64, ...string)) {
 				ictx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 				defer cancel()
-				cons, err := js.Consumer(ictx, streams.TurnsStream, streams.BridgeConsumer)
+				pending, ackPending, err := streams.BridgeLag(ictx, js)
 				if err != nil {
 					return
 				}
-				info, err := cons.Info(ictx)
-				if err != nil {
-					return
-				}
-				emit(float64(info.NumPending), "pending")
-				emit(float64(info.NumAckPending), "ack_pending")
+				emit(float64(pending), "pending")
+				emit(float64(ackPending), "ack_pending")
 			}))
 
 		if cfg.Worker.Identity == "" {
@@ -412,6 +409,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		}()
 		defer func() { stopBridge(); wg.Wait() }()
 		identity = cfg.Worker.Identity
+		bridgeFault = bridge.Fault
+		m.Register(metrics.NewGaugeFunc("switchboard_bridge_config_fault", "1 while Temporal refuses turns as misconfigured (InvalidArgument, PermissionDenied, unknown namespace): they wait in JetStream.", nil,
+			func(emit func(float64, ...string)) {
+				v := 0.0
+				if bridge.Fault() != nil {
+					v = 1
+				}
+				emit(v)
+			}))
 	}
 
 	publicURLDefaulted := cfg.PublicURL == "http://"+cfg.HTTPAddr
@@ -420,7 +426,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	defer lis.Close()
-	ready := readiness(nc, tc, cfg.TaskQueue, identity)
+	ready := readiness(nc, tc, cfg.TaskQueue, identity, bridgeFault)
 	handler := probeHandler(ready, cfg.API.Tokens, m) // the worker role's listener
 	if runAPI {
 		if publicURLDefaulted {
@@ -518,11 +524,17 @@ func (r *reloads) changed(p *routing.Policy, file string, log *slog.Logger) {
 
 // readiness checks what a turn needs from this process: NATS connected, Temporal
 // answering, and, when the process runs a worker (identity is set), that worker
-// among the task queue's pollers.
-func readiness(nc *nats.Conn, tc client.Client, taskQueue, identity string) func(context.Context) error {
+// among the task queue's pollers and its bridge without a configuration fault
+// (bridgeFault, when set).
+func readiness(nc *nats.Conn, tc client.Client, taskQueue, identity string, bridgeFault func() error) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if !nc.IsConnected() {
 			return fmt.Errorf("NATS: %s", nc.Status())
+		}
+		if bridgeFault != nil {
+			if err := bridgeFault(); err != nil {
+				return fmt.Errorf("bridge: %w", err)
+			}
 		}
 		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 			return fmt.Errorf("Temporal: %w", err)

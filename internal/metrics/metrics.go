@@ -33,7 +33,7 @@ type Metrics struct {
 	Escalations    *prometheus.CounterVec   // outcome: queued | rerouted | flagged
 	PolicyReloads  *prometheus.CounterVec   // result: ok | refused
 	PolicyValid    prometheus.Gauge         // 1 when the file on disk is the policy in force
-	BridgeResults  *prometheus.CounterVec   // result: accepted | duplicate | redelivered | dead_lettered
+	BridgeResults  *prometheus.CounterVec   // result: accepted | duplicate | redelivered | busy | config_fault | dead_lettered
 	Stuck          *prometheus.GaugeVec     // source: jetstream | unanswered | escalation
 	Replays        *prometheus.CounterVec   // result: replayed | failed
 	// DeliverySettled counts sends of unknown delivery settled before a resend:

@@ -3,8 +3,15 @@
 // the workers perform. One place owns their names and settings, so an api process
 // and a worker process can never disagree about them.
 //
-//   - SWITCHBOARD_TURNS (switchboard.turns.<conversation>): accepted turns, deduplicated
-//     by Nats-Msg-Id (the turn id) within the duplicate window. File storage.
+//   - SWITCHBOARD_TURNS (switchboard.turns.<partition>.<conversation>): accepted turns,
+//     deduplicated by Nats-Msg-Id (the turn id) within the duplicate window. File
+//     storage. A conversation always maps to the same one of TurnPartitions
+//     partitions (PartitionOf); the bridge reads each partition through its own
+//     durable consumer (PartitionConsumer) that hands out one turn at a time, so a
+//     conversation's turns reach its workflow in stream order whatever the number of
+//     workers and whichever of them dies. Turns of versions before partitioning were
+//     published on switchboard.turns.<conversation> (LegacyTurnsFilter) and read by
+//     the durable consumer LegacyBridgeConsumer; the bridge drains them first.
 //   - SWITCHBOARD_EVENTS (switchboard.events.turns.<conversation>): turn outcomes, for
 //     contact-center backends and for API callers that wait for a reply.
 //   - SWITCHBOARD_DEADLETTER (switchboard.deadletter.turns): turns the bridge could
@@ -22,7 +29,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -49,7 +58,31 @@ const (
 	EscalationsPrefix = "switchboard.escalations."
 	// FlaggedSubject carries escalations no queue acknowledged: an ops alert.
 	FlaggedSubject = "switchboard.alerts.escalations"
-	BridgeConsumer = "bridge"
+	// LegacyBridgeConsumer is the one durable consumer of the versions before
+	// partitioning. The bridge drains it before it starts the partition consumers
+	// (see workers.Bridge); it can be deleted once no process of an older version runs.
+	LegacyBridgeConsumer = "bridge"
+	// LegacyTurnsFilter matches the turn subjects of the versions before
+	// partitioning, switchboard.turns.<conversation>, and no partitioned subject.
+	LegacyTurnsFilter = TurnsSubjectPrefix + "*"
+	// TurnPartitions is the number of partitions of the turns stream. It is the
+	// bridge's parallelism: each partition hands one turn at a time to Temporal. It
+	// is recorded in the stream's metadata (PartitionsMetadataKey), and Ensure
+	// refuses a stream recorded with another count: changing it would move
+	// conversations between partitions while turns wait in the old ones.
+	TurnPartitions = 32
+	// PartitionsMetadataKey is the stream metadata entry that records TurnPartitions.
+	PartitionsMetadataKey = "switchboard_turn_partitions"
+)
+
+// Headers of a dead-lettered turn.
+const (
+	HeaderError          = "Switchboard-Error"           // why it was dead-lettered
+	HeaderSubject        = "Switchboard-Subject"         // its subject in the turns stream
+	HeaderStreamSequence = "Switchboard-Stream-Sequence" // its sequence in the turns stream
+	// HeaderRedrivenFrom marks a turn republished from the dead-letter stream: the
+	// dead-letter stream sequence it came from.
+	HeaderRedrivenFrom = "Switchboard-Redriven-From"
 )
 
 // WebhookTokensBucket holds the jti of every webhook token the API accepted (keyed
@@ -134,11 +167,15 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 	if c.MemoryStorage {
 		storage = jetstream.MemoryStorage
 	}
+	if err := checkPartitions(ctx, js); err != nil {
+		return err
+	}
 	for _, sc := range []jetstream.StreamConfig{
 		{
 			Name: TurnsStream, Subjects: []string{TurnsSubjectPrefix + ">"},
 			Storage: storage, Replicas: c.Replicas, Duplicates: c.DuplicateWindow, MaxAge: c.TurnsMaxAge,
 			Description: "Accepted customer turns, deduplicated by turn id",
+			Metadata:    map[string]string{PartitionsMetadataKey: strconv.Itoa(TurnPartitions)},
 		},
 		{
 			Name: EventsStream, Subjects: []string{EventsSubjectPrefix + ">"},
@@ -195,8 +232,80 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 	return nil
 }
 
-// TurnSubject is the subject a conversation's turns are published on.
-func TurnSubject(conversationID string) string { return TurnsSubjectPrefix + conversationID }
+// checkPartitions refuses a turns stream whose recorded partition count is not
+// TurnPartitions. A stream without the record (new, or of a version before
+// partitioning) is fine: Ensure records it.
+func checkPartitions(ctx context.Context, js jetstream.JetStream) error {
+	s, err := js.Stream(ctx, TurnsStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", TurnsStream, err)
+	}
+	got, ok := s.CachedInfo().Config.Metadata[PartitionsMetadataKey]
+	if ok && got != strconv.Itoa(TurnPartitions) {
+		return fmt.Errorf("stream %s is partitioned in %s, this version in %d: drain the bridge (switchboard_bridge_lag 0) with the old version before changing the partition count",
+			TurnsStream, got, TurnPartitions)
+	}
+	return nil
+}
+
+// PartitionOf is the partition of the turns stream a conversation's turns go to.
+func PartitionOf(conversationID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(conversationID))
+	return int(h.Sum32() % TurnPartitions)
+}
+
+// TurnSubject is the subject a conversation's turns are published on:
+// switchboard.turns.<partition>.<conversation>.
+func TurnSubject(conversationID string) string {
+	return fmt.Sprintf("%s%02d.%s", TurnsSubjectPrefix, PartitionOf(conversationID), conversationID)
+}
+
+// LegacyTurnSubject is the subject versions before partitioning published a
+// conversation's turns on.
+func LegacyTurnSubject(conversationID string) string { return TurnsSubjectPrefix + conversationID }
+
+// PartitionFilter matches the subjects of one partition of the turns stream.
+func PartitionFilter(partition int) string {
+	return fmt.Sprintf("%s%02d.*", TurnsSubjectPrefix, partition)
+}
+
+// PartitionConsumer is the durable consumer the bridge reads a partition through.
+func PartitionConsumer(partition int) string { return fmt.Sprintf("bridge-%02d", partition) }
+
+// BridgeConsumers names every durable consumer of the bridge: the partitions', and
+// the legacy one, which may not exist.
+func BridgeConsumers() []string {
+	names := make([]string, 0, TurnPartitions+1)
+	for p := range TurnPartitions {
+		names = append(names, PartitionConsumer(p))
+	}
+	return append(names, LegacyBridgeConsumer)
+}
+
+// BridgeLag sums, over the bridge's consumers that exist, the turns not yet handed
+// out (pending) and handed out but not acked (ackPending).
+func BridgeLag(ctx context.Context, js jetstream.JetStream) (pending, ackPending uint64, err error) {
+	for _, name := range BridgeConsumers() {
+		cons, err := js.Consumer(ctx, TurnsStream, name)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		pending += info.NumPending
+		ackPending += uint64(info.NumAckPending)
+	}
+	return pending, ackPending, nil
+}
 
 // EscalationSubject is the subject of a human queue.
 func EscalationSubject(queue string) string { return EscalationsPrefix + queue }
