@@ -230,11 +230,10 @@ func TestProcesses_KillNineOfAWorker_EveryTurnIsAnsweredExactlyOnce(t *testing.T
 // every request from now on only after 1.2 s, and the process dies 300 ms from now.
 // Its requests in flight then fail with its connections and the fake records none of
 // them, so the reply of each such turn is owed by a claim of a dead worker: another
-// worker has to replay the turn and take the claim over. (A worker that dies after
-// the vendor accepted a reply but before it recorded the receipt is the one case in
-// which the design admits a duplicate (README, "No duplicate replies"); the 300 ms
-// keep the kill out of it, as the replies accepted before now are recorded within
-// milliseconds.)
+// worker has to replay the turn, find the lapsed claim unknown, ask Twilio (which has
+// none of them) and send. A worker that dies after Twilio accepted a reply but before
+// it recorded the receipt is TestProcesses_ABadNight_EveryPromiseHolds's case: the
+// takeover finds the reply in Twilio's message list and sends nothing.
 func killMidSend(t *testing.T, p *process, devURL string) {
 	t.Helper()
 	setFault(t, devURL, fake.Fault{Provider: "twilio", Mode: fake.ModeSlow, LatencyMS: 1200})
