@@ -337,3 +337,24 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("defaults = %+v", cfg)
 	}
 }
+
+func TestA2xxThatCannotBeReadLeavesTheDeliveryUnknown(t *testing.T) {
+	for name, body := range map[string]string{
+		"cut off":       `{"sid": "SM0123`,
+		"no message id": `{"status": "queued"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusCreated)
+				w.Write([]byte(body))
+			}))
+			t.Cleanup(srv.Close)
+			s := newSender(t, twilio.Config{AccountSID: testSID, AuthToken: testToken, BaseURL: srv.URL})
+			_, err := s.Send(t.Context(), messaging.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
+			if err == nil || !providers.DeliveryUnknown(err) {
+				t.Fatalf("err = %v, want delivery unknown: Twilio said 201", err)
+			}
+		})
+	}
+}

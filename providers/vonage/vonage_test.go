@@ -340,3 +340,24 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("defaults = %+v", cfg)
 	}
 }
+
+func TestA2xxThatCannotBeReadLeavesTheDeliveryUnknown(t *testing.T) {
+	for name, body := range map[string]string{
+		"cut off":       `{"message_uuid": "aaaa`,
+		"no message id": `{}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusAccepted)
+				w.Write([]byte(body))
+			}))
+			t.Cleanup(srv.Close)
+			s := newSender(t, vonage.Config{APIKey: testKey, APISecret: testSecret, BaseURL: srv.URL})
+			_, err := s.Send(t.Context(), hi())
+			if err == nil || !providers.DeliveryUnknown(err) {
+				t.Fatalf("err = %v, want delivery unknown: Vonage said 202", err)
+			}
+		})
+	}
+}
