@@ -54,6 +54,7 @@ func deadLetterAPI(t *testing.T) (url string, js jetstream.JetStream, tr turn.Tu
 
 	tokens := api.Tokens{}
 	tokens.Add(api.RoleOps, cliToken)
+	tokens.Add(api.RoleIngress, "ingress-token-for-the-cli-test")
 	srv, err := api.New(api.Config{PublicURL: "http://example.invalid", TwilioAuthToken: "twilio-token", VonageSignatureSecret: "vonage-secret", Tokens: tokens}, nc, js, nil, nil)
 	require.NoError(t, err)
 	hs := httptest.NewServer(srv.Handler())
