@@ -33,8 +33,9 @@ import (
 // ack, reply and resolve take an Idempotency-Key header (at most 200 characters):
 // a retried call with the same key is the same workflow update, deduplicated by
 // Temporal, and gets the first call's answer; a reply is sent to the customer once.
-// Without the header, ack and resolve are keyed by escalation and agent (both are
-// idempotent anyway), and every reply is a new message.
+// Without the header every call is a new update: a repeated ack or resolve is
+// judged against the escalation as it is then (409 once it was resolved), and every
+// reply is a new message.
 
 // ErrRejected is returned when the workflow refused a desk action.
 var ErrRejected = errors.New("rejected")
@@ -224,8 +225,8 @@ func (s *Server) escalationAction(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// deskUpdateID is the update id of a desk action: from the Idempotency-Key header,
-// or, for ack and resolve, derived from what they act on. "" lets Temporal choose.
+// deskUpdateID is the update id of a desk action: from the Idempotency-Key header.
+// "" lets Temporal choose: without the header a call is never taken for a retry.
 func deskUpdateID(w http.ResponseWriter, r *http.Request, update string, b deskBody) (string, bool) {
 	key := r.Header.Get("Idempotency-Key")
 	switch {
@@ -234,8 +235,6 @@ func deskUpdateID(w http.ResponseWriter, r *http.Request, update string, b deskB
 		return "", false
 	case key != "":
 		return update + "/" + b.EscalationID + "/" + key, true
-	case update == workflows.UpdateReply:
-		return "", true
 	}
-	return update + "/" + b.EscalationID + "/" + b.Agent, true
+	return "", true
 }

@@ -31,8 +31,8 @@ func TestDeskUpdateID_ARetriedCallIsTheSameUpdate(t *testing.T) {
 	if plain, _ := id(workflows.UpdateReply, ""); plain != "" {
 		t.Errorf("a reply without Idempotency-Key is a new message, got update id %q", plain)
 	}
-	if ack1, _ := id(workflows.UpdateAck, ""); ack1 == "" {
-		t.Error("ack without Idempotency-Key is keyed by escalation and agent")
+	if ack1, _ := id(workflows.UpdateAck, ""); ack1 != "" {
+		t.Errorf("an ack without Idempotency-Key is a new update (judged against the escalation as it is then), got update id %q", ack1)
 	}
 	long := make([]byte, 201)
 	for i := range long {
