@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/fake"
+	"github.com/switchboard-cc/switchboard/providers/messaging/messagingtest"
 	"github.com/switchboard-cc/switchboard/providers/twilio"
 )
 
@@ -77,24 +78,24 @@ func TestProbeFollowsTheFakesFaultsAndSendsNothing(t *testing.T) {
 }
 
 func TestProbeHonoursTheCallersDeadlineAndTheConfiguredTimeout(t *testing.T) {
-	srv, gaveUp := startHangingFake(t)
+	srv := startHangingFake(t)
 
 	t.Run("Timeout without a caller deadline", func(t *testing.T) {
 		s := newSender(t, twilio.Config{AccountSID: testSID, AuthToken: testToken, BaseURL: srv.URL,
 			Timeout: 150 * time.Millisecond})
-		err := requireGivesUp(t, srv, gaveUp, func() error { return s.Probe(context.Background()) })
+		err := srv.RequireGivesUp(t, func() error { return s.Probe(context.Background()) })
 		if !errors.Is(err, providers.ErrTimeout) {
 			t.Fatalf("Probe = %v, want ErrTimeout", err)
 		}
 	})
 	t.Run("caller deadline before Timeout", func(t *testing.T) {
 		// Timeout is as long as the fake's delay: only the caller's deadline can end
-		// the probe within liveness.
+		// the probe within messagingtest.Liveness.
 		s := newSender(t, twilio.Config{AccountSID: testSID, AuthToken: testToken, BaseURL: srv.URL,
-			Timeout: neverMS * time.Millisecond})
+			Timeout: messagingtest.NeverMS * time.Millisecond})
 		ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond)
 		defer cancel()
-		err := requireGivesUp(t, srv, gaveUp, func() error { return s.Probe(ctx) })
+		err := srv.RequireGivesUp(t, func() error { return s.Probe(ctx) })
 		if !errors.Is(err, providers.ErrTimeout) {
 			t.Fatalf("Probe = %v, want ErrTimeout", err)
 		}

@@ -33,58 +33,11 @@ func startFake(t *testing.T) (*httptest.Server, *fake.Outbox, *fake.Faults) {
 	return srv, outbox, faults
 }
 
-// neverMS makes a fake slow for ten minutes, far beyond any deadline in these tests:
-// a call against it that returns at all was ended by a deadline, not by the fake.
-const neverMS = 600_000
-
-// liveness bounds how long a test waits for a call that must give up. It is
-// generous, for -race on a loaded machine: it fails a test that hangs, and says
-// nothing about how fast the call gave up.
-const liveness = 60 * time.Second
-
-// startHangingFake starts the Twilio fake slow for ten minutes. gaveUp receives once
-// for every request whose caller hung up before the fake answered: the fake's slow
-// mode stops waiting when the request's context ends, which net/http does when the
-// caller closes the connection.
-func startHangingFake(t *testing.T) (srv *httptest.Server, gaveUp <-chan struct{}) {
-	t.Helper()
-	outbox, faults := &fake.Outbox{}, &fake.Faults{}
-	faults.Set(fake.Fault{Provider: "twilio", Mode: fake.ModeSlow, LatencyMS: neverMS})
-	h := fake.NewTwilio(testSID, testToken, outbox, faults, "twilio")
-	hungUp := make(chan struct{}, 16)
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r)
-		if r.Context().Err() != nil {
-			select {
-			case hungUp <- struct{}{}:
-			default:
-			}
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv, hungUp
-}
-
-// requireGivesUp runs call against a startHangingFake fake: call must return
-// within liveness although the fake would answer only after ten minutes, and the
-// fake must then see the caller hang up. It returns call's error.
-func requireGivesUp(t *testing.T, srv *httptest.Server, gaveUp <-chan struct{}, call func() error) error {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() { errc <- call() }()
-	var err error
-	select {
-	case err = <-errc:
-	case <-time.After(liveness):
-		srv.CloseClientConnections() // ends the call and the fake's wait
-		t.Fatalf("the call was still waiting after %v on a fake that answers after 10 minutes: no deadline ended it", liveness)
-	}
-	select {
-	case <-gaveUp:
-	case <-time.After(liveness):
-		t.Fatalf("the call returned %v, but the fake did not see the caller hang up within %v", err, liveness)
-	}
-	return err
+// startHangingFake starts the Twilio fake slow for ten minutes.
+func startHangingFake(t *testing.T) *messagingtest.Hanging {
+	return messagingtest.StartHanging(t, "twilio", func(o *fake.Outbox, f *fake.Faults) http.Handler {
+		return fake.NewTwilio(testSID, testToken, o, f, "twilio")
+	})
 }
 
 func newSender(t *testing.T, cfg twilio.Config) *twilio.Sender {
@@ -225,11 +178,11 @@ func TestMissingBodyIsRejectedByTwilio(t *testing.T) {
 }
 
 func TestConfiguredTimeoutBoundsACallerWithoutDeadline(t *testing.T) {
-	srv, gaveUp := startHangingFake(t)
+	srv := startHangingFake(t)
 	s := newSender(t, twilio.Config{AccountSID: testSID, AuthToken: testToken, BaseURL: srv.URL,
 		Timeout: 150 * time.Millisecond})
 
-	err := requireGivesUp(t, srv, gaveUp, func() error {
+	err := srv.RequireGivesUp(t, func() error {
 		_, err := s.Send(context.Background(), messaging.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
 		return err
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/fake"
+	"github.com/switchboard-cc/switchboard/providers/messaging/messagingtest"
 	"github.com/switchboard-cc/switchboard/providers/vonage"
 )
 
@@ -106,22 +107,23 @@ func TestProbeFollowsTheFakesFaultsAndSendsNothing(t *testing.T) {
 }
 
 func TestProbeHonoursTheCallersDeadlineAndTheConfiguredTimeout(t *testing.T) {
-	srv, gaveUp := startHangingFake(t)
+	hang := startHangingFake(t)
+	srv := hang.Server
 
 	t.Run("Timeout without a caller deadline", func(t *testing.T) {
 		s := probeSender(t, srv, vonage.Config{Timeout: 150 * time.Millisecond})
-		err := requireGivesUp(t, srv, gaveUp, func() error { return s.Probe(context.Background()) })
+		err := hang.RequireGivesUp(t, func() error { return s.Probe(context.Background()) })
 		if !errors.Is(err, providers.ErrTimeout) {
 			t.Fatalf("Probe = %v, want ErrTimeout", err)
 		}
 	})
 	t.Run("caller deadline before Timeout", func(t *testing.T) {
 		// Timeout is as long as the fake's delay: only the caller's deadline can end
-		// the probe within liveness.
-		s := probeSender(t, srv, vonage.Config{Timeout: neverMS * time.Millisecond})
+		// the probe within messagingtest.Liveness.
+		s := probeSender(t, srv, vonage.Config{Timeout: messagingtest.NeverMS * time.Millisecond})
 		ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond)
 		defer cancel()
-		err := requireGivesUp(t, srv, gaveUp, func() error { return s.Probe(ctx) })
+		err := hang.RequireGivesUp(t, func() error { return s.Probe(ctx) })
 		if !errors.Is(err, providers.ErrTimeout) {
 			t.Fatalf("Probe = %v, want ErrTimeout", err)
 		}
