@@ -73,8 +73,9 @@ type Registry interface {
 
 	// Run watches the bucket and applies other instances' transitions and overrides,
 	// publishes this instance's transitions, moves open breakers whose OpenFor has
-	// elapsed to half-open, and probes open and half-open providers every
-	// ProbeInterval. It returns nil once ctx is done. Call it once.
+	// elapsed to half-open, and probes open and half-open providers, each every
+	// probe interval of its own (BreakerSettings.ProbeInterval, or
+	// Options.ProbeInterval). It returns nil once ctx is done. Call it once.
 	Run(ctx context.Context) error
 }
 
