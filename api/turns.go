@@ -75,11 +75,8 @@ func (s *Server) postTurn(w http.ResponseWriter, r *http.Request) {
 	}
 	// Replies to API turns leave only from a business's own addresses (the routing
 	// policy's businesses); say so now rather than record a turn nobody can answer.
-	if s.cfg.Policy != nil {
-		if p := s.cfg.Policy.Current(); p != nil && p.BusinessByAddress(req.To) == nil {
-			writeError(w, http.StatusBadRequest, "to must be an address of a business in the routing policy: replies leave only from a business's own addresses")
-			return
-		}
+	if !s.knownBusiness(w, r, t) {
+		return
 	}
 	resp := turnResponse{TurnID: t.ID, ConversationID: t.ConversationID, Status: "accepted"}
 

@@ -42,6 +42,9 @@ func (s *Server) twilioMessaging(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "twilio inbound webhook: "+err.Error())
 		return
 	}
+	if !s.knownBusiness(w, r, t) {
+		return
+	}
 	if _, err := s.publish(r.Context(), t); err != nil {
 		writeUnavailable(w)
 		return
@@ -83,6 +86,9 @@ func (s *Server) vonageInbound(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := t.Validate(); err != nil {
 		writeError(w, http.StatusBadRequest, "vonage inbound webhook: "+err.Error())
+		return
+	}
+	if !s.knownBusiness(w, r, t) {
 		return
 	}
 	if !s.claimToken(w, r, turn.VendorVonage, tok.ID) {

@@ -29,6 +29,11 @@ func policyValidateCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Report every error in a routing policy, one per line, with its line and field",
+		Long: `Report every error in a routing policy, one per line, with its line and field, and
+exit 1. A valid policy may still get warnings (lines beginning "warning:", on
+standard error): what is allowed but probably not meant, such as slow-call
+counting switched off for a provider with a long attempt timeout. Warnings do not
+change the exit status.`,
 		Example: `  switchboard policy validate deploy/policy.example.yaml
   # ok: 6 providers, 3 channels`,
 		Args: cobra.ExactArgs(1),
@@ -37,6 +42,9 @@ func policyValidateCommand() *cobra.Command {
 			if err != nil {
 				printPolicyErrors(cmd.ErrOrStderr(), err)
 				os.Exit(1)
+			}
+			for _, w := range p.Warnings() {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d providers, %d channels\n", len(p.Providers), len(p.Channels))
 			return nil

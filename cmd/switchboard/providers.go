@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -72,29 +73,59 @@ func providersCommand() *cobra.Command {
 
 // printProviders writes one line per provider:
 //
-//	NAME          STATE  OVERRIDE  REASON                                       SINCE    ERRORS  P95    CALLS
-//	dialogflowcx  open   auto      5 consecutive failures: provider unavailable  42s ago  83.3%   5.0s   12
+//	NAME    STATE  OVERRIDE  REASON                                       SINCE    PROBES                    ERRORS             P95    CALLS
+//	twilio  open   auto      3 consecutive failures: provider unavailable  42s ago  4 failed, last 2s ago     3.0% of 100 in 1m  5.0s   100
+//
+// REASON is the last transition's, followed by why the breaker tripped when that
+// is another (a half-open breaker's); ERRORS is the share of the calls made within
+// the breaker's window that failed, so read it with CALLS: an open breaker makes
+// none.
 func printProviders(w io.Writer, list []health.Status, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tOVERRIDE\tREASON\tSINCE\tERRORS\tP95\tCALLS")
+	fmt.Fprintln(tw, "NAME\tSTATE\tOVERRIDE\tREASON\tSINCE\tPROBES\tERRORS\tP95\tCALLS")
+	ago := func(t time.Time) string { return max(0, now.Sub(t)).Round(time.Second).String() + " ago" }
 	for _, s := range list {
 		reason := s.Reason
+		if s.TripReason != "" && s.TripReason != s.Reason {
+			reason += "; tripped: " + s.TripReason
+		}
 		if reason == "" {
 			reason = "-"
 		}
 		since := "-"
 		if !s.Since.IsZero() {
-			since = max(0, now.Sub(s.Since)).Round(time.Second).String() + " ago"
+			since = ago(s.Since)
 		}
-		errRate, p95 := "-", "-"
+		probes := "-"
+		switch {
+		case s.LastProbe.IsZero():
+		case s.ProbeFailures > 0:
+			probes = fmt.Sprintf("%d failed, last %s", s.ProbeFailures, ago(s.LastProbe))
+		default:
+			probes = "ok " + ago(s.LastProbe)
+		}
+		window := shortDuration(s.Window)
+		errRate, p95 := "no calls in "+window, "-"
 		if s.Calls > 0 {
-			errRate = fmt.Sprintf("%.1f%%", s.ErrorRate*100)
+			errRate = fmt.Sprintf("%.1f%% of %d in %s", s.ErrorRate*100, s.Calls, window)
 			p95 = roundLatency(s.P95).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n",
-			s.Name, s.State, s.Override, reason, since, errRate, p95, s.Calls)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n",
+			s.Name, s.State, s.Override, reason, since, probes, errRate, p95, s.Calls)
 	}
 	return tw.Flush()
+}
+
+// shortDuration writes 1m0s as 1m and 1h0m0s as 1h.
+func shortDuration(d time.Duration) string {
+	out := d.String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
 }
 
 // roundLatency keeps two or three significant digits: 1.234567s → 1.23s, 87.6543ms → 87.7ms.

@@ -519,6 +519,9 @@ func (r *reloads) changed(p *routing.Policy, file string, log *slog.Logger) {
 			log.Warn("routing policy names a provider this process has no client for; restart to add it", "provider", name)
 		}
 	}
+	for _, w := range p.Warnings() {
+		log.Warn("routing policy: "+w.Msg, "field", w.Path, "file", file)
+	}
 	log.Info("routing policy reloaded", "file", file)
 }
 

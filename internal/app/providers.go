@@ -196,7 +196,8 @@ func orElse(a, b string) string {
 	return b
 }
 
-// breakerSettings converts the policy's breaker settings for the health registry.
+// breakerSettings converts the policy's breaker settings, and each provider's
+// probe_interval, for the health registry.
 func breakerSettings(pol *routing.Policy) map[string]health.BreakerSettings {
 	m := map[string]health.BreakerSettings{}
 	for _, name := range pol.ProviderNames() {
@@ -204,6 +205,7 @@ func breakerSettings(pol *routing.Policy) map[string]health.BreakerSettings {
 		m[name] = health.BreakerSettings{
 			ConsecutiveFailures: b.ConsecutiveFailures, FailureRate: b.FailureRate, Window: b.Window, MinCalls: b.MinCalls,
 			SlowCall: b.SlowCall, OpenFor: b.OpenFor, HalfOpenSuccesses: b.HalfOpenProbes,
+			ProbeInterval: pol.Provider(name).ProbeInterval, // each provider's own, also after a reload
 		}
 	}
 	return m

@@ -24,7 +24,7 @@ type Metrics struct {
 	reg          *prometheus.Registry
 	temporalRoot *temporalHandler
 
-	TurnsReceived  *prometheus.CounterVec   // vendor, result: accepted | duplicate | rejected | unavailable
+	TurnsReceived  *prometheus.CounterVec   // vendor, result: accepted | duplicate | rejected | unavailable | replayed | unknown_business
 	TurnsProcessed *prometheus.CounterVec   // status
 	TurnLatency    prometheus.Histogram     // receipt to outcome, seconds
 	TurnHops       *prometheus.HistogramVec // hop: bridge | nlu | cpaas, seconds

@@ -119,9 +119,21 @@ type provider struct {
 	overrideSince time.Time
 	overrideBy    string
 
+	// tripReason is why the breaker last opened from closed, kept while it stays
+	// out of rotation (failed probes and trial calls do not replace it); "" while
+	// closed.
+	tripReason string
+
 	lastCause  string    // why the last counted failure failed
 	lastResult time.Time // last result the breaker saw (calls and probes)
 	refreshed  time.Time // last time a stalled half-open breaker got fresh permits
+
+	// Probes of this instance: the last one's time and outcome ("ok" or "failed:
+	// <cause>"), how many failed in a row, and whether one is out now.
+	lastProbe       time.Time
+	lastProbeResult string
+	probeFailures   int
+	probing         bool
 
 	window window
 }
@@ -154,6 +166,11 @@ func (p *provider) settle(now time.Time, reason, origin string) bool {
 	st := stateOf(p.cb.State())
 	if st == p.state {
 		return false
+	}
+	if st == StateClosed {
+		p.tripReason = ""
+	} else if p.state == StateClosed || p.tripReason == "" {
+		p.tripReason = reason
 	}
 	p.state, p.reason, p.since, p.origin, p.changed = st, reason, now, origin, now
 	// The rate detector only ever watches a closed breaker, from a clean slate.
@@ -253,9 +270,11 @@ func (w *window) trim(now time.Time, span time.Duration) {
 // windowStats are the numbers Status reports.
 type windowStats struct {
 	calls     int
+	failed    int
 	errorRate float64
 	slow      int
 	p95       time.Duration
+	last      time.Time // the latest call
 }
 
 // stats describes the calls within span before now. The p95 is the nearest-rank
@@ -279,5 +298,5 @@ func (w *window) stats(now time.Time, span time.Duration) windowStats {
 	}
 	slices.Sort(lat)
 	rank := (95*n+99)/100 - 1 // ceil(0.95 n) - 1, in integers
-	return windowStats{calls: n, errorRate: float64(failed) / float64(n), slow: slow, p95: lat[rank]}
+	return windowStats{calls: n, failed: failed, errorRate: float64(failed) / float64(n), slow: slow, p95: lat[rank], last: w.samples[n-1].at}
 }

@@ -36,8 +36,10 @@ an unclassified error is not counted at all.
 
 Registry.Override forces a breaker open (out of rotation) or closed (in rotation,
 failures not counted), or hands it back to the breaker (auto). Snapshot shows each
-provider's state, the reason and time of its last transition, its override, and the
-error rate, slow calls and p95 latency of its calls within Window.
+provider's state, the reason and time of its last transition, why it tripped (kept
+while it is out of rotation), its override, its probes (last time and outcome,
+failures in a row), and the calls, failed calls, error rate, slow calls and p95
+latency of its calls within Window, with Window itself.
 
 # Shared state
 
@@ -65,12 +67,13 @@ keeps working on its own instance's results, and writes are retried every second
 
 # Probes
 
-A Prober per provider is called every ProbeInterval while its breaker is open or
+A Prober per provider is called every ProbeInterval (the provider's own,
+BreakerSettings.ProbeInterval, or Options.ProbeInterval) while its breaker is open or
 half-open, bounded by ProbeTimeout (5 s, as LiveKit bounds an attempt). A success
 moves an open breaker to half-open and counts as a trial success; HalfOpenSuccesses
 successes (probes or calls) close it. So a provider that recovers is back in rotation
 within one ProbeInterval, without waiting for OpenFor. A failed probe keeps the
-breaker open and restarts OpenFor. Every instance probes on its own; the transitions
+breaker open, with the reason it tripped for, and restarts OpenFor. Every instance probes on its own; the transitions
 are shared, so the first to see a recovery brings the others along.
 */
 package health

@@ -415,7 +415,12 @@ func TestProbesBringAnOpenProviderBackHalfOpenThenClosed(t *testing.T) {
 	require.Eventually(t, func() bool { return probes.Load() >= 2 }, settle, 5*time.Millisecond)
 	s := status(t, reg, "nlu")
 	require.Equal(t, health.StateOpen, s.State)
-	require.Equal(t, "probe failed: provider unavailable", s.Reason)
+	// The trip's reason stays; the probes are reported on their own.
+	require.Equal(t, "2 consecutive failures: provider unavailable", s.Reason)
+	require.Equal(t, "2 consecutive failures: provider unavailable", s.TripReason)
+	require.Equal(t, "failed: provider unavailable", s.LastProbeResult)
+	require.GreaterOrEqual(t, s.ProbeFailures, 2)
+	require.False(t, s.LastProbe.IsZero())
 	require.False(t, reg.Allow("nlu"))
 
 	// The provider recovers: half-open within one probe interval, then closed.
@@ -452,7 +457,8 @@ func TestProbesBringAnOpenProviderBackHalfOpenThenClosed(t *testing.T) {
 	// A probe that hangs is cut off by ProbeTimeout and counts as a timeout.
 	s = status(t, reg, "cpaas")
 	require.Equal(t, health.StateOpen, s.State)
-	require.Equal(t, "probe failed: provider timed out", s.Reason)
+	require.Equal(t, "2 consecutive failures: provider unavailable", s.TripReason)
+	require.Equal(t, "failed: provider timed out", s.LastProbeResult)
 }
 
 func TestOperatorOverrideOpenClosedAutoShared(t *testing.T) {
@@ -609,7 +615,7 @@ func TestSnapshotErrorRateAndP95OverTheWindow(t *testing.T) {
 	require.InDelta(t, 0.25, s.ErrorRate, 1e-9)
 	require.Equal(t, 19*time.Millisecond, s.P95)
 	require.Equal(t, health.Status{Name: "idle", State: health.StateClosed, Since: clk.Now(), Origin: s.Origin,
-		Override: health.ModeAuto}, status(t, reg, "idle"), "no calls: zeros")
+		Override: health.ModeAuto, Window: time.Minute}, status(t, reg, "idle"), "no calls: zeros")
 
 	// Half a window later, 100 calls of 101..200 ms, none failed.
 	clk.Add(30 * time.Second)

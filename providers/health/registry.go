@@ -73,8 +73,9 @@ type Registry interface {
 
 	// Run watches the bucket and applies other instances' transitions and overrides,
 	// publishes this instance's transitions, moves open breakers whose OpenFor has
-	// elapsed to half-open, and probes open and half-open providers every
-	// ProbeInterval. It returns nil once ctx is done. Call it once.
+	// elapsed to half-open, and probes open and half-open providers, each every
+	// probe interval of its own (BreakerSettings.ProbeInterval, or
+	// Options.ProbeInterval). It returns nil once ctx is done. Call it once.
 	Run(ctx context.Context) error
 }
 
@@ -109,9 +110,11 @@ type Options struct {
 	// processes sharing the bucket; the default is <hostname>-<random>.
 	Instance string
 	// ProbeInterval is how often open and half-open providers are probed, and how
-	// often open breakers are checked for an elapsed OpenFor. Default 5 s.
+	// often open breakers are checked for an elapsed OpenFor, for the providers whose
+	// BreakerSettings.ProbeInterval is zero. Default 5 s.
 	ProbeInterval time.Duration
-	// ProbeTimeout bounds one probe. Default 5 s, or ProbeInterval if shorter.
+	// ProbeTimeout bounds one probe. Default 5 s, or ProbeInterval if shorter; a
+	// provider probed more often than that is bounded by its own interval.
 	ProbeTimeout time.Duration
 	// Probers by provider name. A provider without a prober recovers through trial
 	// calls after OpenFor only.
@@ -141,6 +144,10 @@ type registry struct {
 
 	mu        sync.RWMutex
 	providers map[string]*provider
+
+	// reschedule wakes maintain when Configure changed the providers or their
+	// probe intervals.
+	reschedule chan struct{}
 
 	dirtyMu sync.Mutex
 	dirty   map[string]struct{} // providers whose state is to be published
@@ -194,7 +201,7 @@ func NewRegistry(kv jetstream.KeyValue, opts Options) (Registry, error) {
 	r := &registry{
 		kv: kv, instance: opts.Instance, probeInterval: opts.ProbeInterval, probeTimeout: opts.ProbeTimeout,
 		probers: maps.Clone(opts.Probers), log: opts.Logger.With("instance", opts.Instance), now: opts.Now,
-		providers: map[string]*provider{}, dirty: map[string]struct{}{}, notify: make(chan struct{}, 1),
+		providers: map[string]*provider{}, dirty: map[string]struct{}{}, notify: make(chan struct{}, 1), reschedule: make(chan struct{}, 1),
 		lastRev: map[string]uint64{}, seenState: map[string]stateRecord{}, seenOverride: map[string]overrideRecord{},
 	}
 	now := r.now()
@@ -299,11 +306,18 @@ func (r *registry) Snapshot() []Status {
 		p.mu.Lock()
 		w := p.window.stats(now, p.settings.Window)
 		s := Status{
-			Name: p.name, State: p.state, Reason: p.reason, Since: p.since, Origin: p.origin,
-			Override: p.override, Calls: w.calls, ErrorRate: w.errorRate, SlowCalls: w.slow, P95: w.p95,
+			Name: p.name, State: p.state, Reason: p.reason, TripReason: p.tripReason, Since: p.since, Origin: p.origin,
+			Override:  p.override,
+			LastProbe: p.lastProbe, LastProbeResult: p.lastProbeResult, ProbeFailures: p.probeFailures,
+			Window: p.settings.Window, Calls: w.calls, FailedCalls: w.failed, ErrorRate: w.errorRate, SlowCalls: w.slow, P95: w.p95,
+			LastCall: w.last,
 		}
 		if p.override != ModeAuto {
 			s.State, s.Reason, s.Since, s.Origin = State(p.override), "operator override", p.overrideSince, p.overrideBy
+			s.TripReason = ""
+			if p.override == ModeOpen {
+				s.TripReason = "operator override"
+			}
 		}
 		p.mu.Unlock()
 		out = append(out, s)
@@ -356,8 +370,11 @@ func (r *registry) Configure(settings map[string]BreakerSettings) error {
 			added = append(added, p)
 		} else {
 			p.mu.Lock()
-			if p.settings != s {
+			switch {
+			case p.settings.breaker() != s.breaker():
 				p.reconfigure(s)
+			case p.settings != s:
+				p.settings = s // only the probe interval: the breaker stays as it is
 			}
 			p.mu.Unlock()
 		}
@@ -365,6 +382,10 @@ func (r *registry) Configure(settings map[string]BreakerSettings) error {
 	}
 	r.providers = next
 	r.mu.Unlock()
+	select {
+	case r.reschedule <- struct{}{}:
+	default:
+	}
 
 	// A provider new to this instance takes what the bucket already says about it.
 	r.syncMu.Lock()
@@ -499,4 +520,7 @@ func (r *registry) applyState(p *provider, rec stateRecord) {
 		return
 	}
 	r.remote(p, since, reason, rec.Origin)
+	if rec.TripReason != "" && p.state != StateClosed {
+		p.tripReason = rec.TripReason
+	}
 }

@@ -41,6 +41,18 @@ type BreakerSettings struct {
 	// that close a half-open breaker. It is also the number of trial calls Allow
 	// admits at a time while half-open. One failure opens it again.
 	HalfOpenSuccesses int
+	// ProbeInterval is how often the provider is probed while its breaker is open or
+	// half-open, and how often an open breaker is checked for an elapsed OpenFor.
+	// Zero takes the registry's Options.ProbeInterval. A change by Configure takes
+	// effect at once and leaves the breaker and its counts as they are.
+	ProbeInterval time.Duration
+}
+
+// breaker is s without what does not shape the breaker itself: two settings with
+// the same breaker need no new one.
+func (s BreakerSettings) breaker() BreakerSettings {
+	s.ProbeInterval = 0
+	return s
 }
 
 // Validate fills the defaults of zero fields and reports the first bad field, by name.
@@ -78,6 +90,8 @@ func (s *BreakerSettings) Validate() error {
 		return fmt.Errorf("health: BreakerSettings.OpenFor must be at least 1ms, got %v", s.OpenFor)
 	case s.HalfOpenSuccesses < 1:
 		return fmt.Errorf("health: BreakerSettings.HalfOpenSuccesses must be at least 1, got %d", s.HalfOpenSuccesses)
+	case s.ProbeInterval < 0:
+		return fmt.Errorf("health: BreakerSettings.ProbeInterval must not be negative (0 takes Options.ProbeInterval), got %v", s.ProbeInterval)
 	}
 	return nil
 }

@@ -52,6 +52,10 @@ type Status struct {
 	// Reason of the last transition, e.g. "5 consecutive failures: provider
 	// unavailable", or "operator override".
 	Reason string
+	// TripReason is why the breaker opened, while it is open or half-open: the
+	// transition out of closed, e.g. "3 consecutive failures: provider unavailable".
+	// Failed probes and trial calls do not replace it. Empty while closed.
+	TripReason string
 	// Since is when the breaker entered State.
 	Since time.Time
 	// Origin is the instance whose observation caused the last transition: this one,
@@ -59,37 +63,77 @@ type Status struct {
 	Origin string
 	// Override is the operator's override, ModeAuto when there is none.
 	Override Mode
-	// Calls, ErrorRate, SlowCalls and P95 describe this instance's calls within the
-	// breaker's Window (probes excluded). ErrorRate is the share of calls that failed
-	// for a reason that counts against the provider (unavailable, timeout, rate
-	// limited); slow calls are counted apart. P95 is the nearest-rank 95th
-	// percentile latency of all calls, failures included.
-	Calls     int
-	ErrorRate float64
-	SlowCalls int
-	P95       time.Duration
+
+	// LastProbe, LastProbeResult ("ok", or "failed: <cause>") and ProbeFailures (in
+	// a row; 0 after a good probe or once closed) describe this instance's probes.
+	// Probes run only while the breaker is out of rotation, and only in the
+	// processes that hold the provider's client (the worker role). LastProbe is zero
+	// before the first probe.
+	LastProbe       time.Time
+	LastProbeResult string
+	ProbeFailures   int
+
+	// Calls, FailedCalls, ErrorRate, SlowCalls and P95 describe this instance's
+	// calls within the last Window (the breaker's window; probes excluded), and
+	// LastCall is the latest of them. ErrorRate is FailedCalls/Calls: the share of
+	// calls made that failed for a reason that counts against the provider
+	// (unavailable, timeout, rate limited); slow calls are counted apart. While the
+	// breaker is open no calls are made, so the rate describes the calls before the
+	// trip, and is 0 with Calls 0 once they left the window: read State and
+	// TripReason first. P95 is the nearest-rank 95th percentile latency of all
+	// calls, failures included.
+	Window      time.Duration
+	Calls       int
+	FailedCalls int
+	ErrorRate   float64
+	SlowCalls   int
+	P95         time.Duration
+	LastCall    time.Time
 }
 
 // statusJSON is Status on the wire: durations in milliseconds, snake_case names.
 type statusJSON struct {
-	Name      string    `json:"name"`
-	State     State     `json:"state"`
-	Reason    string    `json:"reason,omitempty"`
-	Since     time.Time `json:"since"`
-	Origin    string    `json:"origin,omitempty"`
-	Override  Mode      `json:"override"`
-	Calls     int       `json:"calls"`
-	ErrorRate float64   `json:"error_rate"`
-	SlowCalls int       `json:"slow_calls"`
-	P95Millis float64   `json:"p95_ms"`
+	Name            string     `json:"name"`
+	State           State      `json:"state"`
+	Reason          string     `json:"reason,omitempty"`
+	TripReason      string     `json:"trip_reason,omitempty"`
+	Since           time.Time  `json:"since"`
+	Origin          string     `json:"origin,omitempty"`
+	Override        Mode       `json:"override"`
+	LastProbe       *time.Time `json:"last_probe,omitempty"`
+	LastProbeResult string     `json:"last_probe_result,omitempty"`
+	ProbeFailures   int        `json:"probe_failures"`
+	WindowMillis    int64      `json:"window_ms"`
+	Calls           int        `json:"calls"`
+	FailedCalls     int        `json:"failed_calls"`
+	ErrorRate       float64    `json:"error_rate"`
+	SlowCalls       int        `json:"slow_calls"`
+	P95Millis       float64    `json:"p95_ms"`
+	LastCall        *time.Time `json:"last_call,omitempty"`
 }
 
-// MarshalJSON writes the latency as "p95_ms", in milliseconds.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+// MarshalJSON writes the latency as "p95_ms" and the window as "window_ms", in
+// milliseconds.
 func (s Status) MarshalJSON() ([]byte, error) {
 	return json.Marshal(statusJSON{
-		Name: s.Name, State: s.State, Reason: s.Reason, Since: s.Since, Origin: s.Origin,
-		Override: s.Override, Calls: s.Calls, ErrorRate: s.ErrorRate, SlowCalls: s.SlowCalls,
-		P95Millis: float64(s.P95) / float64(time.Millisecond),
+		Name: s.Name, State: s.State, Reason: s.Reason, TripReason: s.TripReason, Since: s.Since, Origin: s.Origin,
+		Override: s.Override, LastProbe: timePtr(s.LastProbe), LastProbeResult: s.LastProbeResult, ProbeFailures: s.ProbeFailures,
+		WindowMillis: s.Window.Milliseconds(), Calls: s.Calls, FailedCalls: s.FailedCalls, ErrorRate: s.ErrorRate, SlowCalls: s.SlowCalls,
+		P95Millis: float64(s.P95) / float64(time.Millisecond), LastCall: timePtr(s.LastCall),
 	})
 }
 
@@ -100,9 +144,10 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*s = Status{
-		Name: j.Name, State: j.State, Reason: j.Reason, Since: j.Since, Origin: j.Origin,
-		Override: j.Override, Calls: j.Calls, ErrorRate: j.ErrorRate, SlowCalls: j.SlowCalls,
-		P95: time.Duration(j.P95Millis * float64(time.Millisecond)),
+		Name: j.Name, State: j.State, Reason: j.Reason, TripReason: j.TripReason, Since: j.Since, Origin: j.Origin,
+		Override: j.Override, LastProbe: timeOf(j.LastProbe), LastProbeResult: j.LastProbeResult, ProbeFailures: j.ProbeFailures,
+		Window: time.Duration(j.WindowMillis) * time.Millisecond, Calls: j.Calls, FailedCalls: j.FailedCalls, ErrorRate: j.ErrorRate, SlowCalls: j.SlowCalls,
+		P95: time.Duration(j.P95Millis * float64(time.Millisecond)), LastCall: timeOf(j.LastCall),
 	}
 	return nil
 }

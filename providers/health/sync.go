@@ -57,6 +57,8 @@ type stateRecord struct {
 	Reason string    `json:"reason"`
 	Since  time.Time `json:"since"`
 	Origin string    `json:"origin"` // the instance that made the transition
+	// TripReason is why the breaker opened, while it is out of rotation.
+	TripReason string `json:"trip_reason,omitempty"`
 }
 
 // overrideRecord is the value of override.<provider>.
@@ -140,7 +142,7 @@ func (r *registry) publishState(ctx context.Context, name string) error {
 		return nil
 	}
 	p.mu.Lock()
-	rec := stateRecord{State: p.state, Reason: p.reason, Since: p.since, Origin: p.origin}
+	rec := stateRecord{State: p.state, Reason: p.reason, Since: p.since, Origin: p.origin, TripReason: p.tripReason}
 	p.mu.Unlock()
 	if seen, ok := r.seenState[name]; ok && seen.State == rec.State && seen.Since.Equal(rec.Since) {
 		return nil // the bucket says so already

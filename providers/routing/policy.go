@@ -79,12 +79,28 @@ var builtinDefaults = Settings{
 		FailureRate:         0.5,
 		Window:              time.Minute,
 		MinCalls:            10,
-		SlowCall:            0,
+		SlowCall:            0, // not written anywhere: BuiltinSlowCall of the provider's attempt_timeout
 		OpenFor:             30 * time.Second,
 		HalfOpenProbes:      3,
 	},
 	ProbeInterval: 10 * time.Second,
 }
+
+// BuiltinSlowCall is the slow-call threshold of a provider whose policy writes no
+// breaker.slow_call, neither under defaults nor under the provider: 60% of its
+// attempt_timeout (3s for the built-in 5s). Off by default, a provider that hangs
+// just short of its timeout would answer every call "successfully" and never trip
+// its breaker, every turn paying the wait; tied to the timeout, the threshold
+// follows a provider whose timeout is raised or lowered. Write slow_call: 0 to
+// switch slow-call counting off.
+func BuiltinSlowCall(attemptTimeout time.Duration) time.Duration {
+	return attemptTimeout * 3 / 5
+}
+
+// LongAttemptTimeout is the attempt_timeout from which Warnings reports a provider
+// whose slow-call counting is off: a provider that hangs this long on every call,
+// without failing, would stay in rotation.
+const LongAttemptTimeout = 5 * time.Second
 
 // Defaults for top-level fields the policy may leave out.
 const (
@@ -727,6 +743,10 @@ func build(raw *rawPolicy, src *source, errs *errorList) *Policy {
 		}
 	}
 	p.Defaults = overlay(builtinDefaults, raw.Defaults, "", "", src)
+	slowCallWritten := raw.Defaults.Breaker.SlowCall != nil
+	if !slowCallWritten {
+		p.Defaults.Breaker.SlowCall = BuiltinSlowCall(p.Defaults.AttemptTimeout)
+	}
 	for name, rp := range raw.Providers {
 		path := "providers." + name
 		pr := &Provider{
@@ -734,6 +754,9 @@ func build(raw *rawPolicy, src *source, errs *errorList) *Policy {
 			Location: rp.Location, Project: rp.Project, Agent: rp.Agent, Endpoint: rp.Endpoint,
 			Model:    rp.Model,
 			Settings: overlay(p.Defaults, rp.rawSettings, path+".", "defaults.", src),
+		}
+		if !slowCallWritten && rp.Breaker.SlowCall == nil {
+			pr.Settings.Breaker.SlowCall = BuiltinSlowCall(pr.Settings.AttemptTimeout)
 		}
 		for _, c := range []struct {
 			field    string
@@ -935,6 +958,21 @@ func (p *Policy) validate(errs *errorList) {
 			errs.at("stuck_after", "%s is not longer than the slowest turn when every provider uses every attempt (%s): such turns would be reported as stuck; raise it, or lower attempt_timeout or retries", fmtDur(p.StuckAfter), strings.Join(slow, ", "))
 		}
 	}
+}
+
+// Warnings reports what is valid but probably not meant, in the form of errors
+// (file, line, field, message) but without refusing the policy: a provider whose
+// slow-call counting is off (breaker.slow_call: 0) while its attempt_timeout is
+// LongAttemptTimeout or more. `switchboard policy validate` prints them.
+func (p *Policy) Warnings() []*Error {
+	l := &errorList{src: p.src}
+	for _, name := range p.ProviderNames() {
+		pr := p.Providers[name]
+		if pr.Breaker.SlowCall == 0 && pr.AttemptTimeout >= LongAttemptTimeout {
+			l.at("providers."+name+".breaker.slow_call", "slow-call counting is off while attempt_timeout is %s: a provider that hangs up to %s on every call, and then answers, never trips its breaker, and every turn routed to it waits; set slow_call below attempt_timeout (the built-in is %s)", fmtDur(pr.AttemptTimeout), fmtDur(pr.AttemptTimeout), fmtDur(BuiltinSlowCall(pr.AttemptTimeout)))
+		}
+	}
+	return l.errs
 }
 
 func checkText(errs *errorList, path, s string) {

@@ -507,3 +507,87 @@ func laughs() string {
 	}
 	return b.String()
 }
+
+// The example documented the built-in slow_call as 3s while the code's was 0 (off):
+// a provider left without slow_call never counted a hanging call against itself.
+// The built-in is now 60% of the provider's attempt_timeout, 3s for the built-in 5s.
+func TestSlowCall_LeftOutEverywhere_IsTiedToEachProvidersAttemptTimeout_AndZeroStillSwitchesItOff(t *testing.T) {
+	src := "version: 1\n" +
+		"providers:\n" +
+		"  cx:     {kind: dialogflowcx, location: global}\n" +
+		"  llm:    {kind: openai, model: m, attempt_timeout: 10s}\n" +
+		"  local:  {kind: local, breaker: {slow_call: 0s}}\n" +
+		"  twilio: {kind: twilio}\n" +
+		"businesses:\n" +
+		"  - {name: shop, addresses: {twilio: \"+15550001000\"}}\n" +
+		"channels:\n" +
+		"  sms: {nlu: [cx, llm, local], cpaas: [twilio]}\n" +
+		"stuck_after: 5m\n" +
+		"replies: {fallback: sorry}\n"
+	p := mustParse(t, src)
+	for name, want := range map[string]time.Duration{"cx": 3 * time.Second, "llm": 6 * time.Second, "local": 0, "twilio": 3 * time.Second} {
+		if got := p.Provider(name).Breaker.SlowCall; got != want {
+			t.Errorf("%s: slow_call %v, want %v", name, got, want)
+		}
+	}
+	if got := p.Defaults.Breaker.SlowCall; got != 3*time.Second {
+		t.Errorf("defaults: slow_call %v, want the documented 3s", got)
+	}
+	// Written under defaults, it is what every provider inherits, as before.
+	p = mustParse(t, strings.Replace(src, "version: 1\n", "version: 1\ndefaults: {breaker: {slow_call: 4s}}\n", 1))
+	if got := p.Provider("llm").Breaker.SlowCall; got != 4*time.Second {
+		t.Errorf("llm under defaults.breaker.slow_call 4s: %v", got)
+	}
+}
+
+func TestTheExampleDocumentsTheBuiltInSlowCall(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/policy.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("slow_call: %s", fmtDur(BuiltinSlowCall(builtinDefaults.AttemptTimeout)))
+	if !strings.Contains(string(b), "attempt_timeout: "+fmtDur(builtinDefaults.AttemptTimeout)) || !strings.Contains(string(b), want) {
+		t.Errorf("deploy/policy.example.yaml should show the built-in attempt_timeout %s and %q", fmtDur(builtinDefaults.AttemptTimeout), want)
+	}
+}
+
+// validate said nothing about a provider whose slow-call counting was off: now it
+// warns, at the line where the 0 was written, without refusing the policy.
+func TestSlowCall_OffForAProviderWithALongAttemptTimeout_IsAWarningAtItsLine(t *testing.T) {
+	src := "version: 1\n" +
+		"providers:\n" +
+		"  cx:     {kind: dialogflowcx, location: global, attempt_timeout: 8s, breaker: {slow_call: 0s}}\n" +
+		"  fast:   {kind: dialogflowcx, location: europe-west1, attempt_timeout: 2s, breaker: {slow_call: 0s}}\n" +
+		"  local:  {kind: local}\n" +
+		"  twilio: {kind: twilio}\n" +
+		"businesses:\n" +
+		"  - {name: shop, addresses: {twilio: \"+15550001000\"}}\n" +
+		"channels:\n" +
+		"  sms: {nlu: [cx, fast, local], cpaas: [twilio]}\n" +
+		"stuck_after: 5m\n" +
+		"replies: {fallback: sorry}\n"
+	p := mustParse(t, src)
+	var lines []string
+	for _, w := range p.Warnings() {
+		lines = append(lines, w.Error())
+	}
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "policy.yaml:3:") || !strings.Contains(lines[0], "providers.cx.breaker.slow_call: slow-call counting is off while attempt_timeout is 8s") {
+		t.Fatalf("warnings:\n%s\nwant one, for cx at line 3", strings.Join(lines, "\n"))
+	}
+	// Switched off for everyone under defaults, it points at the defaults line.
+	src = strings.Replace(src, "version: 1\n", "version: 1\ndefaults: {attempt_timeout: 6s, breaker: {slow_call: 0s}}\n", 1)
+	src = strings.Replace(src, ", attempt_timeout: 8s, breaker: {slow_call: 0s}", "", 1)
+	lines = nil
+	for _, w := range mustParse(t, src).Warnings() {
+		lines = append(lines, w.Error())
+	}
+	want := []string{"policy.yaml:2:", "policy.yaml:2:", "policy.yaml:2:"} // cx, local, twilio inherit it; fast keeps 2s
+	if len(lines) != len(want) {
+		t.Fatalf("warnings:\n%s\nwant 3 at the defaults line", strings.Join(lines, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(lines[i], want[i]) {
+			t.Errorf("warning %d: %s, want it at %s", i, lines[i], want[i])
+		}
+	}
+}
