@@ -1,9 +1,12 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +17,7 @@ import (
 	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/providers/routing"
+	"github.com/switchboard-cc/switchboard/providers/twilio"
 	"github.com/switchboard-cc/switchboard/providers/vonage"
 )
 
@@ -202,5 +206,43 @@ func TestProviderURLs(t *testing.T) {
 		if ep != want.endpoint || insecure != want.insecure {
 			t.Errorf("%s: %s %v, want %s %v", in, ep, insecure, want.endpoint, want.insecure)
 		}
+	}
+}
+
+// Issue 12, item 7: where each provider is reached is logged at start, a URL or
+// "vendor default", and never a secret a URL carries.
+func TestProviderEndpoints_EachProviderIsNamed_URLOrVendorDefault_NoSecret(t *testing.T) {
+	pol := devPolicy(t)
+	c := Connections{
+		ProviderURLs: map[string]string{
+			"cx-global": "http://127.0.0.1:1",
+			"vonage":    "https://key:s3cret-pass@vonage.example.com/v1?api_secret=s3cret-query#x",
+		},
+		OpenAIAPIKey: "sk-s3cret-key",
+		Twilio:       twilio.Config{AuthToken: "s3cret-token"},
+	}
+	var buf bytes.Buffer
+	c.LogEndpoints(slog.New(slog.NewTextHandler(&buf, nil)), pol)
+	want := map[string]string{
+		"cx-global": "http://127.0.0.1:1",
+		"cx-europe": VendorDefault,
+		"llm":       VendorDefault,
+		"twilio":    VendorDefault,
+		"vonage":    "https://vonage.example.com/v1",
+	}
+	if got := c.Endpoints(pol); !maps.Equal(got, want) {
+		t.Errorf("endpoints %v, want %v", got, want)
+	}
+	out := buf.String()
+	if strings.Contains(out, "s3cret") {
+		t.Errorf("a secret is logged: %s", out)
+	}
+	for name, u := range want {
+		if !strings.Contains(out, "provider="+name+" ") || !strings.Contains(out, u) {
+			t.Errorf("no log line for %s at %s: %s", name, u, out)
+		}
+	}
+	if strings.Contains(out, "provider=local") {
+		t.Errorf("a local provider has no endpoint: %s", out)
 	}
 }
