@@ -149,8 +149,12 @@ func TestProbeHandler_HealthOpen_MetricsForOpsOnly_NothingElse(t *testing.T) {
 	if code, _ := get("/metrics", ""); code != http.StatusUnauthorized {
 		t.Errorf("/metrics without a token: %d", code)
 	}
-	if code, _ := get("/metrics", "ops-token-9999999999"); code != http.StatusUnauthorized {
-		t.Errorf("/metrics with an unknown token: %d", code)
+	if code, body := get("/metrics", ""); code != http.StatusUnauthorized || !strings.Contains(body, "a bearer token is required") {
+		t.Errorf("/metrics without a token: %d %s", code, body)
+	}
+	// Issue 12, item 8: a token sent but not accepted is invalid, not missing.
+	if code, body := get("/metrics", "ops-token-9999999999"); code != http.StatusUnauthorized || !strings.Contains(body, "invalid token") || strings.Contains(body, "9999") {
+		t.Errorf("/metrics with an unknown token: %d %s", code, body)
 	}
 	if code, _ := get("/metrics", testAgent); code != http.StatusForbidden {
 		t.Errorf("/metrics with the agent token: %d", code)
