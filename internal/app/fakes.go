@@ -112,3 +112,8 @@ func (f *Fakes) serve(h http.Handler) (string, error) {
 	})
 	return "http://" + lis.Addr().String(), nil
 }
+
+// CanaryIntent is the demo agent's intent for the stack canary's text ("switchboard
+// canary", routing.DefaultCanaryText), so that the canary's turn in dev is answered
+// and not the no-match text.
+const CanaryIntent = "switchboard.canary"
