@@ -186,7 +186,7 @@ func TestCanary_StackHealthRunsATurnThroughEveryHop_FeedsBreakers_AndIsScheduled
 	require.NotEqual(t, "waiting_human", tr.Status)
 	for _, o := range tr.Turns {
 		// o.Escalation may say why a customer's turn would have escalated (the
-		// canary's text is a no-match); the canary's never does.
+		// text were a no-match); the canary's never does.
 		require.Equal(t, "replied", o.Status, "turn %s", o.TurnID)
 	}
 	sent = sentTo(s.Outbox, canaryCustomer)
