@@ -26,9 +26,10 @@ import (
 var e164 = regexp.MustCompile(`(^|[^\w+])\+(\d{7,15})(?:$|[^\w])`)
 
 // PhoneKeys name attributes whose value is a phone number or a channel address.
+// ("address" is not one: it is a server's, such as the Temporal frontend's.)
 var PhoneKeys = map[string]bool{
-	"from": true, "to": true, "customer": true, "phone": true, "number": true, "address": true,
-	"msisdn": true, "sender": true, "recipient": true, "caller": true, "From": true, "To": true,
+	"from": true, "to": true, "customer": true, "phone": true, "msisdn": true,
+	"sender": true, "recipient": true, "caller": true, "From": true, "To": true,
 }
 
 // BodyKeys name attributes whose value is customer or agent text.

@@ -42,6 +42,8 @@ func TestMask_RunIDsSIDsUUIDsAndTimestamps_PassThroughUnchanged(t *testing.T) {
 		"escalation":      "esc-1733231539123456789",
 		"event_sequence":  "1234567890123",
 		"idempotency_key": "twilio:SM1234567890abcdef",
+		"address":         "127.0.0.1:7233", // the Temporal frontend's
+		"queue":           "tier1",
 	}
 	var buf bytes.Buffer
 	log := slog.New(Mask(slog.NewTextHandler(&buf, nil)))
