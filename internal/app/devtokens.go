@@ -33,6 +33,12 @@ func keepDevTokens(dir string, dc *DevConfig) error {
 	case err != nil:
 		return fmt.Errorf("dev tokens: %w", err)
 	default:
+		// Owner-only, even if someone widened it.
+		if fi, err := os.Stat(file); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(file, 0o600); err != nil {
+				return fmt.Errorf("dev tokens: %w", err)
+			}
+		}
 		if err := json.Unmarshal(b, &kept); err != nil {
 			return fmt.Errorf("dev tokens: %s: %w (delete it to generate new tokens)", file, err)
 		}

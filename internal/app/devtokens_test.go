@@ -29,13 +29,21 @@ func TestDevTokens_ARestartKeepsTheGeneratedTokens_AGivenTokenWins(t *testing.T)
 		t.Errorf("%s has mode %v, want 0600", DevTokensFile, fi.Mode().Perm())
 	}
 
-	// The restart: the same tokens.
+	// The restart: the same tokens (and the file owner-only again if it was widened).
+	if err := os.Chmod(filepath.Join(dir, DevTokensFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var second DevConfig
 	if err := keepDevTokens(dir, &second); err != nil {
 		t.Fatal(err)
 	}
 	if second.OpsToken != first.OpsToken || second.AgentToken != first.AgentToken || second.IngressToken != first.IngressToken {
 		t.Errorf("a restart changed the tokens: %+v, then %+v", first, second)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, DevTokensFile)); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("after the restart: mode %v, want 0600", fi.Mode().Perm())
 	}
 
 	// A given token wins, and the kept one comes back once it is no longer given.
