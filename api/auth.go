@@ -64,14 +64,26 @@ func (t Tokens) role(r *http.Request) (Role, bool) {
 	return found, found != ""
 }
 
+// UnauthorizedReason says why a request whose token was not accepted gets 401, and
+// the WWW-Authenticate challenge to send with it: "a bearer token is required" if
+// it sent none, "invalid token" if it sent one that no role has (or an
+// Authorization header that is no bearer token). The token is never repeated.
+func UnauthorizedReason(r *http.Request) (msg, challenge string) {
+	if strings.TrimSpace(r.Header.Get("Authorization")) == "" {
+		return "a bearer token is required", `Bearer realm="switchboard"`
+	}
+	return "invalid token", `Bearer realm="switchboard", error="invalid_token"`
+}
+
 // require wraps h so that only tokens of one of roles may call it: no or an unknown
-// token gets 401, a token of another role 403. Tokens never appear in logs.
+// token gets 401 (saying which, UnauthorizedReason), a token of another role 403. Tokens never appear in logs.
 func (s *Server) require(h http.Handler, roles ...Role) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		role, ok := s.cfg.Tokens.role(r)
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
-			writeError(w, http.StatusUnauthorized, "a bearer token is required")
+			msg, challenge := UnauthorizedReason(r)
+			w.Header().Set("WWW-Authenticate", challenge)
+			writeError(w, http.StatusUnauthorized, msg)
 			return
 		}
 		for _, want := range roles {

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -40,4 +41,37 @@ func TestTurnAPI_TakesOnlyIngressAndOpsTokens(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, postTurnStatus(t, guarded, testAgentToken))
 	require.Equal(t, http.StatusBadRequest, postTurnStatus(t, guarded, testIngressToken))
 	require.Equal(t, http.StatusBadRequest, postTurnStatus(t, guarded, testOpsToken))
+}
+
+// Issue 12, item 8: a token that was sent but is not accepted (a dev restart made
+// new ones) got "a bearer token is required". The 401 says which it is, and never
+// repeats the token.
+func TestAuth_AnUnknownTokenIsInvalid_NoTokenIsRequired(t *testing.T) {
+	srv, err := api.New(api.Config{
+		PublicURL: "http://127.0.0.1", TwilioAuthToken: "twilio-token", VonageSignatureSecret: "vonage-secret",
+		Tokens: api.Tokens{testOpsToken: api.RoleOps, testIngressToken: api.RoleIngress},
+	}, nil, nil, nil, nil)
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	for auth, want := range map[string]string{
+		"":                            "a bearer token is required",
+		"Bearer ops-stale-token-0000": "invalid token",
+		"Basic b3BzOm9wcw==":          "invalid token",
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, hs.URL+"/v1/turns", strings.NewReader(`{}`))
+		require.NoError(t, err)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, auth)
+		require.Contains(t, string(b), want, auth)
+		require.NotContains(t, string(b), "stale", "the token is not repeated")
+		require.Contains(t, resp.Header.Get("WWW-Authenticate"), "Bearer")
+	}
 }

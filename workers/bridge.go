@@ -480,6 +480,20 @@ func (b *Bridge) deliverInProgress(ctx context.Context, m jetstream.Msg, t turn.
 	return b.deliver(ctx, t)
 }
 
+// conversationSearchAttributes are a new conversation workflow's search
+// attributes; the canary's conversation also has SwitchboardCanary=true, and only it.
+func conversationSearchAttributes(t turn.Turn) temporal.SearchAttributes {
+	updates := []temporal.SearchAttributeUpdate{
+		workflows.SAChannel.ValueSet(t.Channel),
+		workflows.SACustomer.ValueSet(t.From),
+		workflows.SAStatus.ValueSet(workflows.StatusActive),
+	}
+	if t.Canary {
+		updates = append(updates, workflows.SACanary.ValueSet(true))
+	}
+	return temporal.NewSearchAttributes(updates...)
+}
+
 // Deliver hands one turn to its conversation workflow, starting the workflow if it
 // does not run yet, and returns once the workflow accepted the turn.
 func (b *Bridge) Deliver(ctx context.Context, t turn.Turn) (workflows.Accepted, error) {
@@ -490,12 +504,8 @@ func (b *Bridge) Deliver(ctx context.Context, t turn.Turn) (workflows.Accepted, 
 		TaskQueue:                b.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SAChannel.ValueSet(t.Channel),
-			workflows.SACustomer.ValueSet(t.From),
-			workflows.SAStatus.ValueSet(workflows.StatusActive),
-		),
-		Memo: map[string]any{"vendor": t.Vendor, "channel": t.Channel, "business": t.To},
+		TypedSearchAttributes:    conversationSearchAttributes(t),
+		Memo:                     map[string]any{"vendor": t.Vendor, "channel": t.Channel, "business": t.To},
 	}, workflows.WorkflowName, workflows.NewState(t, b.cfg.Workflow))
 	h, err := b.tc.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,

@@ -16,6 +16,10 @@ var (
 	SATurns         = temporal.NewSearchAttributeKeyInt64("SwitchboardTurns")
 	SALastTurnAt    = temporal.NewSearchAttributeKeyTime("SwitchboardLastTurnAt")
 	SAQueue         = temporal.NewSearchAttributeKeyKeyword("SwitchboardQueue") // the human queue holding the conversation
+	// SACanary is true on the stack canary's workflows (the scheduled
+	// switchboard-canary-… runs and the canary's conversation) and absent on every
+	// other: `SwitchboardCanary IS NULL` in the UI hides the canary's.
+	SACanary = temporal.NewSearchAttributeKeyBool("SwitchboardCanary")
 )
 
 // Conversation statuses, as shown in SwitchboardStatus.
@@ -29,7 +33,7 @@ const (
 // namespace.
 func SearchAttributes() map[string]enumspb.IndexedValueType {
 	m := map[string]enumspb.IndexedValueType{}
-	for _, k := range []temporal.SearchAttributeKey{SAChannel, SACustomer, SAStatus, SANLUProvider, SACPaaSProvider, SATurns, SALastTurnAt, SAQueue} {
+	for _, k := range []temporal.SearchAttributeKey{SAChannel, SACustomer, SAStatus, SANLUProvider, SACPaaSProvider, SATurns, SALastTurnAt, SAQueue, SACanary} {
 		m[k.GetName()] = k.GetValueType()
 	}
 	return m

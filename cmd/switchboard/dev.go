@@ -64,7 +64,8 @@ Every flag can also be set with SWITCHBOARD_<FLAG>, e.g. SWITCHBOARD_DATA_DIR.`,
 					r.API, r.TemporalUI, r.Temporal, r.NATS, dc.DataDir)
 				if generated {
 					// Printed, not logged: only the person who started dev sees them.
-					fmt.Printf("bearer tokens (generated; set --ops-token/--agent-token/--ingress-token to choose them): ops %s  agent %s  ingress %s\n", r.OpsToken, r.AgentToken, r.IngressToken)
+					fmt.Printf("bearer tokens (generated, kept in %s; set --ops-token/--agent-token/--ingress-token to choose them): ops %s  agent %s  ingress %s\n",
+						filepath.Join(dc.DataDir, app.DevTokensFile), r.OpsToken, r.AgentToken, r.IngressToken)
 				}
 			})
 			if err == nil {

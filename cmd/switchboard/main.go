@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"maps"
@@ -48,7 +49,14 @@ func bindEnv(cmd *cobra.Command) error {
 	seen := map[string]bool{}
 	visit := func(f *pflag.Flag) {
 		seen[f.Name] = true
-		if err != nil || f.Changed {
+		if err != nil {
+			return
+		}
+		if f.Value.Type() == "stringToString" {
+			err = mergeMapFlag(f, file)
+			return
+		}
+		if f.Changed {
 			return
 		}
 		name := envName(f.Name)
@@ -75,6 +83,63 @@ func bindEnv(cmd *cobra.Command) error {
 		}
 	}
 	return nil
+}
+
+// mergeMapFlag sets a NAME=VALUE flag (--provider-url) from all its sources, merged
+// per key: the command line wins for the keys it names, then SWITCHBOARD_<FLAG>,
+// then the config file. So `--provider-url twilio=...` adds to (or replaces one
+// entry of) the list that infra.env's SWITCHBOARD_PROVIDER_URL holds, instead of
+// replacing the whole list.
+func mergeMapFlag(f *pflag.Flag, file configFile) error {
+	merged := map[string]string{}
+	if v, ok := file.values[f.Name]; ok {
+		m, err := parseMap(f.Name, func(t *pflag.Flag) error { return setFlag(t, v) })
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", file.path, f.Name, err)
+		}
+		maps.Copy(merged, m)
+	}
+	name := envName(f.Name)
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		m, err := parseMap(f.Name, func(t *pflag.Flag) error { return t.Value.Set(v) })
+		if err != nil {
+			return fmt.Errorf("environment variable %s: %w", name, err)
+		}
+		maps.Copy(merged, m)
+	}
+	if given := strings.TrimSuffix(strings.TrimPrefix(f.Value.String(), "["), "]"); f.Changed && given != "" {
+		m, err := parseMap(f.Name, func(t *pflag.Flag) error { return t.Value.Set(given) })
+		if err != nil {
+			return fmt.Errorf("--%s: %w", f.Name, err)
+		}
+		maps.Copy(merged, m)
+	}
+	if len(merged) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	pairs := make([]string, 0, len(merged))
+	for _, k := range slices.Sorted(maps.Keys(merged)) {
+		pairs = append(pairs, k+"="+merged[k])
+	}
+	if err := w.Write(pairs); err != nil {
+		return err
+	}
+	w.Flush()
+	// A changed map flag merges what it is set to into what it holds, an unchanged
+	// one is replaced: either way it ends up holding merged.
+	return f.Value.Set(strings.TrimSuffix(b.String(), "\n"))
+}
+
+// parseMap reads a NAME=VALUE list with set, into a map, by a scratch flag.
+func parseMap(name string, set func(*pflag.Flag) error) (map[string]string, error) {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	m := fs.StringToString(name, nil, "")
+	if err := set(fs.Lookup(name)); err != nil {
+		return nil, err
+	}
+	return *m, nil
 }
 
 func envName(flag string) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -72,24 +73,40 @@ func TestServiceCommands_ServeHasTheFlagsOfAPIAndWorker_DefinedAlike(t *testing.
 	}
 }
 
-func TestWorker_ProviderURLFromTheEnvironment(t *testing.T) {
+// Issue 12, item 7: `--provider-url vonage=...` on the command line replaced the
+// whole list that infra.env's SWITCHBOARD_PROVIDER_URL holds, so twilio silently
+// went to the real api.twilio.com. The sources merge per provider: the command line
+// wins for the names it gives, then the environment, then the --config file.
+func TestWorker_ProviderURLFlagAddsToTheEnvironmentsList_PerProvider(t *testing.T) {
+	t.Setenv("SWITCHBOARD_CONFIG", writeConfig(t, `provider-url: {twilio: "http://file:1", openai-fast: "http://file:4"}`+"\n"))
 	t.Setenv("SWITCHBOARD_PROVIDER_URL", "twilio=http://127.0.0.1:1,cx-global=http://127.0.0.1:2")
 	cmd := subcommand(t, "worker")
-	if err := cmd.ParseFlags([]string{"--provider-url", "vonage=http://127.0.0.1:3"}); err != nil {
+	if err := cmd.ParseFlags([]string{"--provider-url", "vonage=http://127.0.0.1:3", "--provider-url", "cx-global=http://flag:2"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := bindEnv(cmd); err != nil {
 		t.Fatal(err)
 	}
-	// The command line wins over the environment, as for every flag.
-	if got := cmd.Flags().Lookup("provider-url").Value.String(); got != "[vonage=http://127.0.0.1:3]" {
-		t.Errorf("--provider-url %s", got)
+	got, err := cmd.Flags().GetStringToString("provider-url")
+	if err != nil {
+		t.Fatal(err)
 	}
+	want := map[string]string{
+		"twilio":      "http://127.0.0.1:1", // the environment over the file
+		"cx-global":   "http://flag:2",      // the command line over the environment
+		"vonage":      "http://127.0.0.1:3", // the command line only
+		"openai-fast": "http://file:4",      // the file only
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("--provider-url %v, want %v", got, want)
+	}
+
+	// Without the flag, the environment's list over the file's.
 	cmd = subcommand(t, "worker")
 	if err := bindEnv(cmd); err != nil {
 		t.Fatal(err)
 	}
-	if got := cmd.Flags().Lookup("provider-url").Value.String(); got != "[cx-global=http://127.0.0.1:2,twilio=http://127.0.0.1:1]" {
+	if got := cmd.Flags().Lookup("provider-url").Value.String(); got != "[cx-global=http://127.0.0.1:2,openai-fast=http://file:4,twilio=http://127.0.0.1:1]" {
 		t.Errorf("SWITCHBOARD_PROVIDER_URL: %s", got)
 	}
 }

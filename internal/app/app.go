@@ -306,6 +306,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			return err
 		}
 		defer set.Close()
+		cfg.Connections.LogEndpoints(log, policy.Current())
 		probers = set.probers
 	}
 	reg, err := health.NewRegistry(healthKV, health.Options{

@@ -48,6 +48,9 @@ func canarySchedule(taskQueue string) client.ScheduleOptions {
 		Action: &client.ScheduleWorkflowAction{
 			ID: CanaryScheduleID, Workflow: workflows.CanaryWorkflowName, TaskQueue: taskQueue,
 			WorkflowExecutionTimeout: 2 * CanaryInterval,
+			// SwitchboardCanary=true, so that `SwitchboardCanary IS NULL` hides the
+			// runs in the UI (switchboard setup registers the attribute).
+			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SACanary.ValueSet(true)),
 		},
 		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		CatchupWindow: CanaryInterval,
@@ -85,8 +88,15 @@ func canaryScheduleIsCurrent(s client.Schedule, want client.ScheduleOptions) boo
 		len(s.Spec.Intervals) == 1 && s.Spec.Intervals[0].Every == CanaryInterval && s.Spec.Intervals[0].Offset == 0 &&
 		len(s.Spec.Calendars) == 0 && len(s.Spec.CronExpressions) == 0 &&
 		fmt.Sprint(a.Workflow) == workflows.CanaryWorkflowName && a.TaskQueue == w.TaskQueue && a.ID == w.ID &&
-		a.WorkflowExecutionTimeout == w.WorkflowExecutionTimeout &&
+		a.WorkflowExecutionTimeout == w.WorkflowExecutionTimeout && canaryTagged(a) &&
 		s.Policy.Overlap == want.Overlap && s.Policy.CatchupWindow == want.CatchupWindow
+}
+
+// canaryTagged reports whether a schedule's runs have SwitchboardCanary=true (a
+// schedule made by an older version does not, and is updated).
+func canaryTagged(a *client.ScheduleWorkflowAction) bool {
+	v, ok := a.TypedSearchAttributes.GetBool(workflows.SACanary)
+	return ok && v
 }
 
 // keepCanarySchedule ensures the canary schedule in the background, retrying until

@@ -77,8 +77,9 @@ type DevConfig struct {
 	// the embedded dev policy on first start.
 	PolicyFile string
 	// OpsToken, AgentToken and IngressToken authenticate the ops, agent-desk and
-	// turn (POST /v1/turns) endpoints (comma-separated for several). Empty: a
-	// random token is generated.
+	// turn (POST /v1/turns) endpoints (comma-separated for several). Empty: the
+	// token kept in <DataDir>/tokens.json, or a random one generated and kept
+	// there, so that a restart keeps it.
 	OpsToken, AgentToken, IngressToken string
 	// InMemory keeps NATS and Temporal state in memory (tests only).
 	InMemory bool
@@ -121,15 +122,6 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 	if dc.TwilioAuthToken == "" {
 		dc.TwilioAuthToken = DevTwilioAuthToken
 	}
-	if dc.OpsToken == "" {
-		dc.OpsToken = "ops-" + randomToken()
-	}
-	if dc.AgentToken == "" {
-		dc.AgentToken = "agent-" + randomToken()
-	}
-	if dc.IngressToken == "" {
-		dc.IngressToken = "ingress-" + randomToken()
-	}
 	if dc.VonageSignatureSecret == "" {
 		dc.VonageSignatureSecret = DevVonageSignatureSecret
 	}
@@ -167,6 +159,9 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 		if err := os.MkdirAll(natsDir, 0o700); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
+	}
+	if err := keepDevTokens(dc.DataDir, &dc); err != nil {
+		return err
 	}
 	if dc.PolicyFile == "" {
 		dc.PolicyFile = filepath.Join(dc.DataDir, "policy.yaml")

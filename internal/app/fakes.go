@@ -34,6 +34,11 @@ const devOpenAIKey = "dev-openai-key"
 // Dialogflow CX and OpenAI servers answer from, and the local NLU's cached flows.
 func StartFakes(pol *routing.Policy, agent *localnlu.Agent, twilioAuthToken string) (*Fakes, error) {
 	f := &Fakes{Outbox: &fake.Outbox{}, Faults: &fake.Faults{}, names: map[string]bool{}}
+	if pol.Canary != nil {
+		// The canary's replies stay out of /dev/outbox unless asked for (?canary=1).
+		// The address is the start's policy's: a reload that changes it is not seen.
+		f.Outbox.SetCanaryCustomers(pol.Canary.Customer)
+	}
 	f.conn = Connections{
 		DialogflowProject: devDialogflowProject, DialogflowAgent: devDialogflowAgent,
 		OpenAIAPIKey: devOpenAIKey,
@@ -112,3 +117,8 @@ func (f *Fakes) serve(h http.Handler) (string, error) {
 	})
 	return "http://" + lis.Addr().String(), nil
 }
+
+// CanaryIntent is the demo agent's intent for the stack canary's text ("switchboard
+// canary", routing.DefaultCanaryText), so that the canary's turn in dev is answered
+// and not the no-match text.
+const CanaryIntent = "switchboard.canary"

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -60,6 +62,58 @@ func (c Connections) checkProviderURLs(pol *routing.Policy) error {
 		}
 	}
 	return nil
+}
+
+// VendorDefault is how LogEndpoints names a provider reached where its vendor's
+// client goes by default (api.twilio.com, api.nexmo.com, Google's endpoint).
+const VendorDefault = "vendor default"
+
+// Endpoints says where each provider of pol that has a URL is reached: the
+// --provider-url of its name, else the setting of its kind (the policy's endpoint,
+// --openai-base-url, a Twilio or Vonage base URL), else VendorDefault. Local
+// providers are left out. URLs lose their user info and query, so that no secret
+// in them is logged.
+func (c Connections) Endpoints(pol *routing.Policy) map[string]string {
+	m := map[string]string{}
+	for _, name := range pol.ProviderNames() {
+		p := pol.Provider(name)
+		var u string
+		switch p.Kind {
+		case routing.KindLocal:
+			continue
+		case routing.KindDialogflowCX:
+			u = orElse(c.ProviderURLs[name], p.Endpoint)
+		case routing.KindOpenAI:
+			u = orElse(c.ProviderURLs[name], c.OpenAIBaseURL)
+		case routing.KindTwilio:
+			u = orElse(c.ProviderURLs[name], c.Twilio.BaseURL)
+		case routing.KindVonage:
+			u = orElse(c.ProviderURLs[name], c.Vonage.BaseURL)
+		}
+		m[name] = orElse(redactURL(u), VendorDefault)
+	}
+	return m
+}
+
+// LogEndpoints logs at start where each provider of pol is reached (Endpoints).
+func (c Connections) LogEndpoints(log *slog.Logger, pol *routing.Policy) {
+	eps := c.Endpoints(pol)
+	for _, name := range slices.Sorted(maps.Keys(eps)) {
+		log.Info("provider endpoint", "provider", name, "kind", pol.Provider(name).Kind, "url", eps[name])
+	}
+}
+
+// redactURL drops the user info, query and fragment of u (host:port stays as is).
+func redactURL(u string) string {
+	if !strings.Contains(u, "://") {
+		return u
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	p.User, p.RawQuery, p.ForceQuery, p.Fragment, p.RawFragment = nil, "", false, "", ""
+	return p.String()
 }
 
 // dialogflowEndpoint splits a Dialogflow CX provider URL into the gRPC endpoint and

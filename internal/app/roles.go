@@ -47,8 +47,9 @@ func requireOps(tokens api.Tokens, h http.Handler) http.Handler {
 		}
 		switch {
 		case given == "" || role == "":
-			w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
-			probeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a bearer token is required"})
+			msg, challenge := api.UnauthorizedReason(r)
+			w.Header().Set("WWW-Authenticate", challenge)
+			probeJSON(w, http.StatusUnauthorized, map[string]string{"error": msg})
 		case role != api.RoleOps:
 			probeJSON(w, http.StatusForbidden, map[string]string{"error": "the " + string(role) + " role may not do this"})
 		default:

@@ -1,9 +1,12 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +17,7 @@ import (
 	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/providers/routing"
+	"github.com/switchboard-cc/switchboard/providers/twilio"
 	"github.com/switchboard-cc/switchboard/providers/vonage"
 )
 
@@ -145,8 +149,12 @@ func TestProbeHandler_HealthOpen_MetricsForOpsOnly_NothingElse(t *testing.T) {
 	if code, _ := get("/metrics", ""); code != http.StatusUnauthorized {
 		t.Errorf("/metrics without a token: %d", code)
 	}
-	if code, _ := get("/metrics", "ops-token-9999999999"); code != http.StatusUnauthorized {
-		t.Errorf("/metrics with an unknown token: %d", code)
+	if code, body := get("/metrics", ""); code != http.StatusUnauthorized || !strings.Contains(body, "a bearer token is required") {
+		t.Errorf("/metrics without a token: %d %s", code, body)
+	}
+	// Issue 12, item 8: a token sent but not accepted is invalid, not missing.
+	if code, body := get("/metrics", "ops-token-9999999999"); code != http.StatusUnauthorized || !strings.Contains(body, "invalid token") || strings.Contains(body, "9999") {
+		t.Errorf("/metrics with an unknown token: %d %s", code, body)
 	}
 	if code, _ := get("/metrics", testAgent); code != http.StatusForbidden {
 		t.Errorf("/metrics with the agent token: %d", code)
@@ -202,5 +210,43 @@ func TestProviderURLs(t *testing.T) {
 		if ep != want.endpoint || insecure != want.insecure {
 			t.Errorf("%s: %s %v, want %s %v", in, ep, insecure, want.endpoint, want.insecure)
 		}
+	}
+}
+
+// Issue 12, item 7: where each provider is reached is logged at start, a URL or
+// "vendor default", and never a secret a URL carries.
+func TestProviderEndpoints_EachProviderIsNamed_URLOrVendorDefault_NoSecret(t *testing.T) {
+	pol := devPolicy(t)
+	c := Connections{
+		ProviderURLs: map[string]string{
+			"cx-global": "http://127.0.0.1:1",
+			"vonage":    "https://key:s3cret-pass@vonage.example.com/v1?api_secret=s3cret-query#x",
+		},
+		OpenAIAPIKey: "sk-s3cret-key",
+		Twilio:       twilio.Config{AuthToken: "s3cret-token"},
+	}
+	var buf bytes.Buffer
+	c.LogEndpoints(slog.New(slog.NewTextHandler(&buf, nil)), pol)
+	want := map[string]string{
+		"cx-global": "http://127.0.0.1:1",
+		"cx-europe": VendorDefault,
+		"llm":       VendorDefault,
+		"twilio":    VendorDefault,
+		"vonage":    "https://vonage.example.com/v1",
+	}
+	if got := c.Endpoints(pol); !maps.Equal(got, want) {
+		t.Errorf("endpoints %v, want %v", got, want)
+	}
+	out := buf.String()
+	if strings.Contains(out, "s3cret") {
+		t.Errorf("a secret is logged: %s", out)
+	}
+	for name, u := range want {
+		if !strings.Contains(out, "provider="+name+" ") || !strings.Contains(out, u) {
+			t.Errorf("no log line for %s at %s: %s", name, u, out)
+		}
+	}
+	if strings.Contains(out, "provider=local") {
+		t.Errorf("a local provider has no endpoint: %s", out)
 	}
 }

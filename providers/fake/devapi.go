@@ -14,7 +14,9 @@ const maxFaultBody = 1 << 20
 // DevHandler serves the dev API through which tests, the dev tour and an operator
 // watch and steer the fakes:
 //
-//	GET  /dev/outbox[?to=ADDR]  every message the CPaaS fakes accepted, oldest first
+//	GET  /dev/outbox[?to=ADDR][&canary=1]
+//	                            every message the CPaaS fakes accepted, oldest first;
+//	                            the stack canary's replies only with canary=1
 //	GET  /dev/faults            the faults in force
 //	POST /dev/faults            set one provider's fault (a Fault as JSON)
 //
@@ -30,9 +32,10 @@ func DevHandler(outbox *Outbox, faults *Faults, known func(provider string) bool
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /dev/outbox", func(w http.ResponseWriter, r *http.Request) {
 		to := r.URL.Query().Get("to")
+		canary := r.URL.Query().Get("canary") == "1" || r.URL.Query().Get("canary") == "true"
 		out := []Sent{} // an empty outbox is [], not null
 		for _, s := range outbox.List() {
-			if to == "" || s.To == to {
+			if (to == "" || s.To == to) && (canary || !s.Canary) {
 				out = append(out, s)
 			}
 		}

@@ -142,3 +142,47 @@ func TestDevAPIRefusesOtherMethods(t *testing.T) {
 		t.Errorf("DELETE /dev/outbox = %d, want 405", status)
 	}
 }
+
+// Issue 12, item 9: the dev canary added a reply to /dev/outbox every minute. Its
+// replies are left out unless asked for with ?canary=1 (the Go Outbox still holds
+// everything).
+func TestDevOutbox_CanaryRepliesAreLeftOutUnlessAsked(t *testing.T) {
+	srv, outbox, _ := startDevAPI(t)
+	outbox.SetCanaryCustomers("+15559990000")
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	outbox.Add(fake.Sent{Vendor: "twilio", MessageID: "SM1", To: "+15550000001", Body: "a", At: at})
+	outbox.Add(fake.Sent{Vendor: "twilio", MessageID: "SM2", To: "+15559990000", Body: "canary", At: at})
+	outbox.Add(fake.Sent{Vendor: "vonage", MessageID: "m3", To: "15559990000", Body: "canary", At: at}) // Vonage: no +
+
+	ids := func(path string) []string {
+		t.Helper()
+		status, body := devDo(t, srv, "GET", path, "")
+		var got []fake.Sent
+		if err := json.Unmarshal([]byte(body), &got); status != 200 || err != nil {
+			t.Fatalf("%s: %d %s (%v)", path, status, body, err)
+		}
+		out := []string{}
+		for _, s := range got {
+			if s.Canary != (s.To != "+15550000001") {
+				t.Errorf("%s: %s is marked canary=%v", path, s.MessageID, s.Canary)
+			}
+			out = append(out, s.MessageID)
+		}
+		return out
+	}
+	if got := ids("/dev/outbox"); strings.Join(got, ",") != "SM1" {
+		t.Errorf("/dev/outbox: %v, want only the customer's SM1", got)
+	}
+	if got := ids("/dev/outbox?to=%2B15559990000"); len(got) != 0 {
+		t.Errorf("/dev/outbox?to=canary: %v, want none without canary=1", got)
+	}
+	if got := ids("/dev/outbox?canary=1"); strings.Join(got, ",") != "SM1,SM2,m3" {
+		t.Errorf("/dev/outbox?canary=1: %v, want all three", got)
+	}
+	if got := ids("/dev/outbox?canary=1&to=%2B15559990000"); strings.Join(got, ",") != "SM2" {
+		t.Errorf("/dev/outbox?canary=1&to=canary: %v, want SM2", got)
+	}
+	if n := len(outbox.List()); n != 3 {
+		t.Errorf("the outbox holds %d, want 3", n)
+	}
+}

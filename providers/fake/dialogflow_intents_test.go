@@ -84,7 +84,7 @@ func TestDialogflowFakeListsIntentsPageByPage(t *testing.T) {
 			break
 		}
 	}
-	require.Equal(t, []string{"greeting", "order.status", "store.hours", "handoff.human", "Default Negative Intent"}, names)
+	require.Equal(t, []string{"greeting", "order.status", "store.hours", "handoff.human", "switchboard.canary", "Default Negative Intent"}, names)
 }
 
 func TestDialogflowFakePartialViewOmitsTrainingPhrases(t *testing.T) {

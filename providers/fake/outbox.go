@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -15,6 +16,9 @@ type Sent struct {
 	Body           string    `json:"body"`
 	IdempotencyKey string    `json:"idempotency_key"`
 	At             time.Time `json:"at"`
+	// Canary marks a reply to a stack canary's customer (Outbox.SetCanaryCustomers):
+	// GET /dev/outbox leaves those out unless asked (?canary=1).
+	Canary bool `json:"canary,omitempty"`
 }
 
 // Outbox records every message the fake CPaaS vendors accept, duplicates included:
@@ -24,11 +28,31 @@ type Outbox struct {
 	mu      sync.Mutex
 	sent    []Sent
 	waiters []chan struct{}
+	canary  map[string]bool // the canary customers' addresses, without a leading +
 }
+
+// SetCanaryCustomers names the addresses of the stack canary's customers: messages
+// to them are marked Canary from then on.
+func (o *Outbox) SetCanaryCustomers(addrs ...string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.canary = map[string]bool{}
+	for _, a := range addrs {
+		if a != "" {
+			o.canary[bareAddress(a)] = true
+		}
+	}
+}
+
+// bareAddress drops a leading '+': Vonage writes numbers without it.
+func bareAddress(a string) string { return strings.TrimPrefix(a, "+") }
 
 // Add records a message.
 func (o *Outbox) Add(s Sent) {
 	o.mu.Lock()
+	if o.canary[bareAddress(s.To)] {
+		s.Canary = true
+	}
 	o.sent = append(o.sent, s)
 	w := o.waiters
 	o.waiters = nil

@@ -375,7 +375,7 @@ func TestSystemPromptListsIntentsAndTheAnswerFormat(t *testing.T) {
 	require.Contains(t, p, "Corner Store customer service")
 	require.Contains(t, p, `"intent": "<one of the intent names above, or no-match>"`)
 	require.Contains(t, p, "ONLY a JSON object")
-	require.Contains(t, p, `is exactly one of: "greeting", "order.status", "store.hours", "handoff.human", "no-match".`)
+	require.Contains(t, p, `is exactly one of: "greeting", "order.status", "store.hours", "handoff.human", "switchboard.canary", "no-match".`)
 	for _, in := range agent.Intents {
 		require.Contains(t, p, `- "`+in.Name+`"`)
 		require.Contains(t, p, in.TrainingPhrases[0])
