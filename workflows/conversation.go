@@ -643,12 +643,26 @@ func isInFlight(err error) bool {
 	return errors.As(err, &ae) && ae.Type() == ErrTypeInFlight
 }
 
-// errorText is the innermost message of an activity error, without the SDK's
-// wrapping, for the transcript.
+// errorText is the message of an activity error, without the SDK's wrapping (the
+// activity error around it, the "(type: …, retryable: …)" it prints), for the
+// transcript. A cause is added only when the message does not already say it:
+// histories recorded before activity errors stopped carrying their message again
+// as their cause read the same as newer ones.
 func errorText(err error) string {
 	var ae *temporal.ApplicationError
 	if errors.As(err, &ae) {
-		return ae.Error()
+		msg := ae.Message()
+		if cause := errors.Unwrap(ae); cause != nil {
+			if inner := errorText(cause); msg == "" {
+				msg = inner
+			} else if !strings.Contains(msg, inner) {
+				msg += ": " + inner
+			}
+		}
+		if msg == "" {
+			return ae.Error()
+		}
+		return msg
 	}
 	var te *temporal.TimeoutError
 	if errors.As(err, &te) {
@@ -656,3 +670,6 @@ func errorText(err error) string {
 	}
 	return err.Error()
 }
+
+// ErrorText is errorText for the workers' and the API's tests and reports.
+func ErrorText(err error) string { return errorText(err) }
