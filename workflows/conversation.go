@@ -584,7 +584,7 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 			"stuck":       "",
 		}
 		if c.Escalation != nil {
-			memo["escalation"] = c.Escalation.State + " in " + c.Escalation.Queue + ": " + c.Escalation.Reason
+			memo["escalation"] = c.escalationText("")
 		}
 		if s := c.stuck(); s != nil {
 			memo["stuck"] = fmt.Sprintf("since %s: %s", s.Since.UTC().Format(time.RFC3339), s.Reasons[0].Detail)

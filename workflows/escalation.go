@@ -74,22 +74,51 @@ func (c *conversation) validateDesk(name string) func(workflow.Context, DeskRequ
 
 func (c *conversation) claim(ctx workflow.Context, r DeskRequest) (turn.Escalation, error) {
 	c.Escalation.State, c.Escalation.Agent = turn.EscalationClaimed, r.Agent
+	c.escalationMemo(ctx, "")
 	return *c.Escalation, nil
 }
 
 func (c *conversation) ack(ctx workflow.Context, r DeskRequest) (turn.Escalation, error) {
 	c.Escalation.State, c.Escalation.Agent = turn.EscalationAcknowledged, r.Agent
+	c.escalationMemo(ctx, "")
 	return *c.Escalation, nil
 }
 
-// resolve hands the conversation back to the bot.
+// resolve hands the conversation back to the bot. It answers the escalation as it
+// ended: resolved, by the agent.
 func (c *conversation) resolve(ctx workflow.Context, r DeskRequest) (turn.Escalation, error) {
 	e := *c.Escalation
-	e.Agent = r.Agent
+	e.Agent, e.State = r.Agent, turn.EscalationResolved
 	c.Escalation = nil
 	c.NoMatchStreak = 0
 	c.setStatus(ctx, StatusActive, "")
+	c.escalationMemo(ctx, fmt.Sprintf("%s resolved by %s: %s", e.ID, e.Agent, e.Reason))
 	return e, nil
+}
+
+// escalationMemo sets the memo's escalation to what the open escalation is now, or,
+// with none open, to ended (what became of the last one). Histories recorded before
+// versionDeskMemo updated the memo only per turn.
+func (c *conversation) escalationMemo(ctx workflow.Context, ended string) {
+	if workflow.GetVersion(ctx, versionDeskMemo, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	if err := workflow.UpsertMemo(ctx, map[string]any{"escalation": c.escalationText(ended)}); err != nil {
+		workflow.GetLogger(ctx).Error("memo update failed", "error", err)
+	}
+}
+
+// escalationText is the memo's escalation: "<state> in <queue>[ by <agent>]: <reason>".
+func (c *conversation) escalationText(none string) string {
+	e := c.Escalation
+	if e == nil {
+		return none
+	}
+	s := e.State + " in " + e.Queue
+	if e.Agent != "" && e.State != turn.EscalationQueued {
+		s += " by " + e.Agent
+	}
+	return s + ": " + e.Reason
 }
 
 // agentReply sends an agent's message to the customer through the same
@@ -121,6 +150,7 @@ func (c *conversation) agentReply(ctx workflow.Context, r DeskRequest) (turn.Esc
 	if e.State == turn.EscalationQueued || e.State == turn.EscalationClaimed {
 		// Talking to the customer is the strongest acknowledgement there is.
 		e.State, e.Agent = turn.EscalationAcknowledged, r.Agent
+		c.escalationMemo(ctx, "")
 	}
 	return *e, nil
 }
@@ -173,6 +203,9 @@ func (c *conversation) enqueue(ctx workflow.Context, i int) {
 	e.QueueIndex, e.Queue, e.State = i, e.Queues[i].Name, turn.EscalationQueued
 	e.Deadline = workflow.Now(ctx).Add(e.Queues[i].AckSLA)
 	c.setStatus(ctx, StatusWaitingHuman, e.Queue)
+	if i > 0 {
+		c.escalationMemo(ctx, "") // the turn's memo told of the first queue
+	}
 	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 10}))
 	if err := workflow.ExecuteLocalActivity(pctx, ActivityEscalate, EscalateInput{Escalation: *e}).Get(ctx, nil); err != nil {
 		// The SLA timer still runs: an escalation nobody could see moves on.
@@ -217,6 +250,7 @@ func (c *conversation) watchSLA(ctx workflow.Context, id string) {
 func (c *conversation) flag(ctx workflow.Context) {
 	e := c.Escalation
 	e.State = turn.EscalationFlagged
+	c.escalationMemo(ctx, "")
 	workflow.GetLogger(ctx).Error("ALERT escalation not acknowledged by any queue", "escalation", e.ID, "queues", len(e.Queues))
 	if c.stuckAware {
 		c.refreshStatus(ctx)
