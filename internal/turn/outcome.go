@@ -31,7 +31,9 @@ type Outcome struct {
 	// AcceptedAt is when the conversation workflow accepted the turn from the bridge.
 	AcceptedAt  time.Time `json:"accepted_at,omitzero"`
 	CompletedAt time.Time `json:"completed_at"`
-	// NLUDuration and CPaaSDuration are the answering providers' own latencies.
+	// NLUDuration and CPaaSDuration are the answering providers' own latencies,
+	// written as nlu_duration and cpaas_duration duration strings; the _ns tags
+	// are the form read from payloads recorded before (duration.go).
 	NLUDuration   time.Duration `json:"nlu_duration_ns,omitempty"`
 	CPaaSDuration time.Duration `json:"cpaas_duration_ns,omitempty"`
 	// Replayed is set on an outcome whose reply was sent by a replay.
