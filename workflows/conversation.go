@@ -398,6 +398,7 @@ func (c *conversation) understand(ctx workflow.Context, route Route, t turn.Turn
 			break
 		}
 		workflow.GetLogger(ctx).Warn("NLU attempt failed", "provider", cand.Provider, "error", err)
+		out.Failover = append(out.Failover, turn.FailedAttempt{Step: "nlu", Provider: cand.Provider, Error: errorText(err)})
 		if isRejected(err) {
 			// The query itself is refused; its twins would refuse it too.
 			break
@@ -457,7 +458,7 @@ func (c *conversation) reply(ctx workflow.Context, route Route, out *turn.Outcom
 	if key == "" {
 		key = turn.IdempotencyKey(c.Conversation.ID, c.epoch, out.Seq)
 	}
-	provider, r, err := c.send(ctx, route, out.Reply, key)
+	provider, r, err := c.send(ctx, route, out.Reply, key, &out.Failover)
 	if err != nil {
 		out.Status, out.Reason = turn.StatusFailed, "reply not sent: "+errorText(err)
 		out.DeliveryUnknown = c.deliveryAware && isDeliveryUnknown(err)
@@ -474,7 +475,9 @@ func (c *conversation) reply(ctx workflow.Context, route Route, out *turn.Outcom
 // send delivers body to the customer through the first CPaaS candidate that takes
 // it. A rejection (an invalid number, say) stops the failover: no other provider
 // would accept it either.
-func (c *conversation) send(ctx workflow.Context, route Route, body, key string) (provider string, receipt SendOutput, err error) {
+//
+// Each failed attempt is appended to failed, when given.
+func (c *conversation) send(ctx workflow.Context, route Route, body, key string, failed *[]turn.FailedAttempt) (provider string, receipt SendOutput, err error) {
 	err = errNoCPaaS
 	waits := 0
 	for i := 0; i < len(route.CPaaS); i++ {
@@ -487,6 +490,9 @@ func (c *conversation) send(ctx workflow.Context, route Route, body, key string)
 			return cand.Provider, r, nil
 		}
 		workflow.GetLogger(ctx).Warn("CPaaS attempt failed", "provider", cand.Provider, "error", err)
+		if failed != nil {
+			*failed = append(*failed, turn.FailedAttempt{Step: "cpaas", Provider: cand.Provider, Error: errorText(err)})
+		}
 		if c.deliveryAware {
 			if isDeliveryUnknown(err) {
 				// Every provider shares the key: another one would only send the

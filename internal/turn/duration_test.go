@@ -2,6 +2,7 @@ package turn
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestDurationsInJSON_AreDurationStrings_AndTheNanosecondsRecordedBeforeStill
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.E.Queues[0] != e.Queues[0] || back.O != o {
+	if back.E.Queues[0] != e.Queues[0] || !reflect.DeepEqual(back.O, o) {
 		t.Fatalf("round trip: %+v %+v", back.E.Queues, back.O)
 	}
 

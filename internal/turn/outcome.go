@@ -46,6 +46,16 @@ type Outcome struct {
 	// IdempotencyKey is set when the reply is not the bot's reply to turn Seq (an
 	// escalation's final message): a replay sends it again under this key.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// Failover lists the provider attempts that failed before the outcome, in
+	// order: the NLU providers passed over, then the CPaaS providers.
+	Failover []FailedAttempt `json:"failover,omitempty"`
+}
+
+// FailedAttempt is one provider that failed a turn (after its retries).
+type FailedAttempt struct {
+	Step     string `json:"step"` // "nlu" or "cpaas"
+	Provider string `json:"provider"`
+	Error    string `json:"error"`
 }
 
 // Transcript is a conversation as the workflow knows it.
