@@ -390,7 +390,9 @@ func (c *conversation) understand(ctx workflow.Context, route Route, t turn.Turn
 	var answered *NLUCandidate
 	for i, cand := range route.NLU {
 		var d DetectOutput
-		actx := workflow.WithLocalActivityOptions(ctx, localOptions(cand.Attempt))
+		opts := localOptions(cand.Attempt)
+		opts.Summary = attemptSummary("Detect", cand.Provider, i+1)
+		actx := workflow.WithLocalActivityOptions(ctx, opts)
 		err := workflow.ExecuteLocalActivity(actx, ActivityDetect, DetectInput{Provider: cand.Provider, ConversationID: c.Conversation.ID, Text: t.Text, LanguageCode: route.LanguageCode}).Get(ctx, &d)
 		if err == nil {
 			out.Intent, out.Reply, out.NLUProvider, out.NLUDuration = d.Intent, d.Reply, cand.Provider, d.Elapsed
@@ -480,10 +482,12 @@ func (c *conversation) reply(ctx workflow.Context, route Route, out *turn.Outcom
 func (c *conversation) send(ctx workflow.Context, route Route, body, key string, failed *[]turn.FailedAttempt) (provider string, receipt SendOutput, err error) {
 	err = errNoCPaaS
 	waits := 0
-	for i := 0; i < len(route.CPaaS); i++ {
+	for i, attempt := 0, 1; i < len(route.CPaaS); i, attempt = i+1, attempt+1 {
 		cand := route.CPaaS[i]
 		var r SendOutput
-		actx := workflow.WithLocalActivityOptions(ctx, localOptions(cand.Attempt))
+		opts := localOptions(cand.Attempt)
+		opts.Summary = attemptSummary("Send", cand.Provider, attempt)
+		actx := workflow.WithLocalActivityOptions(ctx, opts)
 		msg := messaging.Message{Channel: cand.Channel, From: cand.From, To: c.Conversation.Customer, Body: body, IdempotencyKey: key}
 		err = workflow.ExecuteLocalActivity(actx, ActivitySend, SendInput{Provider: cand.Provider, Message: msg, Forced: cand.Forced, SendUnknown: c.sendUnknown}).Get(ctx, &r)
 		if err == nil {
@@ -605,6 +609,16 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 	if err := workflow.ExecuteLocalActivity(pctx, ActivityPublish, PublishInput{Outcome: out, Vendor: c.Conversation.Vendor, Channel: c.Conversation.Channel}).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Error("turn outcome not published", "turn", out.TurnID, "error", err)
 	}
+}
+
+// attemptSummary is what the Temporal UI shows on a provider attempt's row, so that
+// a history reads as its failover: "Detect · cx-global · attempt 1", then
+// "Detect · cx-europe · attempt 2". attempt counts the providers tried for the
+// step (and a send's waits for another attempt's claim); the retries of one
+// provider are within its row. The summary is user metadata on the local
+// activity's marker: histories recorded without it replay unchanged.
+func attemptSummary(step, provider string, attempt int) string {
+	return fmt.Sprintf("%s · %s · attempt %d", step, provider, attempt)
 }
 
 func localOptions(a Attempt) workflow.LocalActivityOptions {
