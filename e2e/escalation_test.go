@@ -70,6 +70,7 @@ func TestEverythingDown_TheCustomerHearsSomething_AndAHumanTakesOver(t *testing.
 
 	code, m = postJSON(t, s.API+"/v1/conversations/"+conv+"/escalation/resolve", esc)
 	require.Equal(t, http.StatusOK, code, m)
+	require.Equal(t, "resolved", m["state"], "resolve answers the state it left the escalation in")
 	code, m = postJSON(t, s.API+"/v1/conversations/"+conv+"/escalation/ack", esc)
 	require.Equal(t, http.StatusConflict, code, "a resolved escalation takes no more actions: %v", m)
 
