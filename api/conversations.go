@@ -141,6 +141,10 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// DefaultRecentLimit is how many conversations a listing without a filter returns
+// unless it asks for a limit.
+const DefaultRecentLimit = 20
+
 // listConversations serves GET /v1/conversations?customer=&status=&limit=. The
 // stuck status is answered by the stuck finder (see stuck.go), which also sees
 // turns Temporal never got.
@@ -164,11 +168,11 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("status must be one of %s, %s, %s, %s", workflows.StatusActive, workflows.StatusWaitingHuman, workflows.StatusStuck, workflows.StatusClosed))
 		return
 	}
-	if f == (ListFilter{}) {
-		writeError(w, http.StatusBadRequest, "customer or status is required")
-		return
-	}
+	// Without a filter: the most recent conversations, a page of them.
 	limit := 100
+	if f == (ListFilter{}) {
+		limit = DefaultRecentLimit
+	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {

@@ -209,9 +209,9 @@ func (s *Server) Handler() http.Handler {
 	s.mountCanary(mux, ops)
 	s.mountDeadLetter(mux, ops)
 	if s.cfg.Dev != nil {
-		mux.Handle("/dev/", s.cfg.Dev)
+		mux.Handle("/dev/", Pretty(s.cfg.Dev, true)) // read with curl: always indented
 	}
-	return mux
+	return Pretty(mux, false)
 }
 
 // publish stores a turn in JetStream. It answers the vendor's question "may I

@@ -78,6 +78,10 @@ func (s *Server) postTurn(w http.ResponseWriter, r *http.Request) {
 	if !s.knownBusiness(w, r, t) {
 		return
 	}
+	if err := t.ValidateAddresses(); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	resp := turnResponse{TurnID: t.ID, ConversationID: t.ConversationID, Status: "accepted"}
 
 	if wait <= 0 {

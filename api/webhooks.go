@@ -38,7 +38,7 @@ func (s *Server) twilioMessaging(w http.ResponseWriter, r *http.Request) {
 		Vendor:         turn.VendorTwilio, Channel: in.Channel, From: in.From, To: in.To, Text: in.Body,
 		ReceivedAt: s.now().UTC(),
 	}
-	if err := t.Validate(); err != nil {
+	if err := t.ValidateIngress(); err != nil {
 		writeError(w, http.StatusBadRequest, "twilio inbound webhook: "+err.Error())
 		return
 	}
@@ -84,7 +84,7 @@ func (s *Server) vonageInbound(w http.ResponseWriter, r *http.Request) {
 		Vendor:         turn.VendorVonage, Channel: in.Channel, From: in.From, To: in.To, Text: in.Text,
 		ReceivedAt: s.now().UTC(),
 	}
-	if err := t.Validate(); err != nil {
+	if err := t.ValidateIngress(); err != nil {
 		writeError(w, http.StatusBadRequest, "vonage inbound webhook: "+err.Error())
 		return
 	}

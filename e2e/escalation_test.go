@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -70,6 +71,7 @@ func TestEverythingDown_TheCustomerHearsSomething_AndAHumanTakesOver(t *testing.
 
 	code, m = postJSON(t, s.API+"/v1/conversations/"+conv+"/escalation/resolve", esc)
 	require.Equal(t, http.StatusOK, code, m)
+	require.Equal(t, "resolved", m["state"], "resolve answers the state it left the escalation in")
 	code, m = postJSON(t, s.API+"/v1/conversations/"+conv+"/escalation/ack", esc)
 	require.Equal(t, http.StatusConflict, code, "a resolved escalation takes no more actions: %v", m)
 
@@ -78,6 +80,29 @@ func TestEverythingDown_TheCustomerHearsSomething_AndAHumanTakesOver(t *testing.
 	require.Nil(t, tr.Escalation)
 	require.Len(t, tr.Turns, 2)
 	require.Equal(t, turn.StatusForwarded, tr.Turns[1].Status, "while a human had it, the bot stayed quiet")
+
+	// The memo no longer says queued, and the history reads as the failover.
+	tc, err := client.Dial(client.Options{HostPort: s.Temporal})
+	require.NoError(t, err)
+	defer tc.Close()
+	dc := converter.GetDefaultDataConverter()
+	d, err := tc.DescribeWorkflowExecution(context.Background(), turn.WorkflowID(conv), "")
+	require.NoError(t, err)
+	var memoEsc string
+	require.NoError(t, dc.FromPayload(d.GetWorkflowExecutionInfo().GetMemo().GetFields()["escalation"], &memoEsc))
+	require.Contains(t, memoEsc, "resolved by ann")
+	var rows []string
+	it := tc.GetWorkflowHistory(context.Background(), turn.WorkflowID(conv), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		if p := ev.GetUserMetadata().GetSummary(); p != nil {
+			var sum string
+			require.NoError(t, dc.FromPayload(p, &sum))
+			rows = append(rows, sum)
+		}
+	}
+	require.Subset(t, rows, []string{"Detect · cx-global · attempt 1", "Detect · cx-europe · attempt 2", "Send · twilio · attempt 1"}, "%q", rows)
 	require.Len(t, sentTo(s.Outbox, customer), 2)
 	require.Contains(t, scrape(t, s.API), `switchboard_escalations_total{outcome="queued"} 1`)
 

@@ -276,15 +276,19 @@ func (a *Activities) logger() *slog.Logger {
 
 // activityError turns a classified provider error into the application error the
 // workflow decides on. Rejections are non-retryable: no retry or failover fixes them.
+// The provider error is the message, once, and not also the cause: the SDK prints a
+// cause after the message, and a cause's own causes after it, so the vendor's error
+// would be repeated at every level.
 func activityError(err error) error {
+	msg := err.Error()
 	switch {
 	case errors.Is(err, providers.ErrRejected):
-		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeRejected, err)
+		return temporal.NewApplicationErrorWithOptions(msg, workflows.ErrTypeRejected, temporal.ApplicationErrorOptions{NonRetryable: true})
 	case errors.Is(err, providers.ErrRateLimited):
-		return temporal.NewApplicationError(err.Error(), workflows.ErrTypeRateLimited, err)
+		return temporal.NewApplicationError(msg, workflows.ErrTypeRateLimited)
 	case errors.Is(err, providers.ErrTimeout):
-		return temporal.NewApplicationError(err.Error(), workflows.ErrTypeTimeout, err)
+		return temporal.NewApplicationError(msg, workflows.ErrTypeTimeout)
 	default:
-		return temporal.NewApplicationError(err.Error(), workflows.ErrTypeUnavailable, err)
+		return temporal.NewApplicationError(msg, workflows.ErrTypeUnavailable)
 	}
 }

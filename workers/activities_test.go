@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,4 +229,21 @@ func loadDevPolicy(t *testing.T) *routing.Policy {
 	pol, err := routing.Parse(data)
 	require.NoError(t, err)
 	return pol
+}
+
+func TestSend_TwilioRejectsTheNumber_TheTranscriptSaysTheApiErrorOnce(t *testing.T) {
+	v := newVendors(t)
+	a := &Activities{Providers: v.set, Ledger: newLedger(t)}
+	in := replyVia("twilio", "conv/run/9")
+	in.Message.To = "notanumber"
+	_, err := send(t, a, in, 5*time.Second)
+	require.Equal(t, workflows.ErrTypeRejected, errType(err))
+	// What the workflow sees: the error as recorded in the local activity's marker.
+	fc := temporal.GetDefaultFailureConverter()
+	seen := fc.FailureToError(fc.ErrorToFailure(err))
+	text := workflows.ErrorText(seen)
+	require.Equal(t, 1, strings.Count(text, "ApiError"), text)
+	require.Equal(t, 1, strings.Count(text, "status 400"), text)
+	require.Contains(t, text, "(status 400): ApiError 21211: Invalid 'To' Phone Number: notanumber")
+	require.NotContains(t, text, "type:", text)
 }

@@ -390,7 +390,9 @@ func (c *conversation) understand(ctx workflow.Context, route Route, t turn.Turn
 	var answered *NLUCandidate
 	for i, cand := range route.NLU {
 		var d DetectOutput
-		actx := workflow.WithLocalActivityOptions(ctx, localOptions(cand.Attempt))
+		opts := localOptions(cand.Attempt)
+		opts.Summary = attemptSummary("Detect", cand.Provider, i+1)
+		actx := workflow.WithLocalActivityOptions(ctx, opts)
 		err := workflow.ExecuteLocalActivity(actx, ActivityDetect, DetectInput{Provider: cand.Provider, ConversationID: c.Conversation.ID, Text: t.Text, LanguageCode: route.LanguageCode}).Get(ctx, &d)
 		if err == nil {
 			out.Intent, out.Reply, out.NLUProvider, out.NLUDuration = d.Intent, d.Reply, cand.Provider, d.Elapsed
@@ -398,6 +400,7 @@ func (c *conversation) understand(ctx workflow.Context, route Route, t turn.Turn
 			break
 		}
 		workflow.GetLogger(ctx).Warn("NLU attempt failed", "provider", cand.Provider, "error", err)
+		out.Failover = append(out.Failover, turn.FailedAttempt{Step: "nlu", Provider: cand.Provider, Error: errorText(err)})
 		if isRejected(err) {
 			// The query itself is refused; its twins would refuse it too.
 			break
@@ -457,7 +460,7 @@ func (c *conversation) reply(ctx workflow.Context, route Route, out *turn.Outcom
 	if key == "" {
 		key = turn.IdempotencyKey(c.Conversation.ID, c.epoch, out.Seq)
 	}
-	provider, r, err := c.send(ctx, route, out.Reply, key)
+	provider, r, err := c.send(ctx, route, out.Reply, key, &out.Failover)
 	if err != nil {
 		out.Status, out.Reason = turn.StatusFailed, "reply not sent: "+errorText(err)
 		out.DeliveryUnknown = c.deliveryAware && isDeliveryUnknown(err)
@@ -474,19 +477,26 @@ func (c *conversation) reply(ctx workflow.Context, route Route, out *turn.Outcom
 // send delivers body to the customer through the first CPaaS candidate that takes
 // it. A rejection (an invalid number, say) stops the failover: no other provider
 // would accept it either.
-func (c *conversation) send(ctx workflow.Context, route Route, body, key string) (provider string, receipt SendOutput, err error) {
+//
+// Each failed attempt is appended to failed, when given.
+func (c *conversation) send(ctx workflow.Context, route Route, body, key string, failed *[]turn.FailedAttempt) (provider string, receipt SendOutput, err error) {
 	err = errNoCPaaS
 	waits := 0
-	for i := 0; i < len(route.CPaaS); i++ {
+	for i, attempt := 0, 1; i < len(route.CPaaS); i, attempt = i+1, attempt+1 {
 		cand := route.CPaaS[i]
 		var r SendOutput
-		actx := workflow.WithLocalActivityOptions(ctx, localOptions(cand.Attempt))
+		opts := localOptions(cand.Attempt)
+		opts.Summary = attemptSummary("Send", cand.Provider, attempt)
+		actx := workflow.WithLocalActivityOptions(ctx, opts)
 		msg := messaging.Message{Channel: cand.Channel, From: cand.From, To: c.Conversation.Customer, Body: body, IdempotencyKey: key}
 		err = workflow.ExecuteLocalActivity(actx, ActivitySend, SendInput{Provider: cand.Provider, Message: msg, Forced: cand.Forced, SendUnknown: c.sendUnknown}).Get(ctx, &r)
 		if err == nil {
 			return cand.Provider, r, nil
 		}
 		workflow.GetLogger(ctx).Warn("CPaaS attempt failed", "provider", cand.Provider, "error", err)
+		if failed != nil {
+			*failed = append(*failed, turn.FailedAttempt{Step: "cpaas", Provider: cand.Provider, Error: errorText(err)})
+		}
 		if c.deliveryAware {
 			if isDeliveryUnknown(err) {
 				// Every provider shares the key: another one would only send the
@@ -584,7 +594,7 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 			"stuck":       "",
 		}
 		if c.Escalation != nil {
-			memo["escalation"] = c.Escalation.State + " in " + c.Escalation.Queue + ": " + c.Escalation.Reason
+			memo["escalation"] = c.escalationText("")
 		}
 		if s := c.stuck(); s != nil {
 			memo["stuck"] = fmt.Sprintf("since %s: %s", s.Since.UTC().Format(time.RFC3339), s.Reasons[0].Detail)
@@ -599,6 +609,16 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 	if err := workflow.ExecuteLocalActivity(pctx, ActivityPublish, PublishInput{Outcome: out, Vendor: c.Conversation.Vendor, Channel: c.Conversation.Channel}).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Error("turn outcome not published", "turn", out.TurnID, "error", err)
 	}
+}
+
+// attemptSummary is what the Temporal UI shows on a provider attempt's row, so that
+// a history reads as its failover: "Detect · cx-global · attempt 1", then
+// "Detect · cx-europe · attempt 2". attempt counts the providers tried for the
+// step (and a send's waits for another attempt's claim); the retries of one
+// provider are within its row. The summary is user metadata on the local
+// activity's marker: histories recorded without it replay unchanged.
+func attemptSummary(step, provider string, attempt int) string {
+	return fmt.Sprintf("%s · %s · attempt %d", step, provider, attempt)
 }
 
 func localOptions(a Attempt) workflow.LocalActivityOptions {
@@ -643,12 +663,26 @@ func isInFlight(err error) bool {
 	return errors.As(err, &ae) && ae.Type() == ErrTypeInFlight
 }
 
-// errorText is the innermost message of an activity error, without the SDK's
-// wrapping, for the transcript.
+// errorText is the message of an activity error, without the SDK's wrapping (the
+// activity error around it, the "(type: …, retryable: …)" it prints), for the
+// transcript. A cause is added only when the message does not already say it:
+// histories recorded before activity errors stopped carrying their message again
+// as their cause read the same as newer ones.
 func errorText(err error) string {
 	var ae *temporal.ApplicationError
 	if errors.As(err, &ae) {
-		return ae.Error()
+		msg := ae.Message()
+		if cause := errors.Unwrap(ae); cause != nil {
+			if inner := errorText(cause); msg == "" {
+				msg = inner
+			} else if !strings.Contains(msg, inner) {
+				msg += ": " + inner
+			}
+		}
+		if msg == "" {
+			return ae.Error()
+		}
+		return msg
 	}
 	var te *temporal.TimeoutError
 	if errors.As(err, &te) {
@@ -656,3 +690,6 @@ func errorText(err error) string {
 	}
 	return err.Error()
 }
+
+// ErrorText is errorText for the workers' and the API's tests and reports.
+func ErrorText(err error) string { return errorText(err) }

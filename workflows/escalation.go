@@ -74,22 +74,51 @@ func (c *conversation) validateDesk(name string) func(workflow.Context, DeskRequ
 
 func (c *conversation) claim(ctx workflow.Context, r DeskRequest) (turn.Escalation, error) {
 	c.Escalation.State, c.Escalation.Agent = turn.EscalationClaimed, r.Agent
+	c.escalationMemo(ctx, "")
 	return *c.Escalation, nil
 }
 
 func (c *conversation) ack(ctx workflow.Context, r DeskRequest) (turn.Escalation, error) {
 	c.Escalation.State, c.Escalation.Agent = turn.EscalationAcknowledged, r.Agent
+	c.escalationMemo(ctx, "")
 	return *c.Escalation, nil
 }
 
-// resolve hands the conversation back to the bot.
+// resolve hands the conversation back to the bot. It answers the escalation as it
+// ended: resolved, by the agent.
 func (c *conversation) resolve(ctx workflow.Context, r DeskRequest) (turn.Escalation, error) {
 	e := *c.Escalation
-	e.Agent = r.Agent
+	e.Agent, e.State = r.Agent, turn.EscalationResolved
 	c.Escalation = nil
 	c.NoMatchStreak = 0
 	c.setStatus(ctx, StatusActive, "")
+	c.escalationMemo(ctx, fmt.Sprintf("%s resolved by %s: %s", e.ID, e.Agent, e.Reason))
 	return e, nil
+}
+
+// escalationMemo sets the memo's escalation to what the open escalation is now, or,
+// with none open, to ended (what became of the last one). Histories recorded before
+// versionDeskMemo updated the memo only per turn.
+func (c *conversation) escalationMemo(ctx workflow.Context, ended string) {
+	if workflow.GetVersion(ctx, versionDeskMemo, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	if err := workflow.UpsertMemo(ctx, map[string]any{"escalation": c.escalationText(ended)}); err != nil {
+		workflow.GetLogger(ctx).Error("memo update failed", "error", err)
+	}
+}
+
+// escalationText is the memo's escalation: "<state> in <queue>[ by <agent>]: <reason>".
+func (c *conversation) escalationText(none string) string {
+	e := c.Escalation
+	if e == nil {
+		return none
+	}
+	s := e.State + " in " + e.Queue
+	if e.Agent != "" && e.State != turn.EscalationQueued {
+		s += " by " + e.Agent
+	}
+	return s + ": " + e.Reason
 }
 
 // agentReply sends an agent's message to the customer through the same
@@ -110,7 +139,7 @@ func (c *conversation) agentReply(ctx workflow.Context, r DeskRequest) (turn.Esc
 		return turn.Escalation{}, err
 	}
 	key := turn.SendKey{Kind: turn.SendAgentReply, ConversationID: c.Conversation.ID, Epoch: c.epoch, Ref: workflow.GetCurrentUpdateInfo(ctx).ID}.Key()
-	if _, _, err := c.send(ctx, route, r.Text, key); err != nil {
+	if _, _, err := c.send(ctx, route, r.Text, key, nil); err != nil {
 		// Nothing reached the customer: the SLA clock keeps running.
 		return turn.Escalation{}, fmt.Errorf("agent reply not sent: %s", errorText(err))
 	}
@@ -121,6 +150,7 @@ func (c *conversation) agentReply(ctx workflow.Context, r DeskRequest) (turn.Esc
 	if e.State == turn.EscalationQueued || e.State == turn.EscalationClaimed {
 		// Talking to the customer is the strongest acknowledgement there is.
 		e.State, e.Agent = turn.EscalationAcknowledged, r.Agent
+		c.escalationMemo(ctx, "")
 	}
 	return *e, nil
 }
@@ -137,7 +167,7 @@ func (c *conversation) agentReplyAckFirst(ctx workflow.Context, r DeskRequest, b
 		return turn.Escalation{}, err
 	}
 	key := fmt.Sprintf("%s/agent-%d", turn.IdempotencyKey(c.Conversation.ID, c.epoch, c.Seq), c.AgentReplies)
-	if _, _, err := c.send(ctx, route, r.Text, key); err != nil {
+	if _, _, err := c.send(ctx, route, r.Text, key, nil); err != nil {
 		return turn.Escalation{}, fmt.Errorf("agent reply not sent: %s", errorText(err))
 	}
 	if c.Escalation == nil || c.Escalation.ID != before.ID {
@@ -173,6 +203,9 @@ func (c *conversation) enqueue(ctx workflow.Context, i int) {
 	e.QueueIndex, e.Queue, e.State = i, e.Queues[i].Name, turn.EscalationQueued
 	e.Deadline = workflow.Now(ctx).Add(e.Queues[i].AckSLA)
 	c.setStatus(ctx, StatusWaitingHuman, e.Queue)
+	if i > 0 {
+		c.escalationMemo(ctx, "") // the turn's memo told of the first queue
+	}
 	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 10}))
 	if err := workflow.ExecuteLocalActivity(pctx, ActivityEscalate, EscalateInput{Escalation: *e}).Get(ctx, nil); err != nil {
 		// The SLA timer still runs: an escalation nobody could see moves on.
@@ -217,6 +250,7 @@ func (c *conversation) watchSLA(ctx workflow.Context, id string) {
 func (c *conversation) flag(ctx workflow.Context) {
 	e := c.Escalation
 	e.State = turn.EscalationFlagged
+	c.escalationMemo(ctx, "")
 	workflow.GetLogger(ctx).Error("ALERT escalation not acknowledged by any queue", "escalation", e.ID, "queues", len(e.Queues))
 	if c.stuckAware {
 		c.refreshStatus(ctx)
@@ -225,7 +259,7 @@ func (c *conversation) flag(ctx workflow.Context) {
 		route, err := c.route(ctx)
 		if err == nil && e.FinalMessage != "" {
 			key := fmt.Sprintf("%s/final", e.ID)
-			if _, _, err = c.send(ctx, route, e.FinalMessage, key); err != nil {
+			if _, _, err = c.send(ctx, route, e.FinalMessage, key, nil); err != nil {
 				workflow.GetLogger(ctx).Error("final escalation message not sent", "escalation", e.ID, "error", err)
 			}
 		}
@@ -242,7 +276,7 @@ func (c *conversation) sendFinal(ctx workflow.Context, e *turn.Escalation) {
 	key := turn.SendKey{Kind: turn.SendFinalMessage, ConversationID: c.Conversation.ID, Epoch: c.epoch, Ref: e.ID}.Key()
 	route, err := c.route(ctx)
 	if err == nil {
-		_, _, err = c.send(ctx, route, e.FinalMessage, key)
+		_, _, err = c.send(ctx, route, e.FinalMessage, key, nil)
 	}
 	if err == nil {
 		return

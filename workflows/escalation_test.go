@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -142,4 +143,49 @@ func TestEscalation_EveryCPaaSDown_Escalates(t *testing.T) {
 	require.Len(t, w.escalated, 1)
 	require.Equal(t, "all CPaaS providers failed", w.escalated[0].Reason)
 	require.Equal(t, turn.StatusFailed, w.published[0].Status)
+}
+
+func TestEscalation_Resolve_AnswersResolved_AndTheMemoFollowsTheDesk(t *testing.T) {
+	w := newWorld()
+	env := newEnv(t, w)
+	var memos []string
+	env.OnUpsertMemo(mock.Anything).Run(func(args mock.Arguments) {
+		if e, ok := args.Get(0).(map[string]any)["escalation"]; ok {
+			memos = append(memos, e.(string))
+		}
+	}).Return(nil)
+	var acc []workflows.Accepted
+	var errs []error
+	sendTurns(env, &acc, &errs, textTurn(1, "let me talk to a human"))
+	escID := "conv-1/esc-1"
+	var claim, resolve error
+	desk(env, 10*time.Second, workflows.UpdateClaim, workflows.DeskRequest{EscalationID: escID, Queue: "tier1", Agent: "ann"}, &claim)
+	var resolved turn.Escalation
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateResolve, "resolve-1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { resolve = err },
+			OnComplete: func(v any, err error) {
+				resolve = err
+				if e, ok := v.(turn.Escalation); ok {
+					resolved = e
+				}
+			},
+		}, workflows.DeskRequest{EscalationID: escID, Agent: "ann"})
+	}, 12*time.Second)
+	env.RegisterDelayedCallback(env.CancelWorkflow, 20*time.Second)
+	env.ExecuteWorkflow(workflows.WorkflowName, startState(workflows.Options{}))
+	requireCancelled(t, env)
+
+	require.NoError(t, claim)
+	require.NoError(t, resolve)
+	require.Equal(t, turn.EscalationResolved, resolved.State, "resolve answers the state it left the escalation in")
+	require.Equal(t, "ann", resolved.Agent)
+	require.Equal(t, escID, resolved.ID)
+	require.NotEmpty(t, memos)
+	require.Contains(t, memos[0], "queued in tier1")
+	last := memos[len(memos)-1]
+	require.NotContains(t, last, "queued", "the memo still says queued after the resolve: %q", memos)
+	require.Contains(t, last, "resolved by ann")
+	require.Contains(t, memos, "claimed in tier1 by ann: customer asked for a human (handoff.human)", "%q", memos)
 }

@@ -33,4 +33,7 @@ const (
 	// outage held back closes the escalation the outage opened, while no agent
 	// has taken it.
 	versionReplayClosesOutage = "replay-closes-outage-escalation"
+	// versionDeskMemo (1): the memo's escalation follows the desk (claim, ack,
+	// reply, resolve), the SLA's re-routes and the flag, not only the turns.
+	versionDeskMemo = "desk-memo"
 )

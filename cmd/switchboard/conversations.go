@@ -22,7 +22,7 @@ func conversationsCommand() *cobra.Command {
 	var apiURL, token string
 	cmd := &cobra.Command{
 		Use:   "conversations",
-		Short: "List conversations (by customer, by status, or the stuck ones)",
+		Short: "List conversations (the most recent, by customer, by status, or the stuck ones) and show one",
 	}
 	apiFlags(cmd, &apiURL, &token)
 	var (
@@ -30,11 +30,13 @@ func conversationsCommand() *cobra.Command {
 		status   string
 		customer string
 		asJSON   bool
+		limit    int
 	)
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List conversations; --stuck lists those waiting for a replay, oldest first",
-		Example: `  switchboard conversations list --stuck
+		Short: "List conversations: the most recent (--limit), or by --customer or --status; --stuck lists those waiting for a replay, oldest first",
+		Example: `  switchboard conversations list
+  switchboard conversations list --stuck
   switchboard conversations list --status waiting_human
   switchboard conversations list --customer +15551230000 --json`,
 		Args: cobra.NoArgs,
@@ -54,6 +56,12 @@ func conversationsCommand() *cobra.Command {
 			}
 			if customer != "" {
 				q.Set("customer", customer)
+			}
+			if limit < 1 || limit > 1000 {
+				return errors.New("--limit must be between 1 and 1000")
+			}
+			if status != workflows.StatusStuck {
+				q.Set("limit", fmt.Sprint(limit))
 			}
 			if status == workflows.StatusStuck {
 				got, err := fetchStuck(cmd, apiURL, token, q)
@@ -82,7 +90,8 @@ func conversationsCommand() *cobra.Command {
 	list.Flags().StringVar(&status, "status", "", "active, waiting_human, stuck or closed")
 	list.Flags().StringVar(&customer, "customer", "", "the customer's address, e.g. +15551230000")
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
-	cmd.AddCommand(list)
+	list.Flags().IntVar(&limit, "limit", api.DefaultRecentLimit, "at most this many conversations (visibility lags a few seconds)")
+	cmd.AddCommand(list, showCommand(&apiURL, &token))
 	return cmd
 }
 

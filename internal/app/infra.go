@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/switchboard-cc/switchboard/api"
 )
 
 // serveInfra is `switchboard dev --only-infra` once NATS, Temporal and the fakes run:
@@ -37,7 +39,7 @@ func serveInfra(ctx context.Context, dc DevConfig, agentDef []byte, natsURL stri
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/dev/", fakes.DevHandler())
+	mux.Handle("/dev/", api.Pretty(fakes.DevHandler(), true))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		probeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

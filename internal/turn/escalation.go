@@ -8,6 +8,9 @@ const (
 	EscalationClaimed      = "claimed"      // an agent took it, not yet acknowledged
 	EscalationAcknowledged = "acknowledged" // an agent acknowledged within the SLA
 	EscalationFlagged      = "flagged"      // no queue acknowledged: customer told, ops alerted
+	// EscalationResolved is what a resolve answers: the conversation is the bot's
+	// again. A conversation never holds a resolved escalation.
+	EscalationResolved = "resolved"
 )
 
 // Escalation is a tracked promise that a human will take the conversation.

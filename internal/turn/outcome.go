@@ -31,7 +31,9 @@ type Outcome struct {
 	// AcceptedAt is when the conversation workflow accepted the turn from the bridge.
 	AcceptedAt  time.Time `json:"accepted_at,omitzero"`
 	CompletedAt time.Time `json:"completed_at"`
-	// NLUDuration and CPaaSDuration are the answering providers' own latencies.
+	// NLUDuration and CPaaSDuration are the answering providers' own latencies,
+	// written as nlu_duration and cpaas_duration duration strings; the _ns tags
+	// are the form read from payloads recorded before (duration.go).
 	NLUDuration   time.Duration `json:"nlu_duration_ns,omitempty"`
 	CPaaSDuration time.Duration `json:"cpaas_duration_ns,omitempty"`
 	// Replayed is set on an outcome whose reply was sent by a replay.
@@ -44,6 +46,16 @@ type Outcome struct {
 	// IdempotencyKey is set when the reply is not the bot's reply to turn Seq (an
 	// escalation's final message): a replay sends it again under this key.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// Failover lists the provider attempts that failed before the outcome, in
+	// order: the NLU providers passed over, then the CPaaS providers.
+	Failover []FailedAttempt `json:"failover,omitempty"`
+}
+
+// FailedAttempt is one provider that failed a turn (after its retries).
+type FailedAttempt struct {
+	Step     string `json:"step"` // "nlu" or "cpaas"
+	Provider string `json:"provider"`
+	Error    string `json:"error"`
 }
 
 // Transcript is a conversation as the workflow knows it.

@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -29,5 +30,31 @@ func TestSendKey_BotReplyFormatIsUnchanged_AndOtherKindsAreScopedToTheChain(t *t
 	}
 	if agent.Key() != (SendKey{Kind: SendAgentReply, ConversationID: "conv-1", Epoch: "run-a", Ref: "reply/conv-1/esc-1/req-7"}).Key() {
 		t.Error("the same update id must give the same key")
+	}
+}
+
+func TestValidateAddresses_SMSAndWhatsAppNeedE164_TurnsAlreadyStoredStillValidate(t *testing.T) {
+	tr := Turn{ID: "twilio:SM1", ConversationID: "twilio-x", Vendor: VendorTwilio, Channel: ChannelSMS, From: "notanumber", To: "+15550001000", Text: "hi"}
+	// Validate is what JetStream's consumers and the workflow check: a turn
+	// stored before the door checked addresses must not become poison.
+	if err := tr.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	err := tr.ValidateIngress()
+	var fe FieldError
+	if !errors.As(err, &fe) || fe.Field != "from" {
+		t.Fatalf("ValidateIngress = %v, want a FieldError on from", err)
+	}
+	tr.From, tr.To = "+15551230001", "call me"
+	if err := tr.ValidateIngress(); !errors.As(err, &fe) || fe.Field != "to" {
+		t.Fatalf("ValidateIngress = %v, want a FieldError on to", err)
+	}
+	tr.To = "15550002000" // Vonage writes numbers without the plus
+	if err := tr.ValidateIngress(); err != nil {
+		t.Fatalf("ValidateIngress: %v", err)
+	}
+	tr.Channel, tr.From = ChannelChat, "session-ann"
+	if err := tr.ValidateIngress(); err != nil {
+		t.Fatalf("chat: %v", err)
 	}
 }

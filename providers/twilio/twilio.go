@@ -291,6 +291,9 @@ func (s *Sender) classify(ctx context.Context, op string, status int, err error)
 		if rest.Status != 0 {
 			status = rest.Status
 		}
+		// twilio-go's text repeats the status and prints empty details; the
+		// providers.Error says the status once.
+		err = restError{rest}
 		if status == 0 {
 			return providers.Classify(s.name, providers.ErrUnavailable, 0, err)
 		}
@@ -316,6 +319,20 @@ func (s *Sender) classify(ctx context.Context, op string, status int, err error)
 	// Twilio could not serve this call.
 	return providers.Classify(s.name, providers.ErrUnavailable, status, err)
 }
+
+// restError is a Twilio API error as the transcript shows it: code, message and
+// the page that explains it, once.
+type restError struct{ *client.TwilioRestError }
+
+func (e restError) Error() string {
+	s := fmt.Sprintf("ApiError %d: %s", e.Code, e.Message)
+	if e.MoreInfo != "" {
+		s += " (" + e.MoreInfo + ")"
+	}
+	return s
+}
+
+func (e restError) Unwrap() error { return e.TwilioRestError }
 
 // address maps a channel-neutral address to Twilio's addressing.
 func address(channel, addr string) (string, error) {
