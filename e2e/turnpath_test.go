@@ -71,17 +71,17 @@ func TestSignedTwilioWebhook_ReplyLeavesOnce_DuplicateAndForgeryChangeNothing(t 
 func TestSignedVonageWhatsAppWebhook_ReplyLeavesThroughVonage(t *testing.T) {
 	s := startStack(t, "")
 	customer := "+447700900001"
-	code, _, _ := s.send(t, testmsg.Message{Vendor: "vonage", Channel: "whatsapp", From: customer, To: "+447700900000", Text: "talk to a human"})
+	code, _, _ := s.send(t, testmsg.Message{Vendor: "vonage", Channel: "whatsapp", From: customer, To: vonageBusiness, Text: "talk to a human"})
 	require.Equal(t, http.StatusOK, code)
 	sent := s.waitOutbox(t, customer, 1)
 	require.Equal(t, "vonage", sent[0].Vendor)
 	require.Equal(t, "whatsapp", sent[0].Channel)
-	require.Equal(t, "+447700900000", sent[0].From)
+	require.Equal(t, vonageBusiness, sent[0].From)
 
 	// A body altered after signing fails the payload hash.
-	req, _, err := s.signer.Request(context.Background(), s.API, testmsg.Message{Vendor: "vonage", From: customer, To: "+447700900000", Text: "hi"})
+	req, _, err := s.signer.Request(context.Background(), s.API, testmsg.Message{Vendor: "vonage", From: customer, To: vonageBusiness, Text: "hi"})
 	require.NoError(t, err)
-	tampered := testmsg.Message{Vendor: "vonage", From: customer, To: "+447700900000", Text: "hi there"}
+	tampered := testmsg.Message{Vendor: "vonage", From: customer, To: vonageBusiness, Text: "hi there"}
 	req2, _, err := s.signer.Request(context.Background(), s.API, tampered)
 	require.NoError(t, err)
 	req2.Header.Set("Authorization", req.Header.Get("Authorization"))
