@@ -133,7 +133,7 @@ func (a *Activities) Send(ctx context.Context, in workflows.SendInput) (workflow
 				// unknown all the same.
 				a.logger().Warn("send ledger: unknown delivery not recorded; the claim lapses into unknown", "key", key, "error", merr)
 			}
-			return workflows.SendOutput{}, temporal.NewApplicationError(err.Error(), workflows.ErrTypeDeliveryUnknown, err)
+			return workflows.SendOutput{}, temporal.NewApplicationError(err.Error(), workflows.ErrTypeDeliveryUnknown)
 		}
 		if rerr := a.Ledger.Release(bg, claim); rerr != nil {
 			a.logger().Warn("send ledger claim not released; the next attempt waits for it to lapse", "key", key, "error", rerr)
