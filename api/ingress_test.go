@@ -24,8 +24,8 @@ import (
 
 	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/deploy"
-	"github.com/switchboard-cc/switchboard/internal/devnats"
 	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/streams/streamstest"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/providers/vonage"
@@ -44,17 +44,7 @@ func (f fixedPolicy) LastError() error         { return nil }
 // ingressNATS is an embedded NATS server with Switchboard's streams and buckets.
 func ingressNATS(t *testing.T, sc streams.Config) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	s, err := devnats.Start(devnats.Config{Port: devnats.RandomPort})
-	require.NoError(t, err)
-	t.Cleanup(s.Stop)
-	nc, err := nats.Connect(s.ClientURL())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	sc.MemoryStorage = true
-	require.NoError(t, streams.Ensure(t.Context(), js, sc))
-	return nc, js
+	return streamstest.Connect(t, streamstest.Start(t, sc))
 }
 
 // ingressAPI serves the API on nc and js with the dev routing policy; change

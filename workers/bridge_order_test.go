@@ -17,33 +17,19 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/switchboard-cc/switchboard/internal/devnats"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/streams/streamstest"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
 // natsURL starts an embedded NATS server with the streams and returns its URL.
-func natsURL(t *testing.T) string {
-	t.Helper()
-	ns, err := devnats.Start(devnats.Config{Port: devnats.RandomPort})
-	require.NoError(t, err)
-	t.Cleanup(ns.Stop)
-	_, js := connectJS(t, ns.ClientURL())
-	require.NoError(t, streams.Ensure(context.Background(), js, streams.Config{MemoryStorage: true}))
-	return ns.ClientURL()
-}
+func natsURL(t *testing.T) string { return streamstest.Start(t, streams.Config{}) }
 
 // connectJS opens a connection of its own, as a separate process would.
 func connectJS(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	return nc, js
+	return streamstest.Connect(t, url)
 }
 
 // workflowModel stands for the conversation workflows: it records, per

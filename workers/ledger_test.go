@@ -5,27 +5,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-cc/switchboard/internal/devnats"
 	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/streams/streamstest"
 	"github.com/switchboard-cc/switchboard/providers/messaging"
 )
 
 // newJetStream starts an embedded NATS server with Switchboard's streams and buckets.
 func newJetStream(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	ns, err := devnats.Start(devnats.Config{Port: devnats.RandomPort})
-	require.NoError(t, err)
-	t.Cleanup(ns.Stop)
-	nc, err := nats.Connect(ns.ClientURL())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	require.NoError(t, streams.Ensure(context.Background(), js, streams.Config{MemoryStorage: true}))
+	_, js := streamstest.Connect(t, streamstest.Start(t, streams.Config{}))
 	return js
 }
 

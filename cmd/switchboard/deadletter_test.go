@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-cc/switchboard/api"
-	"github.com/switchboard-cc/switchboard/internal/devnats"
 	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/streams/streamstest"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 )
 
@@ -22,16 +22,8 @@ import (
 // workflow's validator rejected and one malformed turn in the dead-letter stream.
 func deadLetterAPI(t *testing.T) (url string, js jetstream.JetStream, tr turn.Turn) {
 	t.Helper()
-	ns, err := devnats.Start(devnats.Config{Port: devnats.RandomPort})
-	require.NoError(t, err)
-	t.Cleanup(ns.Stop)
-	nc, err := nats.Connect(ns.ClientURL())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err = jetstream.New(nc)
-	require.NoError(t, err)
+	nc, js := streamstest.Connect(t, streamstest.Start(t, streams.Config{}))
 	ctx := context.Background()
-	require.NoError(t, streams.Ensure(ctx, js, streams.Config{MemoryStorage: true}))
 
 	tr = turn.Turn{ID: "api:dl-1", Vendor: turn.VendorAPI, Channel: "sms", ConversationID: "api:dl-conv",
 		From: "+15550000001", To: "+15550001000", Text: "hello", ReceivedAt: time.Now()}
