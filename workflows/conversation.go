@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -183,6 +184,10 @@ type conversation struct {
 	// was bounded in bytes (bounds.go).
 	bounded      bool
 	pendingBytes int // the encoded size of Pending, while bounded
+	// coalesced is false when replaying histories recorded before search
+	// attributes and the memo were written only when they changed (visibility.go).
+	coalesced bool
+	vis       visibility
 }
 
 func (c *conversation) validate(ctx workflow.Context, t turn.Turn) error {
@@ -248,6 +253,7 @@ func (c *conversation) run(ctx workflow.Context) error {
 	c.stuckAware = workflow.GetVersion(ctx, versionStuckStatus, workflow.DefaultVersion, 1) >= 1
 	c.bounded = workflow.GetVersion(ctx, versionBoundedState, workflow.DefaultVersion, 1) >= 1
 	c.deliveryAware = workflow.GetVersion(ctx, versionDeliveryUnknown, workflow.DefaultVersion, 1) >= 1
+	c.coalesced = workflow.GetVersion(ctx, versionCoalescedVisibility, workflow.DefaultVersion, 1) >= 1
 	c.status = StatusActive
 	status, queue := SAStatus.ValueSet(StatusActive), SAQueue.ValueUnset()
 	if c.Escalation != nil && workflow.GetVersion(ctx, versionStatusOnStart, workflow.DefaultVersion, 1) >= 1 {
@@ -255,12 +261,20 @@ func (c *conversation) run(ctx workflow.Context) error {
 		c.status, c.queue = c.statusFor(StatusWaitingHuman), c.Escalation.Queue
 		status, queue = SAStatus.ValueSet(c.status), SAQueue.ValueSet(c.queue)
 	}
-	updates := []temporal.SearchAttributeUpdate{SAChannel.ValueSet(c.Conversation.Channel), SACustomer.ValueSet(c.Conversation.Customer), status}
-	if c.queue != "" {
-		updates = append(updates, queue)
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
-		return err
+	if c.coalesced {
+		// The bridge started the workflow with them, and continue-as-new carries
+		// them: only what differs is written.
+		attrs := statusAttrs(c.status, c.queue)
+		attrs[SAChannel], attrs[SACustomer] = c.Conversation.Channel, c.Conversation.Customer
+		c.show(ctx, attrs, nil)
+	} else {
+		updates := []temporal.SearchAttributeUpdate{SAChannel.ValueSet(c.Conversation.Channel), SACustomer.ValueSet(c.Conversation.Customer), status}
+		if c.queue != "" {
+			updates = append(updates, queue)
+		}
+		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+			return err
+		}
 	}
 	if c.Escalation != nil {
 		// Carried over by continue-as-new: keep tracking its SLA.
@@ -315,6 +329,9 @@ func (c *conversation) continueAsNew(ctx workflow.Context) error {
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err
 	}
+	if c.coalesced {
+		c.flush(ctx) // the next run starts with what this one showed
+	}
 	return workflow.NewContinueAsNewError(ctx, ConversationWorkflow, c.State)
 }
 
@@ -327,6 +344,10 @@ func (c *conversation) close(ctx workflow.Context) error {
 		return workflow.NewContinueAsNewError(ctx, ConversationWorkflow, c.State)
 	}
 	c.status = StatusClosed
+	if c.coalesced {
+		c.show(ctx, map[temporal.SearchAttributeKey]any{SAStatus: StatusClosed}, nil)
+		return nil
+	}
 	return workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(StatusClosed))
 }
 
@@ -548,6 +569,10 @@ func claimWait(ctx workflow.Context, err error) time.Duration {
 func (c *conversation) setStatus(ctx workflow.Context, status, queue string) {
 	status = c.statusFor(status)
 	c.status, c.queue = status, queue
+	if c.coalesced {
+		c.show(ctx, statusAttrs(status, queue), nil)
+		return
+	}
 	q := SAQueue.ValueUnset()
 	if queue != "" {
 		q = SAQueue.ValueSet(queue)
@@ -555,6 +580,15 @@ func (c *conversation) setStatus(ctx workflow.Context, status, queue string) {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(status), q); err != nil {
 		workflow.GetLogger(ctx).Error("search attribute update failed", "error", err)
 	}
+}
+
+// statusAttrs are the search attribute values of a status and queue ("": none).
+func statusAttrs(status, queue string) map[temporal.SearchAttributeKey]any {
+	attrs := map[temporal.SearchAttributeKey]any{SAStatus: status, SAQueue: nil}
+	if queue != "" {
+		attrs[SAQueue] = queue
+	}
+	return attrs
 }
 
 // record keeps the outcome in the transcript, updates the search attributes and
@@ -568,6 +602,30 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 	if c.bounded {
 		c.Transcript = trimOutcomes(c.Transcript, maxTranscriptBytes)
 	}
+	if c.coalesced {
+		attrs := map[temporal.SearchAttributeKey]any{SATurns: int64(out.Seq), SALastTurnAt: out.ReceivedAt, SANLUProvider: out.NLUProvider}
+		if out.CPaaSProvider != "" {
+			attrs[SACPaaSProvider] = out.CPaaSProvider
+		}
+		if want := c.statusFor(c.baseStatus()); want != c.status {
+			c.status = want
+			maps.Copy(attrs, statusAttrs(c.status, c.queue))
+		}
+		c.show(ctx, attrs, c.turnMemo(out))
+	} else {
+		c.recordUncoalesced(ctx, out)
+	}
+	// Events are at-least-once and best effort: a failure to publish must not hold
+	// the conversation, whose transcript already holds the outcome.
+	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 3}))
+	if err := workflow.ExecuteLocalActivity(pctx, ActivityPublish, PublishInput{Outcome: out, Vendor: c.Conversation.Vendor, Channel: c.Conversation.Channel}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("turn outcome not published", "turn", out.TurnID, "error", err)
+	}
+}
+
+// recordUncoalesced writes the search attributes and the memo after every turn, as
+// runs recorded before versionCoalescedVisibility did.
+func (c *conversation) recordUncoalesced(ctx workflow.Context, out turn.Outcome) {
 	updates := []temporal.SearchAttributeUpdate{
 		SATurns.ValueSet(int64(out.Seq)),
 		SALastTurnAt.ValueSet(out.ReceivedAt),
@@ -585,30 +643,30 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 		c.refreshStatus(ctx)
 	}
 	if workflow.GetVersion(ctx, versionMemoPerTurn, workflow.DefaultVersion, 1) == 1 {
-		memo := map[string]any{
-			"last_turn":   out.Seq,
-			"last_intent": out.Intent,
-			"last_status": out.Status,
-			"last_reason": out.Reason,
-			"escalation":  "",
-			"stuck":       "",
-		}
-		if c.Escalation != nil {
-			memo["escalation"] = c.escalationText("")
-		}
-		if s := c.stuck(); s != nil {
-			memo["stuck"] = fmt.Sprintf("since %s: %s", s.Since.UTC().Format(time.RFC3339), s.Reasons[0].Detail)
-		}
-		if err := workflow.UpsertMemo(ctx, memo); err != nil {
+		if err := workflow.UpsertMemo(ctx, c.turnMemo(out)); err != nil {
 			workflow.GetLogger(ctx).Error("memo update failed", "error", err)
 		}
 	}
-	// Events are at-least-once and best effort: a failure to publish must not hold
-	// the conversation, whose transcript already holds the outcome.
-	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 3}))
-	if err := workflow.ExecuteLocalActivity(pctx, ActivityPublish, PublishInput{Outcome: out, Vendor: c.Conversation.Vendor, Channel: c.Conversation.Channel}).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Error("turn outcome not published", "turn", out.TurnID, "error", err)
+}
+
+// turnMemo is what an operator wants to see in the UI's list after a turn, without
+// opening the history.
+func (c *conversation) turnMemo(out turn.Outcome) map[string]any {
+	memo := map[string]any{
+		"last_turn":   out.Seq,
+		"last_intent": out.Intent,
+		"last_status": out.Status,
+		"last_reason": out.Reason,
+		"escalation":  "",
+		"stuck":       "",
 	}
+	if c.Escalation != nil {
+		memo["escalation"] = c.escalationText("")
+	}
+	if s := c.stuck(); s != nil {
+		memo["stuck"] = fmt.Sprintf("since %s: %s", s.Since.UTC().Format(time.RFC3339), s.Reasons[0].Detail)
+	}
+	return memo
 }
 
 // attemptSummary is what the Temporal UI shows on a provider attempt's row, so that

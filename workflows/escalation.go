@@ -103,6 +103,10 @@ func (c *conversation) escalationMemo(ctx workflow.Context, ended string) {
 	if workflow.GetVersion(ctx, versionDeskMemo, workflow.DefaultVersion, 1) < 1 {
 		return
 	}
+	if c.coalesced {
+		c.show(ctx, nil, map[string]any{"escalation": c.escalationText(ended)})
+		return
+	}
 	if err := workflow.UpsertMemo(ctx, map[string]any{"escalation": c.escalationText(ended)}); err != nil {
 		workflow.GetLogger(ctx).Error("memo update failed", "error", err)
 	}

@@ -36,4 +36,8 @@ const (
 	// versionDeskMemo (1): the memo's escalation follows the desk (claim, ack,
 	// reply, resolve), the SLA's re-routes and the flag, not only the turns.
 	versionDeskMemo = "desk-memo"
+	// versionCoalescedVisibility (1): search attributes and the memo are written
+	// only when they change, SwitchboardTurns, SwitchboardLastTurnAt and the memo's
+	// last turn at most VisibilityLag late (visibility.go).
+	versionCoalescedVisibility = "coalesced-visibility"
 )
