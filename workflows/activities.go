@@ -32,6 +32,10 @@ const (
 	// customer and the vendor could not be asked; nothing is sent under its key
 	// until the vendor can be asked or an operator decides (SendInput.SendUnknown).
 	ErrTypeDeliveryUnknown = "DeliveryUnknown"
+	// ErrTypeHedgeRefused: a hedge was not started, its provider having as many
+	// hedges in flight as the policy allows (hedge_max_in_flight). It says nothing
+	// about the provider; the attempt it would have run beside goes on.
+	ErrTypeHedgeRefused = "HedgeRefused"
 )
 
 // RouteInput asks which providers may serve a turn of a conversation.
@@ -92,6 +96,9 @@ type NLUCandidate struct {
 	// Local marks the in-process last-resort NLU: its no-match means the remote
 	// providers could not be asked, so the turn escalates.
 	Local bool
+	// HedgeAfter is how long an attempt on this provider may go unanswered before
+	// the next remote candidate is started beside it (hedge.go); 0: never.
+	HedgeAfter time.Duration `json:",omitempty"`
 }
 
 // CPaaSCandidate is one CPaaS provider to try, with the business address that the
@@ -112,6 +119,21 @@ type DetectInput struct {
 	ConversationID string
 	Text           string
 	LanguageCode   string
+	// Seq and Attempt are the turn and the attempt's place among the turn's NLU
+	// attempts (1-based), so that attempts racing each other can tell each other
+	// apart. Zero in attempts recorded before hedging.
+	Seq     int `json:",omitempty"`
+	Attempt int `json:",omitempty"`
+	// HedgeOf, on a hedge, is the Attempt it runs beside. The hedge waits Delay
+	// before it calls, or less if that attempt fails first, and is refused
+	// (ErrTypeHedgeRefused) when its provider has too many hedges in flight.
+	HedgeOf int           `json:",omitempty"`
+	Delay   time.Duration `json:",omitempty"`
+	// SlowAfter is the provider's hedge delay: an attempt cancelled after it had
+	// waited this long for the provider (another answered first) counts as a slow
+	// call against the provider's breaker. 0: a cancelled attempt counts for
+	// nothing.
+	SlowAfter time.Duration `json:",omitempty"`
 }
 
 // DetectOutput is what an NLU provider understood.

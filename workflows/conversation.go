@@ -188,6 +188,14 @@ type conversation struct {
 	// attributes and the memo were written only when they changed (visibility.go).
 	coalesced bool
 	vis       visibility
+	// hedged is false when replaying histories recorded before NLU attempts were
+	// hedged and attempts ran as regular activities when they did not fit in the
+	// workflow task (hedge.go, attempt.go).
+	hedged bool
+	// The current workflow task, by its history length, and when it started
+	// (taskElapsed).
+	taskLength int
+	taskStart  time.Time
 }
 
 func (c *conversation) validate(ctx workflow.Context, t turn.Turn) error {
@@ -254,6 +262,7 @@ func (c *conversation) run(ctx workflow.Context) error {
 	c.bounded = workflow.GetVersion(ctx, versionBoundedState, workflow.DefaultVersion, 1) >= 1
 	c.deliveryAware = workflow.GetVersion(ctx, versionDeliveryUnknown, workflow.DefaultVersion, 1) >= 1
 	c.coalesced = workflow.GetVersion(ctx, versionCoalescedVisibility, workflow.DefaultVersion, 1) >= 1
+	c.hedged = workflow.GetVersion(ctx, versionHedgedNLU, workflow.DefaultVersion, 1) >= 1
 	c.status = StatusActive
 	status, queue := SAStatus.ValueSet(StatusActive), SAQueue.ValueUnset()
 	if c.Escalation != nil && workflow.GetVersion(ctx, versionStatusOnStart, workflow.DefaultVersion, 1) >= 1 {
@@ -287,9 +296,13 @@ func (c *conversation) run(ctx workflow.Context) error {
 		c.refreshStatus(ctx)
 	}
 	for {
+		blocked := len(c.Pending) == 0
 		got, err := workflow.AwaitWithTimeout(ctx, c.Options.IdleTimeout, func() bool { return len(c.Pending) > 0 })
 		if err != nil {
 			return err
+		}
+		if blocked {
+			c.taskStart = workflow.Now(ctx) // woken by a new workflow task
 		}
 		if !got {
 			if c.Escalation != nil && c.Escalation.State != turn.EscalationFlagged {
@@ -409,23 +422,10 @@ func (c *conversation) process(ctx workflow.Context, p PendingTurn) turn.Outcome
 // escalate, if it must.
 func (c *conversation) understand(ctx workflow.Context, route Route, t turn.Turn, out *turn.Outcome) (escalation string) {
 	var answered *NLUCandidate
-	for i, cand := range route.NLU {
-		var d DetectOutput
-		opts := localOptions(cand.Attempt)
-		opts.Summary = attemptSummary("Detect", cand.Provider, i+1)
-		actx := workflow.WithLocalActivityOptions(ctx, opts)
-		err := workflow.ExecuteLocalActivity(actx, ActivityDetect, DetectInput{Provider: cand.Provider, ConversationID: c.Conversation.ID, Text: t.Text, LanguageCode: route.LanguageCode}).Get(ctx, &d)
-		if err == nil {
-			out.Intent, out.Reply, out.NLUProvider, out.NLUDuration = d.Intent, d.Reply, cand.Provider, d.Elapsed
-			answered = &route.NLU[i]
-			break
-		}
-		workflow.GetLogger(ctx).Warn("NLU attempt failed", "provider", cand.Provider, "error", err)
-		out.Failover = append(out.Failover, turn.FailedAttempt{Step: "nlu", Provider: cand.Provider, Error: errorText(err)})
-		if isRejected(err) {
-			// The query itself is refused; its twins would refuse it too.
-			break
-		}
+	if c.hedged {
+		answered = c.askHedged(ctx, route, t, out)
+	} else {
+		answered = c.askInOrder(ctx, route, t, out)
 	}
 	switch {
 	case answered == nil:
@@ -450,6 +450,30 @@ func (c *conversation) understand(ctx workflow.Context, route Route, t turn.Turn
 		}
 	}
 	return ""
+}
+
+// askInOrder asks the NLU candidates one after the other, each as one local
+// activity, as runs recorded before versionHedgedNLU did; it returns the one that
+// answered, if any.
+func (c *conversation) askInOrder(ctx workflow.Context, route Route, t turn.Turn, out *turn.Outcome) *NLUCandidate {
+	for i, cand := range route.NLU {
+		var d DetectOutput
+		opts := localOptions(cand.Attempt)
+		opts.Summary = attemptSummary("Detect", cand.Provider, i+1)
+		actx := workflow.WithLocalActivityOptions(ctx, opts)
+		err := workflow.ExecuteLocalActivity(actx, ActivityDetect, DetectInput{Provider: cand.Provider, ConversationID: c.Conversation.ID, Text: t.Text, LanguageCode: route.LanguageCode}).Get(ctx, &d)
+		if err == nil {
+			out.Intent, out.Reply, out.NLUProvider, out.NLUDuration = d.Intent, d.Reply, cand.Provider, d.Elapsed
+			return &route.NLU[i]
+		}
+		workflow.GetLogger(ctx).Warn("NLU attempt failed", "provider", cand.Provider, "error", err)
+		out.Failover = append(out.Failover, turn.FailedAttempt{Step: "nlu", Provider: cand.Provider, Error: errorText(err)})
+		if isRejected(err) {
+			// The query itself is refused; its twins would refuse it too.
+			break
+		}
+	}
+	return nil
 }
 
 // route asks for the providers to try, filtered by their health.
@@ -506,11 +530,16 @@ func (c *conversation) send(ctx workflow.Context, route Route, body, key string,
 	for i, attempt := 0, 1; i < len(route.CPaaS); i, attempt = i+1, attempt+1 {
 		cand := route.CPaaS[i]
 		var r SendOutput
-		opts := localOptions(cand.Attempt)
-		opts.Summary = attemptSummary("Send", cand.Provider, attempt)
-		actx := workflow.WithLocalActivityOptions(ctx, opts)
 		msg := messaging.Message{Channel: cand.Channel, From: cand.From, To: c.Conversation.Customer, Body: body, IdempotencyKey: key}
-		err = workflow.ExecuteLocalActivity(actx, ActivitySend, SendInput{Provider: cand.Provider, Message: msg, Forced: cand.Forced, SendUnknown: c.sendUnknown}).Get(ctx, &r)
+		in := SendInput{Provider: cand.Provider, Message: msg, Forced: cand.Forced, SendUnknown: c.sendUnknown}
+		summary := attemptSummary("Send", cand.Provider, attempt)
+		if c.hedged {
+			err = c.start(ctx, attemptCall{activity: ActivitySend, summary: summary, attempt: cand.Attempt, nonRetryable: sendNonRetryable, input: in}).Get(ctx, &r)
+		} else {
+			opts := localOptions(cand.Attempt)
+			opts.Summary = summary
+			err = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), ActivitySend, in).Get(ctx, &r)
+		}
 		if err == nil {
 			return cand.Provider, r, nil
 		}
@@ -677,28 +706,6 @@ func (c *conversation) turnMemo(out turn.Outcome) map[string]any {
 // activity's marker: histories recorded without it replay unchanged.
 func attemptSummary(step, provider string, attempt int) string {
 	return fmt.Sprintf("%s · %s · attempt %d", step, provider, attempt)
-}
-
-func localOptions(a Attempt) workflow.LocalActivityOptions {
-	if a.Timeout <= 0 {
-		a.Timeout = 5 * time.Second
-	}
-	if a.MaxAttempts <= 0 {
-		a.MaxAttempts = 1
-	}
-	return workflow.LocalActivityOptions{
-		StartToCloseTimeout: a.Timeout,
-		// Enough for every attempt at full timeout plus backoff, and no more: the
-		// retry policy, not this deadline, is what ends a failing provider.
-		ScheduleToCloseTimeout: time.Duration(a.MaxAttempts)*(a.Timeout+time.Second) + time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        100 * time.Millisecond,
-			BackoffCoefficient:     2,
-			MaximumInterval:        time.Second,
-			MaximumAttempts:        a.MaxAttempts,
-			NonRetryableErrorTypes: []string{ErrTypeRejected, ErrTypeUnknown},
-		},
-	}
 }
 
 // isRejected reports a provider's refusal of the request itself: the next provider

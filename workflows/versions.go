@@ -40,4 +40,8 @@ const (
 	// only when they change, SwitchboardTurns, SwitchboardLastTurnAt and the memo's
 	// last turn at most VisibilityLag late (visibility.go).
 	versionCoalescedVisibility = "coalesced-visibility"
+	// versionHedgedNLU (1): NLU attempts are hedged and a timed-out one is not
+	// retried (hedge.go); a provider attempt runs as a regular activity for the
+	// tries that do not fit in the workflow task (attempt.go).
+	versionHedgedNLU = "hedged-nlu"
 )

@@ -348,11 +348,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			ledger.Grace = cfg.SendClaimGrace
 		}
 		acts := &workers.Activities{
-			Router:    workers.PolicyRouter{Policy: policy.Current, Available: reg.Available, Has: set.Has, OperatorOpen: operatorOpen(reg)},
+			Router:    workers.PolicyRouter{Policy: policy.Current, Available: reg.Available, Has: set.Has, OperatorOpen: operatorOpen(reg), Latency: reg.Latency},
 			Providers: set,
 			Guard:     &workers.Guard{Health: reg, Policy: policy.Current, Metrics: m},
 			Ledger:    ledger, Events: js, Metrics: m, Logger: log.With("component", "activities"),
 			Canary: canaryActivity,
+		}
+		acts.Hedges.Max = func(provider string) int {
+			if pr := policy.Current().Provider(provider); pr != nil {
+				return pr.HedgeMaxInFlight
+			}
+			return 0
 		}
 		m.Register(metrics.NewGaugeFunc("switchboard_bridge_lag", "Turns in JetStream not yet handed to Temporal (pending) or handed but not acked (ack_pending).", []string{"kind"},
 			func(emit func(float64, ...string)) {

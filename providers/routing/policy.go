@@ -83,7 +83,36 @@ var builtinDefaults = Settings{
 		OpenFor:             30 * time.Second,
 		HalfOpenProbes:      3,
 	},
-	ProbeInterval: 10 * time.Second,
+	ProbeInterval:    10 * time.Second,
+	HedgeAfter:       HedgeAuto,
+	HedgeMaxInFlight: DefaultHedgeMaxInFlight,
+}
+
+// Hedging of NLU attempts (see workflows/hedge.go): an attempt on a provider that
+// has not answered within its hedge_after gets the next remote candidate started
+// beside it, and the first answer wins.
+const (
+	// HedgeAuto is the HedgeAfter of a provider whose policy writes no
+	// hedge_after: the delay is derived from the provider's observed latency, the
+	// larger of HedgeP95Factor × the p95 of its successful calls and HedgeFloor,
+	// so that a healthy provider is almost never hedged.
+	HedgeAuto      time.Duration = -1
+	HedgeP95Factor               = 2
+	HedgeFloor                   = 100 * time.Millisecond
+	// DefaultHedgeMaxInFlight bounds the hedges in flight to one provider, per
+	// worker process: past it a hedge is refused and the slow attempt goes on
+	// alone, so a slow primary cannot double the load on the next provider
+	// without limit.
+	DefaultHedgeMaxInFlight = 20
+)
+
+// HedgeDelay is the hedge delay of a provider configured with hedge_after (or
+// HedgeAuto), whose successful calls have the p95 latency p95 (0: unknown).
+func HedgeDelay(configured, p95 time.Duration) time.Duration {
+	if configured != HedgeAuto {
+		return configured
+	}
+	return max(HedgeP95Factor*p95, HedgeFloor)
 }
 
 // BuiltinSlowCall is the slow-call threshold of a provider whose policy writes no
@@ -149,6 +178,11 @@ type Settings struct {
 	Breaker Breaker
 	// ProbeInterval is how often an open or half-open provider is probed.
 	ProbeInterval time.Duration
+	// HedgeAfter is how long an NLU attempt may go unanswered before the next
+	// remote candidate starts beside it: HedgeAuto when not written, 0 for never.
+	HedgeAfter time.Duration
+	// HedgeMaxInFlight bounds the hedges in flight to the provider, per worker.
+	HedgeMaxInFlight int
 }
 
 // MaxAttempts is the number of attempts on one provider for one turn: Retries+1.
@@ -647,6 +681,8 @@ type rawSettings struct {
 	Retries        *int           `yaml:"retries"`
 	Breaker        rawBreaker     `yaml:"breaker"`
 	ProbeInterval  *time.Duration `yaml:"probe_interval"`
+	HedgeAfter     *time.Duration `yaml:"hedge_after"`
+	HedgeMax       *int           `yaml:"hedge_max_in_flight"`
 }
 
 type rawBreaker struct {
@@ -853,6 +889,8 @@ func overlay(base Settings, r rawSettings, prefix, basePrefix string, src *sourc
 	setDur(&s.AttemptTimeout, r.AttemptTimeout, "attempt_timeout")
 	setInt(&s.Retries, r.Retries, "retries")
 	setDur(&s.ProbeInterval, r.ProbeInterval, "probe_interval")
+	setDur(&s.HedgeAfter, r.HedgeAfter, "hedge_after")
+	setInt(&s.HedgeMaxInFlight, r.HedgeMax, "hedge_max_in_flight")
 	b := r.Breaker
 	setInt(&s.Breaker.ConsecutiveFailures, b.ConsecutiveFailures, "breaker.consecutive_failures")
 	if b.FailureRate != nil {
@@ -885,6 +923,7 @@ const (
 	maxRetries        = 5
 	maxReplyBytes     = 1600 // Twilio's and Vonage's limit for one message body
 	minAckSLA         = 10 * time.Second
+	minHedgeAfter     = 10 * time.Millisecond
 )
 
 // Validate checks a policy and reports every problem found, joined. Parse and Load
@@ -999,6 +1038,15 @@ func (p *Policy) validateSettings(errs *errorList, prefix string, s Settings) {
 	durIn("attempt_timeout", s.AttemptTimeout, minAttemptTimeout, maxAttemptTimeout)
 	intIn("retries", s.Retries, 0, maxRetries)
 	durIn("probe_interval", s.ProbeInterval, time.Second, time.Hour)
+	if h := s.HedgeAfter; h != HedgeAuto && h != 0 && check("hedge_after") {
+		switch {
+		case h < minHedgeAfter:
+			errs.at(prefix+"hedge_after", "%s is out of range: 0 (never hedge), or at least %s; leave it out to derive it from the provider's latency", fmtDur(h), fmtDur(minHedgeAfter))
+		case h >= s.AttemptTimeout:
+			errs.at(prefix+"hedge_after", "%s is not shorter than attempt_timeout (%s): the attempt would time out first; lower it, or write 0 to switch hedging off", fmtDur(h), fmtDur(s.AttemptTimeout))
+		}
+	}
+	intIn("hedge_max_in_flight", s.HedgeMaxInFlight, 1, 10000)
 	b := s.Breaker
 	intIn("breaker.consecutive_failures", b.ConsecutiveFailures, 1, 1000)
 	if check("breaker.failure_rate") && !(b.FailureRate > 0 && b.FailureRate <= 1) {
@@ -1056,6 +1104,13 @@ func (p *Policy) validateProvider(errs *errorList, pr *Provider) {
 	case KindOpenAI:
 		if strings.TrimSpace(pr.Model) == "" {
 			errs.in(path+".model", "is required for openai (e.g. gpt-4o-mini)")
+		}
+	}
+	if pr.Role() == RoleCPaaS {
+		for _, f := range []string{"hedge_after", "hedge_max_in_flight"} {
+			if p.src != nil && p.src.written(path+"."+f) {
+				errs.at(path+"."+f, "applies only to NLU providers: a reply is never hedged, two sends are two messages")
+			}
 		}
 	}
 	if len(pr.Classify) > 0 && (pr.Kind == KindDialogflowCX || pr.Kind == KindLocal) {
@@ -1289,8 +1344,8 @@ func (p *Policy) worstTurn(channel string) time.Duration {
 		if pr == nil {
 			return 0
 		}
-		// The workflow's ScheduleToClose: attempts × (timeout + backoff) + 1s.
-		return time.Duration(pr.MaxAttempts())*(pr.AttemptTimeout+time.Second) + time.Second
+		// The workflow's ScheduleToClose: attempts × (timeout + grace + backoff) + 1s.
+		return time.Duration(pr.MaxAttempts())*(pr.AttemptTimeout+workflows.AttemptGrace+time.Second) + time.Second
 	}
 	var total time.Duration
 	for _, n := range c.NLU {

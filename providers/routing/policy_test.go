@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -266,7 +267,7 @@ func TestAPolicyErrorNamesTheLineAndTheField(t *testing.T) {
 		{
 			name: "stuck_after must outlast the slowest possible turn",
 			old:  "stuck_after: 10m", new: "stuck_after: 40s",
-			want: "policy.yaml:31:14: stuck_after: 40s is not longer than the slowest turn when every provider uses every attempt (sms 1m10s, whatsapp 1m23s)",
+			want: "policy.yaml:31:14: stuck_after: 40s is not longer than the slowest turn when every provider uses every attempt (sms 1m15.5s, whatsapp 1m29.5s",
 		},
 		{
 			name: "an unknown stale reply action",
@@ -302,6 +303,21 @@ func TestAPolicyErrorNamesTheLineAndTheField(t *testing.T) {
 			name: "YAML syntax error names its line",
 			old:  "  retries: 1", new: "  retries: [1",
 			want: "policy.yaml:5:3: ',' or ']' must be specified",
+		},
+		{
+			name: "hedge_after shorter than the floor of sense",
+			old:  "location: global}", new: "location: global, hedge_after: 5ms}",
+			want: "policy.yaml:7:66: providers.cx-global.hedge_after: 5ms is out of range: 0 (never hedge), or at least 10ms",
+		},
+		{
+			name: "hedge_after that the attempt timeout would beat",
+			old:  "location: global}", new: "location: global, hedge_after: 5s}",
+			want: "policy.yaml:7:66: providers.cx-global.hedge_after: 5s is not shorter than attempt_timeout (5s)",
+		},
+		{
+			name: "a reply is never hedged",
+			old:  "twilio:    {kind: twilio}", new: "twilio:    {kind: twilio, hedge_after: 100ms}",
+			want: "policy.yaml:11:42: providers.twilio.hedge_after: applies only to NLU providers: a reply is never hedged",
 		},
 		{
 			name: "a key written twice",
@@ -589,5 +605,33 @@ func TestSlowCall_OffForAProviderWithALongAttemptTimeout_IsAWarningAtItsLine(t *
 		if !strings.HasPrefix(lines[i], want[i]) {
 			t.Errorf("warning %d: %s, want it at %s", i, lines[i], want[i])
 		}
+	}
+}
+
+func TestHedgeAfter_DerivedUnlessWritten_ZeroTurnsItOff(t *testing.T) {
+	src := edit(t, basePolicy(t), "location: global}", "location: global, hedge_after: 0}")
+	src = edit(t, src, "attempt_timeout: 4s}", "attempt_timeout: 4s, hedge_after: 150ms, hedge_max_in_flight: 4}")
+	p := mustParse(t, src)
+	if got := p.Provider("cx-global").HedgeAfter; got != 0 {
+		t.Errorf("cx-global hedge_after %v, want 0 (off)", got)
+	}
+	if got := p.Provider("cx-europe"); got.HedgeAfter != 150*time.Millisecond || got.HedgeMaxInFlight != 4 {
+		t.Errorf("cx-europe hedge_after %v, max in flight %d; want 150ms, 4", got.HedgeAfter, got.HedgeMaxInFlight)
+	}
+	if got := p.Provider("llm"); got.HedgeAfter != HedgeAuto || got.HedgeMaxInFlight != DefaultHedgeMaxInFlight {
+		t.Errorf("llm hedge_after %v, max in flight %d; want derived, %d", got.HedgeAfter, got.HedgeMaxInFlight, DefaultHedgeMaxInFlight)
+	}
+	p95 := map[string]time.Duration{"llm": 400 * time.Millisecond, "cx-europe": time.Second}
+	route := p.Plan(PlanInput{Channel: "sms", Vendor: "twilio", Business: "+15550001000"}).Route(func(name string) time.Duration { return p95[name] })
+	got := map[string]time.Duration{}
+	for _, c := range route.NLU {
+		got[c.Provider] = c.HedgeAfter
+	}
+	want := map[string]time.Duration{"cx-global": 0, "cx-europe": 150 * time.Millisecond, "llm": 800 * time.Millisecond, "local": 0}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("hedge delays %v, want %v (written ones as written, derived 2× p95)", got, want)
+	}
+	if d := HedgeDelay(HedgeAuto, 10*time.Millisecond); d != HedgeFloor {
+		t.Errorf("a fast provider hedges after %v, want the floor %v", d, HedgeFloor)
 	}
 }
