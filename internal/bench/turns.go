@@ -111,6 +111,8 @@ func failureBudget(turns int) int64 { return int64(10 + turns/100) }
 // ThroughputResult is what the closed-loop phase measured.
 type ThroughputResult struct {
 	All, First, Later Summary
+	// Hedging is what hedged NLU attempts cost on this healthy stack.
+	Hedging Hedging
 	customers         []string
 }
 
