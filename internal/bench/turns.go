@@ -112,8 +112,8 @@ func failureBudget(turns int) int64 { return int64(10 + turns/100) }
 type ThroughputResult struct {
 	All, First, Later Summary
 	// Hedging is what hedged NLU attempts cost on this healthy stack.
-	Hedging Hedging
-	customers         []string
+	Hedging   Hedging
+	customers []string
 }
 
 // throughput drives cfg.Turns turns over cfg.Conversations conversations, with
