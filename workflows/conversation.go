@@ -192,6 +192,12 @@ type conversation struct {
 	// hedged and attempts ran as regular activities when they did not fit in the
 	// workflow task (hedge.go, attempt.go).
 	hedged bool
+	// oneIdleTimer is false when replaying histories recorded before one timer
+	// waited out the idle time (awaitTurn); idle is that timer, and lastTurn when
+	// the last turn was processed.
+	oneIdleTimer bool
+	idle         workflow.Future
+	lastTurn     time.Time
 	// The current workflow task, by its history length, and when it started
 	// (taskElapsed).
 	taskLength int
@@ -263,6 +269,8 @@ func (c *conversation) run(ctx workflow.Context) error {
 	c.deliveryAware = workflow.GetVersion(ctx, versionDeliveryUnknown, workflow.DefaultVersion, 1) >= 1
 	c.coalesced = workflow.GetVersion(ctx, versionCoalescedVisibility, workflow.DefaultVersion, 1) >= 1
 	c.hedged = workflow.GetVersion(ctx, versionHedgedNLU, workflow.DefaultVersion, 1) >= 1
+	c.oneIdleTimer = workflow.GetVersion(ctx, versionIdleTimer, workflow.DefaultVersion, 1) >= 1
+	c.lastTurn = workflow.Now(ctx)
 	c.status = StatusActive
 	status, queue := SAStatus.ValueSet(StatusActive), SAQueue.ValueUnset()
 	if c.Escalation != nil && workflow.GetVersion(ctx, versionStatusOnStart, workflow.DefaultVersion, 1) >= 1 {
@@ -297,7 +305,7 @@ func (c *conversation) run(ctx workflow.Context) error {
 	}
 	for {
 		blocked := len(c.Pending) == 0
-		got, err := workflow.AwaitWithTimeout(ctx, c.Options.IdleTimeout, func() bool { return len(c.Pending) > 0 })
+		got, err := c.awaitTurn(ctx)
 		if err != nil {
 			return err
 		}
@@ -325,12 +333,43 @@ func (c *conversation) run(ctx workflow.Context) error {
 			c.record(ctx, c.process(ctx, next))
 		}
 		c.processed++
+		c.lastTurn = workflow.Now(ctx)
 		if len(c.Pending) == 0 && (c.processed >= c.Options.MaxTurnsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
 			return c.continueAsNew(ctx)
 		}
 		if c.processed >= 2*c.Options.MaxTurnsPerRun {
 			// A conversation that never drains its queue must still bound its history.
 			return c.continueAsNew(ctx)
+		}
+	}
+}
+
+// awaitTurn waits for a pending turn, or for IdleTimeout to pass since the last
+// turn was processed, and reports whether a turn is pending. Since versionIdleTimer
+// one timer waits out the idle time across turns, and is started again only when
+// it fires early (a turn came meanwhile): before, each wait started a timer and
+// each turn cancelled it, two commands and a timer task per turn.
+func (c *conversation) awaitTurn(ctx workflow.Context) (bool, error) {
+	if !c.oneIdleTimer {
+		return workflow.AwaitWithTimeout(ctx, c.Options.IdleTimeout, func() bool { return len(c.Pending) > 0 })
+	}
+	for {
+		if c.idle == nil {
+			c.idle = workflow.NewTimer(ctx, c.lastTurn.Add(c.Options.IdleTimeout).Sub(workflow.Now(ctx)))
+		}
+		if err := workflow.Await(ctx, func() bool { return len(c.Pending) > 0 || c.idle.IsReady() }); err != nil {
+			return false, err
+		}
+		if len(c.Pending) > 0 {
+			return true, nil
+		}
+		if err := c.idle.Get(ctx, nil); err != nil {
+			return false, err
+		}
+		c.idle = nil
+		if !workflow.Now(ctx).Before(c.lastTurn.Add(c.Options.IdleTimeout)) {
+			c.lastTurn = workflow.Now(ctx) // a conversation kept open waits another IdleTimeout
+			return false, nil
 		}
 	}
 }

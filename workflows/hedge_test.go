@@ -33,7 +33,7 @@ type hedgeWorld struct {
 	mu        sync.Mutex
 	gates     map[int]chan struct{} // by attempt: closed when it failed, as the worker's gate
 	called    []string              // providers called (past a hedge's delay)
-	cancelled []string // providers whose call was cancelled
+	cancelled []string              // providers whose call was cancelled
 	tries     map[string]int
 }
 

@@ -44,4 +44,7 @@ const (
 	// retried (hedge.go); a provider attempt runs as a regular activity for the
 	// tries that do not fit in the workflow task (attempt.go).
 	versionHedgedNLU = "hedged-nlu"
+	// versionIdleTimer (1): one timer waits out a conversation's idle time across
+	// its turns, instead of one timer per wait (awaitTurn).
+	versionIdleTimer = "one-idle-timer"
 )
