@@ -68,7 +68,7 @@ func (c *conversation) askHedged(ctx workflow.Context, route Route, t turn.Turn,
 		if beside != nil {
 			in.HedgeOf = beside.n
 			in.Delay = max(0, beside.calls.Add(beside.cand.HedgeAfter).Sub(workflow.Now(ctx)))
-			summary += fmt.Sprintf(" · hedge of %d after %s", beside.n, in.Delay)
+			summary += fmt.Sprintf(" · hedge of %d after %s", beside.n, in.Delay.Round(time.Millisecond))
 		}
 		retry := in
 		retry.Delay = 0
