@@ -184,6 +184,8 @@ type conversation struct {
 	// was bounded in bytes (bounds.go).
 	bounded      bool
 	pendingBytes int // the encoded size of Pending, while bounded
+	// version is the run's versionConversation (versions.go).
+	version workflow.Version
 	// coalesced is false when replaying histories recorded before search
 	// attributes and the memo were written only when they changed (visibility.go).
 	coalesced bool
@@ -264,16 +266,17 @@ func (c *conversation) transcript() (turn.Transcript, error) {
 }
 
 func (c *conversation) run(ctx workflow.Context) error {
-	c.stuckAware = workflow.GetVersion(ctx, versionStuckStatus, workflow.DefaultVersion, 1) >= 1
-	c.bounded = workflow.GetVersion(ctx, versionBoundedState, workflow.DefaultVersion, 1) >= 1
-	c.deliveryAware = workflow.GetVersion(ctx, versionDeliveryUnknown, workflow.DefaultVersion, 1) >= 1
-	c.coalesced = workflow.GetVersion(ctx, versionCoalescedVisibility, workflow.DefaultVersion, 1) >= 1
-	c.hedged = workflow.GetVersion(ctx, versionHedgedNLU, workflow.DefaultVersion, 1) >= 1
-	c.oneIdleTimer = workflow.GetVersion(ctx, versionIdleTimer, workflow.DefaultVersion, 1) >= 1
+	c.version = workflow.GetVersion(ctx, versionConversation, workflow.DefaultVersion, conversationVersion)
+	c.stuckAware = c.since(ctx, versionStuckStatus)
+	c.bounded = c.since(ctx, versionBoundedState)
+	c.deliveryAware = c.since(ctx, versionDeliveryUnknown)
+	c.coalesced = c.version >= 1
+	c.hedged = c.version >= 1
+	c.oneIdleTimer = c.version >= 1
 	c.lastTurn = workflow.Now(ctx)
 	c.status = StatusActive
 	status, queue := SAStatus.ValueSet(StatusActive), SAQueue.ValueUnset()
-	if c.Escalation != nil && workflow.GetVersion(ctx, versionStatusOnStart, workflow.DefaultVersion, 1) >= 1 {
+	if c.Escalation != nil && c.since(ctx, versionStatusOnStart) {
 		// Carried over by continue-as-new: the desk lists it by status and queue.
 		c.status, c.queue = c.statusFor(StatusWaitingHuman), c.Escalation.Queue
 		status, queue = SAStatus.ValueSet(c.status), SAQueue.ValueSet(c.queue)
@@ -710,7 +713,7 @@ func (c *conversation) recordUncoalesced(ctx workflow.Context, out turn.Outcome)
 	if c.stuckAware {
 		c.refreshStatus(ctx)
 	}
-	if workflow.GetVersion(ctx, versionMemoPerTurn, workflow.DefaultVersion, 1) == 1 {
+	if c.since(ctx, versionMemoPerTurn) {
 		if err := workflow.UpsertMemo(ctx, c.turnMemo(out)); err != nil {
 			workflow.GetLogger(ctx).Error("memo update failed", "error", err)
 		}
