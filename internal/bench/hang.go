@@ -42,9 +42,12 @@ type HangResult struct {
 	HedgeDelay time.Duration
 	// HangHedging and HealthyHedging are the hedges of the hang and healthy parts.
 	HangHedging, HealthyHedging Hedging
-	// BackOnPrimary is from the recovery to the first turn answered by the primary
-	// again; ProbeInterval is the primary's probe interval.
-	BackOnPrimary, ProbeInterval time.Duration
+	// BackOnPrimary is from the recovery to the receipt of the first turn that the
+	// primary answered again (routing sent it there), and BackReply to that turn's
+	// reply; ProbeInterval is the primary's probe interval.
+	BackOnPrimary, BackReply, ProbeInterval time.Duration
+	// Usage is what the whole phase cost, and how busy other processes were.
+	Usage Usage
 }
 
 type hangTurn struct {
@@ -84,6 +87,7 @@ func hang(ctx context.Context, cfg Config, w *webhooks, tr *tracker, faults *fak
 		turns []hangTurn
 		wg    sync.WaitGroup
 	)
+	m := startMeter()
 	interval := time.Duration(float64(time.Second) / HangRate)
 	n := int(4 * part / interval)
 	start := time.Now()
@@ -123,6 +127,7 @@ func hang(ctx context.Context, cfg Config, w *webhooks, tr *tracker, faults *fak
 	}
 	wg.Wait()
 	end := time.Now()
+	r.Usage = m.stop()
 
 	var healthy, hung, recovered []time.Duration
 	failed := [3]int{}
@@ -173,8 +178,9 @@ func hang(ctx context.Context, cfg Config, w *webhooks, tr *tracker, faults *fak
 	r.HedgeDelay = routing.HedgeDelay(pol.Provider(primary).HedgeAfter, summarize("", nluLat, 0, 0).P95)
 	r.Bound = r.Healthy.P50 + r.HedgeDelay + HangUpstream
 	for _, o := range outs.between(tUp, end) {
-		if o.NLUProvider == primary && (r.BackOnPrimary == 0 || o.CompletedAt.Sub(tUp) < r.BackOnPrimary) {
-			r.BackOnPrimary = max(o.CompletedAt.Sub(tUp), time.Millisecond)
+		if o.NLUProvider == primary && (r.BackOnPrimary == 0 || o.ReceivedAt.Sub(tUp) < r.BackOnPrimary) {
+			r.BackOnPrimary = max(o.ReceivedAt.Sub(tUp), time.Millisecond)
+			r.BackReply = o.CompletedAt.Sub(tUp)
 		}
 	}
 	return r, nil

@@ -142,6 +142,9 @@ func (r *Report) Write(w io.Writer) {
 	}
 	if h := r.Hang; h != nil {
 		fmt.Fprintf(w, "hang: %s\n", h.Mode)
+		if h.Usage.OtherCores >= 0 {
+			fmt.Fprintf(w, "      other processes kept %.2f cores busy meanwhile\n", h.Usage.OtherCores)
+		}
 		fmt.Fprintf(w, "      p50 / p99: healthy %s / %s, %s hung %s / %s, recovered %s / %s\n",
 			ms(h.Healthy.P50), ms(h.Healthy.P99), h.Primary, ms(h.Hang.P50), ms(h.Hang.P99), ms(h.Recovered.P50), ms(h.Recovered.P99))
 		fmt.Fprintf(w, "      %d of %d turns paid more than %s over the healthy p99 (failed turns included)\n",
@@ -151,7 +154,8 @@ func (r *Report) Write(w io.Writer) {
 		fmt.Fprintf(w, "      while it hung: %d of %d turns hedged, %d extra NLU calls; healthy part: %.1f extra NLU calls per 1000 turns\n",
 			h.HangHedging.Hedged, h.HangHedging.Turns, h.HangHedging.Extra, h.HealthyHedging.PerThousand())
 		if h.BackOnPrimary > 0 {
-			fmt.Fprintf(w, "      back on %s %s after it recovered (first turn it answered; probe interval %s)\n", h.Primary, ms(h.BackOnPrimary), h.ProbeInterval)
+			fmt.Fprintf(w, "      back on %s %s after it recovered (the first turn it answered came in then, its reply left at %s; probe interval %s)\n",
+				h.Primary, ms(h.BackOnPrimary), ms(h.BackReply), h.ProbeInterval)
 		} else {
 			fmt.Fprintf(w, "      NOT back on %s by the end of the recovered part\n", h.Primary)
 		}

@@ -74,7 +74,8 @@ keeps working on its own instance's results, and writes are retried every second
 
 A Prober per provider is called every ProbeInterval (the provider's own,
 BreakerSettings.ProbeInterval, or Options.ProbeInterval) while its breaker is open or
-half-open, bounded by ProbeTimeout (5 s, as LiveKit bounds an attempt). A success
+half-open, bounded by ProbeTimeout (5 s, as LiveKit bounds an attempt) and by half
+its interval, so that a probe of a hanging vendor is over before the next is due. A success
 moves an open breaker to half-open and counts as a trial success; HalfOpenSuccesses
 successes (probes or calls) close it. So a provider that recovers is back in rotation
 within one ProbeInterval, without waiting for OpenFor. A failed probe keeps the

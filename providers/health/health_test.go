@@ -671,3 +671,27 @@ func TestRunTwiceIsAnError(t *testing.T) {
 	require.NoError(t, reg.Run(ctx), "Run returns nil once ctx is done")
 	require.ErrorContains(t, reg.Run(ctx), "twice")
 }
+
+func TestAProbeEndsWithinHalfItsInterval_SoAHungOneNeverSkipsTheNext(t *testing.T) {
+	var mu sync.Mutex
+	var bounds []time.Duration
+	hanging := health.ProberFunc(func(ctx context.Context) error {
+		dl, _ := ctx.Deadline()
+		mu.Lock()
+		bounds = append(bounds, time.Until(dl))
+		mu.Unlock()
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	const interval = 200 * time.Millisecond
+	settings := map[string]health.BreakerSettings{"nlu": {ConsecutiveFailures: 1, MinCalls: 1000, OpenFor: time.Hour, ProbeInterval: interval}}
+	reg := start(t, nil, health.Options{Instance: "p", Settings: settings, Probers: map[string]health.Prober{"nlu": hanging}})
+	reg.Record("nlu", time.Millisecond, unavailable)
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(bounds) >= 3 }, settle, 5*time.Millisecond,
+		"every interval brings a probe, the last one's hang notwithstanding")
+	mu.Lock()
+	defer mu.Unlock()
+	for _, b := range bounds {
+		require.LessOrEqual(t, b, interval/2, "probe bounded by %v, over half its interval", b)
+	}
+}

@@ -103,10 +103,14 @@ func (r *registry) tick(ctx context.Context, due []*provider, probes *sync.WaitG
 		if probe {
 			p.probing = true
 		}
-		timeout := r.probeTimeout
+		// A probe ends within half its interval, so that one that hangs is over
+		// before the next is due: a vendor that recovers while its probe hangs is
+		// probed again within one interval, not two.
+		every := r.probeInterval
 		if p.settings.ProbeInterval > 0 {
-			timeout = min(timeout, p.settings.ProbeInterval)
+			every = p.settings.ProbeInterval
 		}
+		timeout := min(r.probeTimeout, every/2)
 		p.mu.Unlock()
 		if probe {
 			probes.Go(func() { r.probe(ctx, p, prober, timeout) })

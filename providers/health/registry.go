@@ -124,8 +124,9 @@ type Options struct {
 	// often open breakers are checked for an elapsed OpenFor, for the providers whose
 	// BreakerSettings.ProbeInterval is zero. Default 5 s.
 	ProbeInterval time.Duration
-	// ProbeTimeout bounds one probe. Default 5 s, or ProbeInterval if shorter; a
-	// provider probed more often than that is bounded by its own interval.
+	// ProbeTimeout bounds one probe. Default 5 s; a probe also ends within half
+	// its provider's probe interval, so that one that hangs is over before the next
+	// is due.
 	ProbeTimeout time.Duration
 	// Probers by provider name. A provider without a prober recovers through trial
 	// calls after OpenFor only.
