@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/switchboard-cc/switchboard/internal/logging"
 )
 
 func main() {
@@ -198,4 +201,12 @@ func setFlag(f *pflag.Flag, v any) error {
 	default:
 		return f.Value.Set(fmt.Sprint(v))
 	}
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(logging.Mask(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
 }

@@ -18,7 +18,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/switchboard-cc/switchboard/internal/app"
-	"github.com/switchboard-cc/switchboard/internal/devtemporal"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 

@@ -79,3 +79,11 @@ func checkOpsTokens(tokens api.Tokens) error {
 	}
 	return nil
 }
+
+// Tokens builds the API's token table from comma-separated ops and agent tokens.
+func Tokens(ops, agent string) api.Tokens {
+	t := api.Tokens{}
+	t.Add(api.RoleAgent, agent)
+	t.Add(api.RoleOps, ops)
+	return t
+}

@@ -18,6 +18,8 @@ import (
 	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/deploy/agent"
 	"github.com/switchboard-cc/switchboard/internal/app"
+	"github.com/switchboard-cc/switchboard/internal/devstack"
+	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/messaging"
@@ -96,7 +98,7 @@ func (a *baselineActivities) Send(ctx context.Context, m messaging.Message) (mes
 type baseline struct {
 	tc     client.Client
 	w      worker.Worker
-	fakes  *app.Fakes
+	fakes  *devstack.Fakes
 	outbox *fake.Outbox
 	close  func()
 }
@@ -113,7 +115,7 @@ func startBaseline(ctx context.Context, temporalAddr string, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	fakes, err := app.StartFakes(pol, demo, app.DevTwilioAuthToken)
+	fakes, err := devstack.StartFakes(pol, demo, testmsg.DevTwilioAuthToken)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,7 @@
 // process that runs it, and compares it with a bare Temporal design. It backs
 // `switchboard bench`.
 //
-// Run starts app.RunDev (NATS with JetStream, Temporal on SQLite, the fake vendors,
+// Run starts devstack.Run (NATS with JetStream, Temporal on SQLite, the fake vendors,
 // the worker and the API, all on random loopback ports) and then runs four phases:
 //
 //  1. throughput: closed loop. --concurrency conversations at a time each send their

@@ -22,6 +22,22 @@ import (
 	"github.com/switchboard-cc/switchboard/providers/vonage"
 )
 
+// Credentials the dev stack (`switchboard dev`) verifies webhooks with, and so the
+// defaults `switchboard send` signs with. They are not secrets: they only open the dev
+// stack and its fake Twilio on loopback. Twilio requires alphanumeric test
+// credentials.
+const (
+	DevTwilioAccountSID      = "ACdev00000000000000000000000000000"
+	DevTwilioAuthToken       = "devtwilioauthtoken0000000000000"
+	DevVonageSignatureSecret = "dev-vonage-signature-secret"
+)
+
+// DevSigner signs as the dev stack expects, for a stack whose webhooks are computed
+// over publicURL.
+func DevSigner(publicURL string) Signer {
+	return Signer{PublicURL: publicURL, TwilioAccountSID: DevTwilioAccountSID, TwilioAuthToken: DevTwilioAuthToken, VonageSecret: DevVonageSignatureSecret}
+}
+
 // Paths of the vendor webhooks.
 const (
 	TwilioPath = "/webhooks/twilio/messaging"
