@@ -28,6 +28,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/internal/conversations"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -290,10 +291,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	if err != nil {
 		return err
 	}
-	conversations := api.TemporalConversations{Client: tc, Namespace: cfg.Namespace}
+	store := conversations.Store{Client: tc, Namespace: cfg.Namespace}
 	stuck := &workers.Stuck{
 		JS: js, Held: held, Temporal: tc, Namespace: cfg.Namespace, StuckAfter: cfg.Bridge.StuckAfter,
-		Deliver: bridge.Deliver, Transcript: conversations.Transcript, Pace: rate.NewLimiter(rate.Limit(cfg.ReplayRate), 1),
+		Deliver: bridge.Deliver, Transcript: store.Transcript, Pace: rate.NewLimiter(rate.Limit(cfg.ReplayRate), 1),
 		Metrics: m, Log: log.With("component", "stuck"),
 	}
 
@@ -335,7 +336,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			}
 		}))
 
-	canaryActivity, canaryRun := canaryParts(policy.Current, nc, js, conversations, m, log)
+	canaryActivity, canaryRun := canaryParts(policy.Current, nc, js, store, m, log)
 	identity := "" // the worker's, checked by /readyz
 	var bridgeFault func() error
 	if runWorker {
@@ -438,7 +439,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		cfg.API.Policy = policy
 		cfg.API.Stuck = stuck
 		cfg.API.Canary = canaryRun
-		srv, err := api.New(cfg.API, nc, js, conversations, log.With("component", "api"))
+		srv, err := api.New(cfg.API, nc, js, store, log.With("component", "api"))
 		if err != nil {
 			return err
 		}

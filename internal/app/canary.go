@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/internal/conversations"
 	"github.com/switchboard-cc/switchboard/internal/canary"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/providers/routing"
@@ -30,10 +30,10 @@ const (
 // canaryParts builds the process's stack canary: the scheduled activity (for
 // workers.Activities.Canary) and the on-demand run (for api.Config.Canary). The
 // canary's turns go through the same guarded provider clients as customer turns.
-func canaryParts(policy func() *routing.Policy, nc *nats.Conn, js jetstream.JetStream, conversations api.TemporalConversations, m *metrics.Metrics, log *slog.Logger) (*workers.CanaryActivity, func(context.Context) (canary.Report, error)) {
+func canaryParts(policy func() *routing.Policy, nc *nats.Conn, js jetstream.JetStream, store conversations.Store, m *metrics.Metrics, log *slog.Logger) (*workers.CanaryActivity, func(context.Context) (canary.Report, error)) {
 	r := canary.New(canary.Config{
 		Policy: policy, NC: nc, JS: js,
-		Transcript: conversations.Transcript,
+		Transcript: store.Transcript,
 	})
 	return &workers.CanaryActivity{Run: r.Run, Metrics: m, Logger: log.With("component", "canary")}, r.Run
 }
