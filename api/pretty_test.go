@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/internal/auth"
 	"github.com/switchboard-cc/switchboard/internal/conversations"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -63,7 +64,7 @@ func get(t *testing.T, url, auth, accept string) (int, string) {
 func listAPI(t *testing.T, store *listStore) *httptest.Server {
 	t.Helper()
 	nc, js := ingressNATS(t, streams.Config{})
-	tokens := api.Tokens{testOpsToken: api.RoleOps, testIngressToken: api.RoleIngress}
+	tokens := auth.Tokens{testOpsToken: auth.RoleOps, testIngressToken: auth.RoleIngress}
 	dev := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `[{"to":"+15551230001","body":"We open at nine."}]`+"\n")

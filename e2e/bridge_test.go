@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/deploy/agent"
 	"github.com/switchboard-cc/switchboard/internal/app"
+	"github.com/switchboard-cc/switchboard/internal/auth"
 	"github.com/switchboard-cc/switchboard/internal/devstack"
 	"github.com/switchboard-cc/switchboard/internal/devstack/devnats"
 	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
@@ -73,8 +74,7 @@ func startServeStack(t *testing.T) *serveStack {
 		VonageSignatureSecret: testmsg.DevVonageSignatureSecret, PolicyFile: policyFile,
 	}
 	fakes.Apply(&s.cfg)
-	s.cfg.API.Tokens = app.Tokens(opsToken, agentToken)
-	s.cfg.API.Tokens[ingressToken] = "ingress" // api.RoleIngress: POST /v1/turns needs a token
+	s.cfg.API.Tokens = auth.FromLists(opsToken, agentToken, ingressToken) // POST /v1/turns needs a token
 	s.cfg.Bridge.MinBackoff, s.cfg.Bridge.MaxBackoff = 200*time.Millisecond, time.Second
 	s.Outbox, s.Faults = fakes.Outbox, fakes.Faults
 	s.API, s.PublicURL, s.stop = s.startInstance(t, "w1")

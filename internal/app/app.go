@@ -192,8 +192,8 @@ func (c *Config) Validate() error {
 		c.API.VonageSignatureSecret = c.VonageSignatureSecret
 		c.API.Dev = c.Dev
 		parts = append(parts, &c.API)
-	} else if err := checkOpsTokens(c.API.Tokens); err != nil {
-		return err
+	} else if err := c.API.Tokens.Validate(); err != nil {
+		return fmt.Errorf("worker /metrics: %w", err)
 	}
 	for _, v := range parts {
 		if err := v.Validate(); err != nil {

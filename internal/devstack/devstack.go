@@ -11,10 +11,10 @@ import (
 
 	"go.temporal.io/sdk/worker"
 
-	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/deploy/agent"
 	"github.com/switchboard-cc/switchboard/internal/app"
+	"github.com/switchboard-cc/switchboard/internal/auth"
 	"github.com/switchboard-cc/switchboard/internal/devstack/devnats"
 	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
@@ -188,8 +188,7 @@ func Run(ctx context.Context, dc Config, log *slog.Logger, onReady func(Ready)) 
 		TemporalCompression:   "none", // loopback: compression costs CPU and saves nothing
 	}
 	fakes.Apply(&cfg)
-	cfg.API.Tokens = app.Tokens(dc.OpsToken, dc.AgentToken)
-	cfg.API.Tokens.Add(api.RoleIngress, dc.IngressToken)
+	cfg.API.Tokens = auth.FromLists(dc.OpsToken, dc.AgentToken, dc.IngressToken)
 	cfg.Streams.MemoryStorage = dc.InMemory
 	return app.Run(ctx, cfg, log, func(r app.Ready) {
 		if onReady != nil {
