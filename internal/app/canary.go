@@ -13,8 +13,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/switchboard-cc/switchboard/internal/conversations"
 	"github.com/switchboard-cc/switchboard/internal/canary"
+	"github.com/switchboard-cc/switchboard/internal/conversations"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/workers"
