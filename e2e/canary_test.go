@@ -17,7 +17,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/switchboard-cc/switchboard/internal/app"
 	"github.com/switchboard-cc/switchboard/internal/canary"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -91,12 +90,12 @@ func TestCanary_StackHealthRunsATurnThroughEveryHop_FeedsBreakers_AndIsScheduled
 	tc, err := client.Dial(client.Options{HostPort: s.Temporal})
 	require.NoError(t, err)
 	defer tc.Close()
-	sched := tc.ScheduleClient().GetHandle(ctx, app.CanaryScheduleID)
+	sched := tc.ScheduleClient().GetHandle(ctx, canary.ScheduleID)
 	var desc *client.ScheduleDescription
 	require.Eventually(t, func() bool {
 		desc, err = sched.Describe(ctx)
 		return err == nil
-	}, 20*time.Second, 100*time.Millisecond, "schedule %s not created: %v", app.CanaryScheduleID, err)
+	}, 20*time.Second, 100*time.Millisecond, "schedule %s not created: %v", canary.ScheduleID, err)
 	require.Len(t, desc.Schedule.Spec.Intervals, 1)
 	require.Equal(t, time.Minute, desc.Schedule.Spec.Intervals[0].Every)
 	require.Equal(t, enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, desc.Schedule.Policy.Overlap)
@@ -109,7 +108,7 @@ func TestCanary_StackHealthRunsATurnThroughEveryHop_FeedsBreakers_AndIsScheduled
 	// Ensuring it again (every worker does at start) changes nothing; a schedule
 	// changed by hand is brought back to the wanted spec, and an operator's pause is
 	// kept.
-	require.NoError(t, app.EnsureCanarySchedule(ctx, tc, "switchboard-conversations"))
+	require.NoError(t, canary.EnsureSchedule(ctx, tc, "switchboard-conversations"))
 	again, err := sched.Describe(ctx)
 	require.NoError(t, err)
 	require.Equal(t, desc.Info.LastUpdateAt, again.Info.LastUpdateAt, "an up-to-date schedule is not rewritten")
@@ -118,7 +117,7 @@ func TestCanary_StackHealthRunsATurnThroughEveryHop_FeedsBreakers_AndIsScheduled
 		in.Description.Schedule.State.Paused = true
 		return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
 	}}))
-	require.NoError(t, app.EnsureCanarySchedule(ctx, tc, "switchboard-conversations"))
+	require.NoError(t, canary.EnsureSchedule(ctx, tc, "switchboard-conversations"))
 	again, err = sched.Describe(ctx)
 	require.NoError(t, err)
 	require.Equal(t, time.Minute, again.Schedule.Spec.Intervals[0].Every)
@@ -259,7 +258,7 @@ func TestCanary_ItsWorkflowsCarrySwitchboardCanary_SoTheUICanHideThem(t *testing
 	tc, err := client.Dial(client.Options{HostPort: s.Temporal})
 	require.NoError(t, err)
 	defer tc.Close()
-	sched := tc.ScheduleClient().GetHandle(ctx, app.CanaryScheduleID)
+	sched := tc.ScheduleClient().GetHandle(ctx, canary.ScheduleID)
 	require.Eventually(t, func() bool { _, err = sched.Describe(ctx); return err == nil }, 20*time.Second, 100*time.Millisecond, "no schedule: %v", err)
 	desc, err := sched.Describe(ctx)
 	require.NoError(t, err)

@@ -1,7 +1,8 @@
 // Package canary runs the stack canary: one synthetic customer turn sent through the
 // real stack (JetStream, the bridge, the conversation workflow, the NLU and CPaaS
 // providers), reported hop by hop. GET /v1/health/stack runs it on demand; the
-// Temporal Schedule "switchboard-canary" runs it every minute (workers.CanaryActivity).
+// Temporal Schedule "switchboard-canary" (schedule.go, kept by every worker) runs it
+// every minute (workers.CanaryActivity).
 //
 // The canary turn is an ordinary turn marked Canary: it is routed by the same policy
 // and served through the same breaker-guarded provider attempts as customer turns, so
