@@ -1,5 +1,10 @@
 // Command switchboard keeps contact-center conversations running when the vendors
 // under them fail. See the README for the architecture and the operations.
+//
+// It holds the commands and their flags only; internal/app wires the service. Built
+// with -tags slim (the production image) it leaves out dev and bench (dev.go,
+// bench.go), and with them internal/devstack and the Temporal server and UI that
+// only they import (slim.go answers for them).
 package main
 
 import (

@@ -28,4 +28,8 @@
 // dev` does: SQLite in WAL mode, JetStream file storage), because that is the
 // deployed shape: conversation state lives in a database, not in the worker's heap.
 // Config.InMemory measures the in-memory stack of the tests instead.
+//
+// It runs on internal/devstack, so it carries the Temporal server: only
+// cmd/switchboard's bench command imports it (left out of the slim build), and no
+// package of the production roles may.
 package bench

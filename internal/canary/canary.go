@@ -9,6 +9,9 @@
 // its failures count in the providers' circuit breakers exactly as a customer's
 // would. Its conversation never escalates to a human and is never reported stuck; the
 // canary reports what went wrong instead.
+//
+// It reads conversations through the function it is given (app hands it
+// conversations.Store.Transcript); it must not import api, app or workers.
 package canary
 
 import (

@@ -4,6 +4,9 @@
 // API serves them, and the stuck-conversation finder and the stack canary read
 // transcripts through it (app hands them Store.Transcript).
 //
+// Setup (setup.go) prepares the namespace the store lives in: it registers the search
+// attributes the workflows keep and the listings query (`switchboard setup`).
+//
 // A conversation Temporal does not know is turn.ErrNoConversation, the one
 // not-found error of the project; a desk action the workflow refused wraps
 // ErrRejected.

@@ -1,7 +1,12 @@
 // Package testmsg builds customer messages as the vendors would post them: a Twilio
 // incoming-message webhook with a valid X-Twilio-Signature, or a Vonage Messages API
 // inbound webhook with its signed JWT. `switchboard send`, the end-to-end tests and
-// the benchmark all use it, so nobody computes signatures by hand.
+// the benchmark all use it, so nobody computes signatures by hand. It holds the dev
+// stack's webhook credentials (DevSigner) too, so that `switchboard send` signs for
+// `switchboard dev` without importing the dev stack.
+//
+// It imports the vendor packages' signing only; it must not import api, app or
+// internal/devstack.
 package testmsg
 
 import (
