@@ -167,6 +167,9 @@ func strictJSON(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
+			if typeErr.Field == "" {
+				return fmt.Errorf("malformed JSON: the body must be an object, not %s", typeErr.Value)
+			}
 			return fmt.Errorf("%s must be a %s", typeErr.Field, typeErr.Type)
 		}
 		return fmt.Errorf("malformed JSON: %v", err)

@@ -36,6 +36,13 @@ const (
 // workflow history never carries more than this per turn.
 const MaxTextBytes = 4096
 
+// MaxIDBytes bounds a turn id: a conversation workflow refuses a longer one.
+const MaxIDBytes = 256
+
+// MaxAddressBytes bounds a turn's from and to at ingress. E.164 numbers are far
+// shorter; a chat's customer is whatever session id its backend chose.
+const MaxAddressBytes = 256
+
 // Turn is one customer message, normalised from whichever vendor delivered it.
 type Turn struct {
 	// ID is unique per vendor message: "<vendor>:<vendor message id>".
