@@ -174,6 +174,10 @@ func FuzzTurnAPI(f *testing.F) {
 		`{"message_id":"x","channel":"fax","from":"+15557654321","to":"+15550001000","text":"hi"}`,
 		`{"message_id":"x","channel":"sms","from":"notanumber","to":"+15550001000","text":"hi"}`,
 		`{"message_id":"x","channel":"sms","from":"+15557654321","to":"+15550001000","text":"hi","extra":1}`,
+		`{"message_id":"long-from","channel":"chat","from":"` + strings.Repeat("s", 300) + `","to":"+15550001000","text":"hi"}`,
+		// NATS trims a Nats-Msg-Id, so these two were one turn to JetStream.
+		`{"message_id":"spaced","channel":"chat","from":"session-ann","to":"+15550001000","text":"first"}`,
+		`{"message_id":"spaced ","channel":"chat","from":"session-ann","to":"+15550001000","text":"second"}`,
 		`{"message_id":7}`,
 		`{"message_id":"a"}{"message_id":"b"}`,
 		`[]`,
@@ -197,6 +201,7 @@ func FuzzTurnAPI(f *testing.F) {
 			var r struct {
 				TurnID         string `json:"turn_id"`
 				ConversationID string `json:"conversation_id"`
+				Duplicate      bool   `json:"duplicate"`
 			}
 			if err := json.Unmarshal([]byte(resp), &r); err != nil {
 				t.Fatalf("202 %q: %v", resp, err)
@@ -213,11 +218,15 @@ func FuzzTurnAPI(f *testing.F) {
 			if conv == "" {
 				conv = turn.ConversationID(turn.VendorAPI, in.Channel, in.From, in.To)
 			}
+			_, seen := z.stored[turn.ID(turn.VendorAPI, in.MessageID)]
 			tr := z.accepted(t, turn.Turn{
 				ID: turn.ID(turn.VendorAPI, in.MessageID), ConversationID: conv, Vendor: turn.VendorAPI,
 				Channel: in.Channel, From: in.From, To: in.To, Text: in.Text,
 			})
-			if r.TurnID != tr.ID || r.ConversationID != tr.ConversationID {
+			// A message_id seen before is a duplicate whatever its conversation (the
+			// README says so): the answer names the request's conversation, the
+			// turn stored stays the first one.
+			if r.TurnID != tr.ID || r.Duplicate != seen || r.ConversationID != conv || !seen && conv != tr.ConversationID {
 				t.Fatalf("answered %q for stored %+v", resp, tr)
 			}
 		default:
@@ -239,6 +248,10 @@ func FuzzTwilioWebhook(f *testing.F) {
 		"MessageSid=SM6&AccountSid=AC1&From=notanumber&To=%2B15550001000&Body=hi",
 		"ToCountry=US&SmsMessageSid=SM7&NumMedia=0&SmsSid=SM7&SmsStatus=received&Body=Where+is+my+order%3F&FromCountry=US" +
 			"&To=%2B15550001000&NumSegments=1&MessageSid=SM7&AccountSid=AC0123456789abcdef0123456789abcdef&From=%2B15557654321&ApiVersion=2010-04-01",
+		"MessageSid=SM" + strings.Repeat("0", 300) + "&AccountSid=AC1&From=%2B15557654321&To=%2B15550001000&Body=hi",
+		// NATS trims a Nats-Msg-Id, so these two were one turn to JetStream.
+		"MessageSid=SM8&AccountSid=AC1&From=%2B15557654321&To=%2B15550001000&Body=first",
+		"MessageSid=SM8%0A&AccountSid=AC1&From=%2B15557654321&To=%2B15550001000&Body=second",
 		"Body=%ZZ",
 	} {
 		f.Add(body)
@@ -291,6 +304,10 @@ func FuzzVonageWebhook(f *testing.F) {
 			`"message_type":"image","image":{"url":"https://example.com/a.jpg"}}`,
 		`{"to":"15550002000","from":"15557654321","channel":"viber_service","message_uuid":"u-3","timestamp":"2025-02-03T12:14:25Z","message_type":"text","text":"hi"}`,
 		`{"to":"15550002000","from":"abc","channel":"chat","message_uuid":"u-4","timestamp":"2025-02-03T12:14:25Z","message_type":"text","text":"hi"}`,
+		// NATS trims a Nats-Msg-Id, so these two were one turn to JetStream.
+		`{"to":"15550002000","from":"15557654321","channel":"sms","message_uuid":"u-5","timestamp":"2025-02-03T12:14:25Z","message_type":"text","text":"first"}`,
+		`{"to":"15550002000","from":"15557654321","channel":"sms","message_uuid":"u-5\t","timestamp":"2025-02-03T12:14:25Z","message_type":"text","text":"second"}`,
+		`{"to":"15550002000","from":"15557654321","channel":"sms","message_uuid":"` + strings.Repeat("u", 300) + `","timestamp":"2025-02-03T12:14:25Z","message_type":"text","text":"hi"}`,
 		`[]`,
 	} {
 		f.Add([]byte(body))

@@ -195,5 +195,8 @@ func decodeTurnRequest(body []byte) (turnRequest, error) {
 	if len(req.MessageID) > 200 {
 		return req, errors.New("message_id must be at most 200 characters")
 	}
+	if !turn.ValidMessageID(req.MessageID) {
+		return req, errors.New("message_id must not begin or end with white space, nor hold control characters")
+	}
 	return req, nil
 }
