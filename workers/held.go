@@ -12,13 +12,13 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
 // HeldTurns records, per conversation, the turns the bridge has failed to hand to
 // their workflow for longer than stuck_after. It lives in the NATS KV bucket
-// streams.HeldBucket so that every process sees it, including when Temporal is down
+// turn.HeldBucket so that every process sees it, including when Temporal is down
 // and the workflow cannot be told. The bridge refreshes an entry each time it fails
 // again with a held turn; an entry nobody refreshes expires after streams.HeldTTL,
 // so a process that died holding turns leaves no ghost behind.
@@ -28,9 +28,9 @@ type HeldTurns struct {
 
 // NewHeldTurns opens the registry on the bucket made by streams.Ensure.
 func NewHeldTurns(ctx context.Context, js jetstream.JetStream) (*HeldTurns, error) {
-	kv, err := js.KeyValue(ctx, streams.HeldBucket)
+	kv, err := js.KeyValue(ctx, turn.HeldBucket)
 	if err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", streams.HeldBucket, err)
+		return nil, fmt.Errorf("bucket %s: %w", turn.HeldBucket, err)
 	}
 	return &HeldTurns{kv: kv}, nil
 }

@@ -2,11 +2,8 @@ package workers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -70,9 +67,8 @@ func (s *Stuck) redrive(ctx context.Context) {
 		for _, r := range st.Reasons {
 			parts = append(parts, r.Turns...)
 		}
-		sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
 		rep, err := s.Replay(ctx, st.ConversationID, turn.ReplayOptions{
-			By: "redrive (a CPaaS provider is back)", UpdateID: "redrive/" + hex.EncodeToString(sum[:8]),
+			By: "redrive (a CPaaS provider is back)", UpdateID: turn.RedriveUpdateID(parts),
 		})
 		result := "replayed"
 		if err != nil || rep.Error != "" {

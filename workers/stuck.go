@@ -158,14 +158,14 @@ func (s *Stuck) undelivered(ctx context.Context, conversationID string) (map[str
 	var sources []source
 	if conversationID != "" {
 		sources = []source{
-			{streams.PartitionConsumer(streams.PartitionOf(conversationID)), streams.TurnSubject(conversationID)},
-			{streams.LegacyBridgeConsumer, streams.LegacyTurnSubject(conversationID)},
+			{turn.PartitionConsumer(turn.PartitionOf(conversationID)), turn.TurnSubject(conversationID)},
+			{turn.LegacyBridgeConsumer, turn.LegacyTurnSubject(conversationID)},
 		}
 	} else {
-		for p := range streams.TurnPartitions {
-			sources = append(sources, source{streams.PartitionConsumer(p), streams.PartitionFilter(p)})
+		for p := range turn.TurnPartitions {
+			sources = append(sources, source{turn.PartitionConsumer(p), turn.PartitionFilter(p)})
 		}
-		sources = append(sources, source{streams.LegacyBridgeConsumer, streams.LegacyTurnsFilter})
+		sources = append(sources, source{turn.LegacyBridgeConsumer, turn.LegacyTurnsFilter})
 	}
 	out := map[string][]workflows.HeldTurn{}
 	for _, src := range sources {
@@ -181,9 +181,9 @@ func (s *Stuck) undelivered(ctx context.Context, conversationID string) (map[str
 }
 
 func (s *Stuck) undeliveredBy(ctx context.Context, consumer, filter string) (map[string][]workflows.HeldTurn, error) {
-	cons, err := s.JS.Consumer(ctx, streams.TurnsStream, consumer)
+	cons, err := s.JS.Consumer(ctx, turn.TurnsStream, consumer)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		if consumer == streams.LegacyBridgeConsumer {
+		if consumer == turn.LegacyBridgeConsumer {
 			return nil, nil // a stream of this version: nothing on legacy subjects is read
 		}
 		return s.scan(ctx, 1, filter, "no bridge has ever consumed its partition of the turns stream")
@@ -205,7 +205,7 @@ func (s *Stuck) scan(ctx context.Context, from uint64, filter, detail string) (m
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from, FilterSubjects: []string{filter},
 	}
-	oc, err := s.JS.OrderedConsumer(ctx, streams.TurnsStream, cfg)
+	oc, err := s.JS.OrderedConsumer(ctx, turn.TurnsStream, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -462,7 +462,7 @@ func (s *Stuck) redeliver(ctx context.Context, id string, seqs []uint64, rep *tu
 	if len(seqs) == 0 {
 		return nil
 	}
-	stream, err := s.JS.Stream(ctx, streams.TurnsStream)
+	stream, err := s.JS.Stream(ctx, turn.TurnsStream)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	enumspb "go.temporal.io/api/enums/v1"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +19,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -339,7 +340,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	identity := "" // the worker's, checked by /readyz
 	var bridgeFault func() error
 	if runWorker {
-		ledgerKV, err := js.KeyValue(ctx, streams.SendsBucket)
+		ledgerKV, err := js.KeyValue(ctx, turn.SendsBucket)
 		if err != nil {
 			return err
 		}
@@ -385,8 +386,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 
 		router := acts.Router
 		stuck.Deliverable = func(ctx context.Context, tr turn.Transcript) bool {
-			route, err := router.Route(ctx, workflows.RouteInput{Vendor: tr.Vendor, Channel: tr.Channel, From: tr.Business})
-			return err == nil && slices.ContainsFunc(route.CPaaS, func(c workflows.CPaaSCandidate) bool { return !c.Forced })
+			route, err := router.Route(ctx, turn.RouteInput{Vendor: tr.Vendor, Channel: tr.Channel, From: tr.Business})
+			return err == nil && slices.ContainsFunc(route.CPaaS, func(c turn.CPaaSCandidate) bool { return !c.Forced })
 		}
 		bctx, stopBridge := context.WithCancel(context.WithoutCancel(ctx))
 		var wg sync.WaitGroup

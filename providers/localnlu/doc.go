@@ -5,7 +5,7 @@
 // training phrases and their replies. Detector matches a message against the
 // training phrases by their meaningful words (Agent.Match). It never calls out, so
 // it fails only when the caller's context is done. A message it cannot place is
-// nlu.NoMatch with an empty reply: the workflow then sends its canned reply and
+// turn.NoMatch with an empty reply: the workflow then sends its canned reply and
 // escalates rather than let a word-overlap matcher improvise.
 //
 // # Refreshing the cached flows

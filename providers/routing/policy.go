@@ -17,10 +17,8 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 
-	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
-	"github.com/switchboard-cc/switchboard/workflows"
 )
 
 // A routing policy is a YAML file, written by the people who run Switchboard, that
@@ -155,8 +153,8 @@ type Settings struct {
 func (s Settings) MaxAttempts() int32 { return int32(s.Retries) + 1 }
 
 // Attempt is the workflow's bound on one provider: timeout and attempts.
-func (s Settings) Attempt() workflows.Attempt {
-	return workflows.Attempt{Timeout: s.AttemptTimeout, MaxAttempts: s.MaxAttempts()}
+func (s Settings) Attempt() turn.Attempt {
+	return turn.Attempt{Timeout: s.AttemptTimeout, MaxAttempts: s.MaxAttempts()}
 }
 
 // Breaker configures a provider's circuit breaker. It opens after
@@ -1222,7 +1220,7 @@ func (p *Policy) validateEscalation(errs *errorList, e *Escalation) {
 		switch {
 		case strings.TrimSpace(q.Name) == "":
 			errs.in(at+".name", "is required")
-		case !streams.ValidQueueName(q.Name):
+		case !turn.ValidQueueName(q.Name):
 			errs.at(at+".name", "%q is not a queue name: 1-64 characters of A-Z, a-z, 0-9, _ and - (it becomes a NATS subject token)", q.Name)
 		default:
 			if j, dup := names[q.Name]; dup {

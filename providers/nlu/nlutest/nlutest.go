@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/nlu"
@@ -55,7 +56,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("gibberish is no match with the no-match reply", func(t *testing.T) {
 		res, err := h.Detector.Detect(callCtx(t), query(0, "zxqv blorft wumpus"))
 		require.NoError(t, err)
-		require.Equal(t, nlu.NoMatch, res.Intent)
+		require.Equal(t, turn.NoMatch, res.Intent)
 		require.Equal(t, h.Agent.NoMatchReply, res.Reply)
 	})
 
