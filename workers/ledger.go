@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -101,7 +100,7 @@ func (e *InFlightError) Is(target error) bool { return target == ErrSendInFlight
 
 // Claim reserves key for a send of m by provider.
 func (l *SendLedger) Claim(ctx context.Context, key, provider string, m turn.Message) (Claim, error) {
-	k := ledgerKey(key)
+	k := turn.SendsKey(key)
 	data := l.pending(ctx, provider, m)
 	rev, err := l.kv.Create(ctx, k, data)
 	if err == nil {
@@ -200,13 +199,3 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
-
-// ledgerKey maps an idempotency key ("conv/epoch/seq") to a valid KV key.
-func ledgerKey(key string) string { return kvKey(key) }
-
-// kvKey maps a string of conversation-id characters and '/' to a valid KV key:
-// '/' becomes '.' and ':', which KV keys may not hold, becomes '=', which
-// conversation ids never hold.
-func kvKey(s string) string { return kvKeyReplacer.Replace(s) }
-
-var kvKeyReplacer = strings.NewReplacer("/", ".", ":", "=")

@@ -36,6 +36,8 @@ import (
 	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/providers/vonage"
 	"github.com/switchboard-cc/switchboard/workers"
+	"github.com/switchboard-cc/switchboard/workers/bridge"
+	"github.com/switchboard-cc/switchboard/workers/stuck"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
@@ -108,7 +110,7 @@ type Config struct {
 	// replays of stuck conversations this process runs (default 5).
 	ReplayRate float64
 	// RedriveInterval is how often the worker role re-sends the replies no CPaaS
-	// provider could send, once a provider is in rotation again (workers.Stuck
+	// provider could send, once a provider is in rotation again (stuck.Conversations
 	// Redrive; default 5s, negative: never).
 	RedriveInterval time.Duration
 	// SendClaimGrace is how long past its attempt's deadline a reply's send-ledger
@@ -116,7 +118,7 @@ type Config struct {
 	SendClaimGrace time.Duration
 
 	Streams  streams.Config
-	Bridge   workers.BridgeConfig
+	Bridge   bridge.Config
 	Worker   workers.WorkerConfig
 	Workflow workflows.Options
 	// API configures the API role. Its Tokens also guard the worker role's /metrics.
@@ -259,7 +261,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	if err := streams.Ensure(ctx, js, cfg.Streams); err != nil {
 		return fmt.Errorf("set up JetStream: %w", err)
 	}
-	held, err := workers.NewHeldTurns(ctx, js)
+	held, err := bridge.NewHeldTurns(ctx, js)
 	if err != nil {
 		return err
 	}
@@ -287,14 +289,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 
 	// The bridge is run by the worker role; replays of stuck conversations, in either
 	// role, hand turns over through it too.
-	bridge, err := workers.NewBridge(js, tc, cfg.Bridge, log.With("component", "bridge"))
+	br, err := bridge.New(js, tc, cfg.Bridge, log.With("component", "bridge"))
 	if err != nil {
 		return err
 	}
 	conversations := api.TemporalConversations{Client: tc, Namespace: cfg.Namespace}
-	stuck := &workers.Stuck{
+	stuckConvs := &stuck.Conversations{
 		JS: js, Held: held, Temporal: tc, Namespace: cfg.Namespace, StuckAfter: cfg.Bridge.StuckAfter,
-		Deliver: bridge.Deliver, Transcript: conversations.Transcript, Pace: rate.NewLimiter(rate.Limit(cfg.ReplayRate), 1),
+		Deliver: br.Deliver, Transcript: conversations.Transcript, Pace: rate.NewLimiter(rate.Limit(cfg.ReplayRate), 1),
 		Metrics: m, Log: log.With("component", "stuck"),
 	}
 
@@ -385,7 +387,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		keepCanarySchedule(ctx, tc, cfg.TaskQueue, log)
 
 		router := acts.Router
-		stuck.Deliverable = func(ctx context.Context, tr turn.Transcript) bool {
+		stuckConvs.Deliverable = func(ctx context.Context, tr turn.Transcript) bool {
 			route, err := router.Route(ctx, turn.RouteInput{Vendor: tr.Vendor, Channel: tr.Channel, From: tr.Business})
 			return err == nil && slices.ContainsFunc(route.CPaaS, func(c turn.CPaaSCandidate) bool { return !c.Forced })
 		}
@@ -395,27 +397,27 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				stuck.Redrive(bctx, cfg.RedriveInterval)
+				stuckConvs.Redrive(bctx, cfg.RedriveInterval)
 			}()
 		}
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			if err := bridge.Run(bctx); err != nil {
+			if err := br.Run(bctx); err != nil {
 				log.Error("bridge stopped", "error", err)
 			}
 		}()
 		go func() {
 			defer wg.Done()
-			stuck.Sweep(bctx, sweepInterval(policy.Current().StuckAfter))
+			stuckConvs.Sweep(bctx, sweepInterval(policy.Current().StuckAfter))
 		}()
 		defer func() { stopBridge(); wg.Wait() }()
 		identity = cfg.Worker.Identity
-		bridgeFault = bridge.Fault
+		bridgeFault = br.Fault
 		m.Register(metrics.NewGaugeFunc("switchboard_bridge_config_fault", "1 while Temporal refuses turns as misconfigured (InvalidArgument, PermissionDenied, unknown namespace): they wait in JetStream.", nil,
 			func(emit func(float64, ...string)) {
 				v := 0.0
-				if bridge.Fault() != nil {
+				if br.Fault() != nil {
 					v = 1
 				}
 				emit(v)
@@ -437,7 +439,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		cfg.API.Providers = api.ProvidersHandler(reg)
 		cfg.API.Ready = ready
 		cfg.API.Policy = policy
-		cfg.API.Stuck = stuck
+		cfg.API.Stuck = stuckConvs
 		cfg.API.Canary = canaryRun
 		srv, err := api.New(cfg.API, nc, js, conversations, log.With("component", "api"))
 		if err != nil {

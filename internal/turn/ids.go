@@ -42,12 +42,15 @@ func InNamespace(vendor, id string) bool {
 	return ok && rest != ""
 }
 
+// WorkflowIDPrefix begins the Temporal workflow id of every conversation.
+const WorkflowIDPrefix = "conversation/"
+
 // WorkflowID is the Temporal workflow id of a conversation.
-func WorkflowID(conversationID string) string { return "conversation/" + conversationID }
+func WorkflowID(conversationID string) string { return WorkflowIDPrefix + conversationID }
 
 // ConversationFromWorkflowID inverts WorkflowID.
 func ConversationFromWorkflowID(workflowID string) (string, bool) {
-	return strings.CutPrefix(workflowID, "conversation/")
+	return strings.CutPrefix(workflowID, WorkflowIDPrefix)
 }
 
 // IdempotencyKey is the key of the bot's reply to turn seq: SendKey{Kind:

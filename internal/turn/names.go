@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"regexp"
+	"strings"
 )
 
 // Names of the JetStream streams, subjects and key-value buckets every process
@@ -116,6 +117,23 @@ var queueNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // ValidQueueName reports whether name can be a queue: it becomes a subject token.
 func ValidQueueName(name string) bool { return queueNamePattern.MatchString(name) }
+
+// SendsKey is the key of a reply's entry in SendsBucket: its idempotency key
+// ("<conversation>/<epoch>/<seq>", see SendKey) as a valid KV key (kvKey).
+func SendsKey(idempotencyKey string) string { return kvKey(idempotencyKey) }
+
+// HeldKey is the key of a conversation's entry in HeldBucket.
+func HeldKey(conversationID string) string { return kvKey(conversationID) }
+
+// HeldConversation inverts HeldKey.
+func HeldConversation(key string) string { return strings.ReplaceAll(key, "=", ":") }
+
+// kvKey maps a string of conversation-id characters and '/' to a valid KV key:
+// '/' becomes '.' and ':', which KV keys may not hold, becomes '=', which
+// conversation ids never hold.
+func kvKey(s string) string { return kvKeyReplacer.Replace(s) }
+
+var kvKeyReplacer = strings.NewReplacer("/", ".", ":", "=")
 
 // EventSubject is the subject a conversation's turn outcomes are published on.
 func EventSubject(conversationID string) string { return EventsSubjectPrefix + conversationID }

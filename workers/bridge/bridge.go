@@ -1,4 +1,4 @@
-package workers
+package bridge
 
 import (
 	"context"
@@ -22,8 +22,8 @@ import (
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
-// BridgeConfig tunes the JetStream → Temporal bridge.
-type BridgeConfig struct {
+// Config tunes the JetStream → Temporal bridge.
+type Config struct {
 	// TaskQueue the conversation workflows run on.
 	TaskQueue string
 	// CallTimeout bounds one update-with-start call.
@@ -54,7 +54,7 @@ type BridgeConfig struct {
 }
 
 // Validate fills defaults and reports the first bad field.
-func (c *BridgeConfig) Validate() error {
+func (c *Config) Validate() error {
 	if c.TaskQueue == "" {
 		return errors.New("bridge: TaskQueue is required")
 	}
@@ -130,7 +130,7 @@ func (c *BridgeConfig) Validate() error {
 type Bridge struct {
 	js  jetstream.JetStream
 	tc  client.Client
-	cfg BridgeConfig
+	cfg Config
 	log *slog.Logger
 
 	// deliver is Deliver; tests replace it.
@@ -145,8 +145,8 @@ type configFault struct {
 	err   error
 }
 
-// NewBridge validates cfg and builds a bridge.
-func NewBridge(js jetstream.JetStream, tc client.Client, cfg BridgeConfig, log *slog.Logger) (*Bridge, error) {
+// New validates cfg and builds a bridge.
+func New(js jetstream.JetStream, tc client.Client, cfg Config, log *slog.Logger) (*Bridge, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package workers
+package bridge
 
 import (
 	"context"
@@ -74,7 +74,7 @@ func (w *workflowModel) of(conv string) []string {
 
 func testBridge(t *testing.T, js jetstream.JetStream, m *metrics.Metrics, deliver func(context.Context, turn.Turn) (workflows.Accepted, error)) *Bridge {
 	t.Helper()
-	b, err := NewBridge(js, nil, BridgeConfig{
+	b, err := New(js, nil, Config{
 		TaskQueue: "q", AckWait: 3 * time.Second, CallTimeout: time.Second,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Metrics: m,
 		LegacyPoll: 50 * time.Millisecond,

@@ -1,4 +1,4 @@
-package workers
+package bridge
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -35,9 +34,6 @@ func NewHeldTurns(ctx context.Context, js jetstream.JetStream) (*HeldTurns, erro
 	return &HeldTurns{kv: kv}, nil
 }
 
-func heldKey(conversationID string) string { return kvKey(conversationID) }
-func heldConversation(key string) string   { return strings.ReplaceAll(key, "=", ":") }
-
 // Hold records (or refreshes) a held turn of a conversation.
 func (h *HeldTurns) Hold(ctx context.Context, conversationID string, t workflows.HeldTurn) error {
 	return h.update(ctx, conversationID, func(list []workflows.HeldTurn) []workflows.HeldTurn {
@@ -58,7 +54,7 @@ func (h *HeldTurns) Release(ctx context.Context, conversationID, turnID string) 
 
 // Get returns a conversation's held turns, oldest first.
 func (h *HeldTurns) Get(ctx context.Context, conversationID string) ([]workflows.HeldTurn, error) {
-	e, err := h.kv.Get(ctx, heldKey(conversationID))
+	e, err := h.kv.Get(ctx, turn.HeldKey(conversationID))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
 	}
@@ -76,12 +72,12 @@ func (h *HeldTurns) All(ctx context.Context) (map[string][]workflows.HeldTurn, e
 	}
 	out := map[string][]workflows.HeldTurn{}
 	for key := range lister.Keys() {
-		list, err := h.Get(ctx, heldConversation(key))
+		list, err := h.Get(ctx, turn.HeldConversation(key))
 		if err != nil {
 			return nil, err
 		}
 		if len(list) > 0 {
-			out[heldConversation(key)] = list
+			out[turn.HeldConversation(key)] = list
 		}
 	}
 	return out, nil
@@ -90,7 +86,7 @@ func (h *HeldTurns) All(ctx context.Context) (map[string][]workflows.HeldTurn, e
 // update applies change to a conversation's entry with optimistic concurrency:
 // two bridges holding turns of one conversation do not overwrite each other.
 func (h *HeldTurns) update(ctx context.Context, conversationID string, change func([]workflows.HeldTurn) []workflows.HeldTurn) error {
-	key := heldKey(conversationID)
+	key := turn.HeldKey(conversationID)
 	for attempt := range 32 {
 		if attempt > 0 {
 			time.Sleep(time.Duration(1+rand.IntN(attempt*2)) * time.Millisecond) // let the winner finish
