@@ -4,6 +4,9 @@
 // (Config.Roles): `switchboard api` and `switchboard worker` run one each against
 // external clusters, `switchboard serve` runs both, and `switchboard dev` runs both on
 // an embedded stack (see dev.go).
+//
+// It is the composition root: it may import every package of the project but cmd;
+// nothing but cmd/switchboard, internal/bench and the end-to-end tests imports it.
 package app
 
 import (

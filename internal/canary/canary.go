@@ -8,6 +8,10 @@
 // its failures count in the providers' circuit breakers exactly as a customer's
 // would. Its conversation never escalates to a human and is never reported stuck; the
 // canary reports what went wrong instead.
+//
+// Its report (turn.CanaryReport) is the contract's. It imports internal/turn,
+// internal/streams and providers/routing of the project; never workflows, workers,
+// api or internal/app.
 package canary
 
 import (

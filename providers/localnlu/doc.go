@@ -22,4 +22,7 @@
 //
 // The fake Dialogflow CX server (providers/fake) serves ListIntents from the same
 // Agent type, so a refresh is tested over the wire with the official client.
+//
+// It imports internal/turn, providers and providers/nlu of the project; never
+// workflows, workers, api, internal/app or internal/streams.
 package localnlu

@@ -2,6 +2,9 @@
 // implementation runs against its fake vendor. The workflow's failover logic relies
 // on these behaviours (classified errors, one prompt attempt, concurrency safety),
 // so each implementation proves them the same way.
+//
+// It imports internal/turn and the providers packages (the contract, the fakes) of
+// the project; nothing above them.
 package nlutest
 
 import (
