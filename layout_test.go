@@ -49,6 +49,8 @@ var rules = []rule{
 		why: "the activities and the worker need neither the bridge nor the stuck conversations"},
 	{pkg: "workers/bridge", never: []string{"providers/...", "workers", "workers/stuck"},
 		why: "the bridge moves turns from JetStream to Temporal and calls no provider"},
+	{pkg: "api/...", never: []string{"workers/...", "internal/app/...", "cmd/..."},
+		why: "the API hands turns to JetStream and reads Temporal; it runs no worker and no wiring"},
 	{pkg: "...", except: []string{"internal/devtemporal"}, never: []string{"go.temporal.io/server/..."},
 		why: "only the embedded dev stack imports the Temporal server"},
 }
