@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-cc/switchboard/internal/conversations"
-	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
@@ -67,7 +66,7 @@ func (s *Server) decodeDesk(w http.ResponseWriter, r *http.Request) (deskBody, b
 
 func (s *Server) waitingEscalations(w http.ResponseWriter, r *http.Request) {
 	queue := r.PathValue("queue")
-	if !streams.ValidQueueName(queue) {
+	if !turn.ValidQueueName(queue) {
 		writeError(w, http.StatusBadRequest, "queue name is not valid")
 		return
 	}
@@ -84,7 +83,7 @@ func (s *Server) waitingEscalations(w http.ResponseWriter, r *http.Request) {
 // refuses (the escalation moved on or was resolved) are dropped from the queue.
 func (s *Server) claim(w http.ResponseWriter, r *http.Request) {
 	queue := r.PathValue("queue")
-	if !streams.ValidQueueName(queue) {
+	if !turn.ValidQueueName(queue) {
 		writeError(w, http.StatusBadRequest, "queue name is not valid")
 		return
 	}
@@ -93,8 +92,8 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	cons, err := s.js.CreateOrUpdateConsumer(ctx, streams.EscalationsStream, jetstream.ConsumerConfig{
-		Durable: streams.DeskConsumer(queue), FilterSubject: streams.EscalationSubject(queue),
+	cons, err := s.js.CreateOrUpdateConsumer(ctx, turn.EscalationsStream, jetstream.ConsumerConfig{
+		Durable: turn.DeskConsumer(queue), FilterSubject: turn.EscalationSubject(queue),
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, Description: "Agent desk claims of queue " + queue,
 	})
 	if err != nil {
@@ -184,7 +183,7 @@ func deskUpdateID(w http.ResponseWriter, r *http.Request, update string, b deskB
 		writeError(w, http.StatusBadRequest, "Idempotency-Key must be at most 200 characters")
 		return "", false
 	case key != "":
-		return update + "/" + b.EscalationID + "/" + key, true
+		return turn.DeskUpdateID(update, b.EscalationID, key), true
 	}
 	return "", true
 }

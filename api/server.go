@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-cc/switchboard/internal/auth"
-	"github.com/switchboard-cc/switchboard/internal/canary"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -65,7 +64,7 @@ type Config struct {
 	// the worker polling); /readyz answers 503 with its error otherwise.
 	Ready func(ctx context.Context) error
 	// Canary, when set, runs the stack canary for GET /v1/health/stack (canary.go).
-	Canary func(ctx context.Context) (canary.Report, error)
+	Canary func(ctx context.Context) (turn.CanaryReport, error)
 }
 
 // PolicyStatus is the routing policy watcher, as the API reports it.

@@ -17,7 +17,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/switchboard-cc/switchboard/api"
-	"github.com/switchboard-cc/switchboard/internal/canary"
 	"github.com/switchboard-cc/switchboard/internal/conversations"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
@@ -25,7 +24,8 @@ import (
 	"github.com/switchboard-cc/switchboard/providers/health"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/workers"
-	"github.com/switchboard-cc/switchboard/workflows"
+	"github.com/switchboard-cc/switchboard/workers/bridge"
+	"github.com/switchboard-cc/switchboard/workers/stuck"
 )
 
 // Run runs the roles of cfg until ctx is cancelled, then shuts them down: the API
@@ -69,11 +69,11 @@ type process struct {
 	tc      client.Client
 
 	store  conversations.Store
-	bridge *workers.Bridge // the worker role runs it; replays, in either role, hand turns over through it
-	stuck  *workers.Stuck
+	bridge *bridge.Bridge // the worker role runs it; replays, in either role, hand turns over through it
+	stuck  *stuck.Conversations
 	canary *workers.CanaryActivity
 	// canaryRun runs the stack canary on demand (GET /v1/health/stack).
-	canaryRun func(context.Context) (canary.Report, error)
+	canaryRun func(context.Context) (turn.CanaryReport, error)
 
 	providers *ProviderSet // the worker role's provider clients; nil in the API role
 	health    health.Registry
@@ -161,17 +161,17 @@ func (p *process) connectTemporal(ctx context.Context) error {
 // buildConversations builds what both roles use to hand turns to conversations and
 // read them: the bridge, the conversation store, the stuck finder and the canary.
 func (p *process) buildConversations(ctx context.Context) error {
-	held, err := workers.NewHeldTurns(ctx, p.js)
+	held, err := bridge.NewHeldTurns(ctx, p.js)
 	if err != nil {
 		return err
 	}
 	p.cfg.Bridge.Held = held
 	p.cfg.Bridge.StuckAfter = func() time.Duration { return p.policy.Current().StuckAfter }
-	if p.bridge, err = workers.NewBridge(p.js, p.tc, p.cfg.Bridge, p.log.With("component", "bridge")); err != nil {
+	if p.bridge, err = bridge.New(p.js, p.tc, p.cfg.Bridge, p.log.With("component", "bridge")); err != nil {
 		return err
 	}
 	p.store = conversations.Store{Client: p.tc, Namespace: p.cfg.Namespace}
-	p.stuck = &workers.Stuck{
+	p.stuck = &stuck.Conversations{
 		JS: p.js, Held: held, Temporal: p.tc, Namespace: p.cfg.Namespace, StuckAfter: p.cfg.Bridge.StuckAfter,
 		Deliver: p.bridge.Deliver, Transcript: p.store.Transcript, Pace: rate.NewLimiter(rate.Limit(p.cfg.ReplayRate), 1),
 		Metrics: p.m, Log: p.log.With("component", "stuck"),
@@ -237,7 +237,7 @@ func (p *process) startHealth(ctx context.Context) error {
 // startWorker starts the Temporal worker with the activities, and keeps the
 // canary's schedule.
 func (p *process) startWorker(ctx context.Context) error {
-	ledgerKV, err := p.js.KeyValue(ctx, streams.SendsBucket)
+	ledgerKV, err := p.js.KeyValue(ctx, turn.SendsBucket)
 	if err != nil {
 		return err
 	}
@@ -268,14 +268,14 @@ func (p *process) startWorker(ctx context.Context) error {
 	}
 	p.onClose(w.Stop)
 	p.identity = p.cfg.Worker.Identity
-	canary.KeepSchedule(ctx, p.tc, p.cfg.TaskQueue, p.log)
+	workers.KeepCanarySchedule(ctx, p.tc, p.cfg.TaskQueue, p.log)
 	return nil
 }
 
 // startBridge runs the bridge from JetStream to the workflows, the sweep for stuck
 // conversations and the redrive of unsent replies, with their gauges.
 func (p *process) startBridge(ctx context.Context) error {
-	js, bridge, router := p.js, p.bridge, p.acts.Router
+	js, br, router := p.js, p.bridge, p.acts.Router
 	p.m.Register(metrics.NewGaugeFunc("switchboard_bridge_lag", "Turns in JetStream not yet handed to Temporal (pending) or handed but not acked (ack_pending).", []string{"kind"},
 		func(emit func(float64, ...string)) {
 			ictx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -288,8 +288,8 @@ func (p *process) startBridge(ctx context.Context) error {
 			emit(float64(ackPending), "ack_pending")
 		}))
 	p.stuck.Deliverable = func(ctx context.Context, tr turn.Transcript) bool {
-		route, err := router.Route(ctx, workflows.RouteInput{Vendor: tr.Vendor, Channel: tr.Channel, From: tr.Business})
-		return err == nil && slices.ContainsFunc(route.CPaaS, func(c workflows.CPaaSCandidate) bool { return !c.Forced })
+		route, err := router.Route(ctx, turn.RouteInput{Vendor: tr.Vendor, Channel: tr.Channel, From: tr.Business})
+		return err == nil && slices.ContainsFunc(route.CPaaS, func(c turn.CPaaSCandidate) bool { return !c.Forced })
 	}
 	bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -297,17 +297,17 @@ func (p *process) startBridge(ctx context.Context) error {
 		wg.Go(func() { p.stuck.Redrive(bctx, p.cfg.RedriveInterval) })
 	}
 	wg.Go(func() {
-		if err := bridge.Run(bctx); err != nil {
+		if err := br.Run(bctx); err != nil {
 			p.log.Error("bridge stopped", "error", err)
 		}
 	})
 	wg.Go(func() { p.stuck.Sweep(bctx, sweepInterval(p.policy.Current().StuckAfter)) })
 	p.onClose(func() { stop(); wg.Wait() })
-	p.bridgeFault = bridge.Fault
+	p.bridgeFault = br.Fault
 	p.m.Register(metrics.NewGaugeFunc("switchboard_bridge_config_fault", "1 while Temporal refuses turns as misconfigured (InvalidArgument, PermissionDenied, unknown namespace): they wait in JetStream.", nil,
 		func(emit func(float64, ...string)) {
 			v := 0.0
-			if bridge.Fault() != nil {
+			if br.Fault() != nil {
 				v = 1
 			}
 			emit(v)

@@ -10,6 +10,7 @@ import (
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/providers/vonage"
 	"github.com/switchboard-cc/switchboard/workers"
+	"github.com/switchboard-cc/switchboard/workers/bridge"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
@@ -82,7 +83,7 @@ type Config struct {
 	// replays of stuck conversations this process runs (default 5).
 	ReplayRate float64
 	// RedriveInterval is how often the worker role re-sends the replies no CPaaS
-	// provider could send, once a provider is in rotation again (workers.Stuck
+	// provider could send, once a provider is in rotation again (stuck.Conversations
 	// Redrive; default 5s, negative: never).
 	RedriveInterval time.Duration
 	// SendClaimGrace is how long past its attempt's deadline a reply's send-ledger
@@ -90,7 +91,7 @@ type Config struct {
 	SendClaimGrace time.Duration
 
 	Streams  streams.Config
-	Bridge   workers.BridgeConfig
+	Bridge   bridge.Config
 	Worker   workers.WorkerConfig
 	Workflow workflows.Options
 	// API configures the API role. Its Tokens also guard the worker role's /metrics.

@@ -1,4 +1,4 @@
-package canary
+package workers
 
 import (
 	"context"
@@ -11,49 +11,48 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
-// The Temporal Schedule that runs the stack canary.
-const (
-	ScheduleID = "switchboard-canary"
-	Interval   = time.Minute
-)
+// CanaryInterval is how often the Temporal Schedule turn.CanaryScheduleID runs the
+// stack canary (CanaryWorkflow on the workers' task queue).
+const CanaryInterval = time.Minute
 
-// schedule is the schedule the canary runs on: every Interval on
+// canarySchedule is the schedule the canary runs on: every CanaryInterval on
 // taskQueue, a run skipped while the previous one is still going, and no backlog
 // after an outage.
-func schedule(taskQueue string) client.ScheduleOptions {
+func canarySchedule(taskQueue string) client.ScheduleOptions {
 	return client.ScheduleOptions{
-		ID:   ScheduleID,
-		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: Interval}}},
+		ID:   turn.CanaryScheduleID,
+		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: CanaryInterval}}},
 		Action: &client.ScheduleWorkflowAction{
-			ID: ScheduleID, Workflow: workflows.CanaryWorkflowName, TaskQueue: taskQueue,
-			WorkflowExecutionTimeout: 2 * Interval,
+			ID: turn.CanaryScheduleID, Workflow: workflows.CanaryWorkflowName, TaskQueue: taskQueue,
+			WorkflowExecutionTimeout: 2 * CanaryInterval,
 			// SwitchboardCanary=true, so that `SwitchboardCanary IS NULL` hides the
 			// runs in the UI (switchboard setup registers the attribute).
 			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SACanary.ValueSet(true)),
 		},
 		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-		CatchupWindow: Interval,
+		CatchupWindow: CanaryInterval,
 		Note:          "Switchboard stack canary: one synthetic turn through the real stack (see GET /v1/health/stack)",
 	}
 }
 
-// EnsureSchedule creates the schedule "switchboard-canary" or, when it exists,
+// EnsureCanarySchedule creates the schedule "switchboard-canary" or, when it exists,
 // brings its spec, action and policies to the wanted ones. Its state is kept: a
 // schedule an operator paused stays paused. Every worker calls it at start; it is
 // idempotent.
-func EnsureSchedule(ctx context.Context, tc client.Client, taskQueue string) error {
-	want := schedule(taskQueue)
+func EnsureCanarySchedule(ctx context.Context, tc client.Client, taskQueue string) error {
+	want := canarySchedule(taskQueue)
 	_, err := tc.ScheduleClient().Create(ctx, want)
 	if err == nil || !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return err
 	}
-	h := tc.ScheduleClient().GetHandle(ctx, ScheduleID)
+	h := tc.ScheduleClient().GetHandle(ctx, turn.CanaryScheduleID)
 	return h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 		s := in.Description.Schedule
-		if scheduleIsCurrent(s, want) {
+		if canaryScheduleIsCurrent(s, want) {
 			return nil, temporal.ErrSkipScheduleUpdate
 		}
 		s.Spec = &want.Spec
@@ -63,32 +62,32 @@ func EnsureSchedule(ctx context.Context, tc client.Client, taskQueue string) err
 	}})
 }
 
-func scheduleIsCurrent(s client.Schedule, want client.ScheduleOptions) bool {
+func canaryScheduleIsCurrent(s client.Schedule, want client.ScheduleOptions) bool {
 	a, ok := s.Action.(*client.ScheduleWorkflowAction)
 	w := want.Action.(*client.ScheduleWorkflowAction)
 	return ok && s.Spec != nil && s.Policy != nil &&
-		len(s.Spec.Intervals) == 1 && s.Spec.Intervals[0].Every == Interval && s.Spec.Intervals[0].Offset == 0 &&
+		len(s.Spec.Intervals) == 1 && s.Spec.Intervals[0].Every == CanaryInterval && s.Spec.Intervals[0].Offset == 0 &&
 		len(s.Spec.Calendars) == 0 && len(s.Spec.CronExpressions) == 0 &&
 		fmt.Sprint(a.Workflow) == workflows.CanaryWorkflowName && a.TaskQueue == w.TaskQueue && a.ID == w.ID &&
-		a.WorkflowExecutionTimeout == w.WorkflowExecutionTimeout && tagged(a) &&
+		a.WorkflowExecutionTimeout == w.WorkflowExecutionTimeout && canaryTagged(a) &&
 		s.Policy.Overlap == want.Overlap && s.Policy.CatchupWindow == want.CatchupWindow
 }
 
-// tagged reports whether a schedule's runs have SwitchboardCanary=true (a
+// canaryTagged reports whether a schedule's runs have SwitchboardCanary=true (a
 // schedule made by an older version does not, and is updated).
-func tagged(a *client.ScheduleWorkflowAction) bool {
+func canaryTagged(a *client.ScheduleWorkflowAction) bool {
 	v, ok := a.TypedSearchAttributes.GetBool(workflows.SACanary)
 	return ok && v
 }
 
-// KeepSchedule ensures the canary schedule in the background, retrying until
+// KeepCanarySchedule ensures the canary schedule in the background, retrying until
 // it succeeds or ctx ends: a worker that started while Temporal hiccupped still gets
 // its canary.
-func KeepSchedule(ctx context.Context, tc client.Client, taskQueue string, log *slog.Logger) {
+func KeepCanarySchedule(ctx context.Context, tc client.Client, taskQueue string, log *slog.Logger) {
 	go func() {
 		for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := EnsureSchedule(cctx, tc, taskQueue)
+			err := EnsureCanarySchedule(cctx, tc, taskQueue)
 			cancel()
 			if err == nil {
 				return
@@ -96,7 +95,7 @@ func KeepSchedule(ctx context.Context, tc client.Client, taskQueue string, log *
 			if ctx.Err() != nil {
 				return
 			}
-			log.Warn("canary schedule not ensured yet; retrying", "schedule", ScheduleID, "retry_in", wait, "error", err)
+			log.Warn("canary schedule not ensured yet; retrying", "schedule", turn.CanaryScheduleID, "retry_in", wait, "error", err)
 			select {
 			case <-ctx.Done():
 				return

@@ -1,4 +1,4 @@
-package canary
+package workers
 
 import (
 	"testing"
@@ -13,7 +13,7 @@ import (
 // Issue 12, item 9: the scheduled canary runs carry SwitchboardCanary=true, and a
 // schedule made before (without it) is not current, so that workers update it.
 func TestCanarySchedule_RunsAreTaggedSwitchboardCanary_AnOldScheduleIsUpdated(t *testing.T) {
-	want := schedule("q")
+	want := canarySchedule("q")
 	a := want.Action.(*client.ScheduleWorkflowAction)
 	if v, ok := a.TypedSearchAttributes.GetBool(workflows.SACanary); !ok || !v {
 		t.Fatalf("SwitchboardCanary %v %v, want true", v, ok)
@@ -22,13 +22,13 @@ func TestCanarySchedule_RunsAreTaggedSwitchboardCanary_AnOldScheduleIsUpdated(t 
 		t.Errorf("SwitchboardCanary is not registered as a Bool: %v %v", typ, ok)
 	}
 	current := client.Schedule{Spec: &want.Spec, Action: a, Policy: &client.SchedulePolicies{Overlap: want.Overlap, CatchupWindow: want.CatchupWindow}}
-	if !scheduleIsCurrent(current, want) {
+	if !canaryScheduleIsCurrent(current, want) {
 		t.Error("the wanted schedule is not current")
 	}
 	old := *a
 	old.TypedSearchAttributes = temporal.SearchAttributes{}
 	current.Action = &old
-	if scheduleIsCurrent(current, want) {
+	if canaryScheduleIsCurrent(current, want) {
 		t.Error("a schedule whose runs lack SwitchboardCanary is current")
 	}
 }
