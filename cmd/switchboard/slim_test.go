@@ -7,9 +7,21 @@ import (
 	"testing"
 )
 
-// serverModules are the modules of the embedded Temporal server and its UI, which
-// only `dev` and `bench` use (through internal/devstack).
-var serverModules = []string{"go.temporal.io/server", "github.com/temporalio/ui-server"}
+// devModules are the modules of the embedded Temporal server, its UI and the
+// embedded NATS server, which only `dev` and `bench` use (through
+// internal/devstack), each also in the major versions after its path
+// (github.com/temporalio/ui-server/v2).
+var devModules = []string{"go.temporal.io/server", "github.com/temporalio/ui-server", "github.com/nats-io/nats-server"}
+
+// hasModule reports whether mods holds module m, in any major version.
+func hasModule(mods map[string]bool, m string) bool {
+	for have := range mods {
+		if have == m || strings.HasPrefix(have, m+"/v") {
+			return true
+		}
+	}
+	return false
+}
 
 // moduleDeps lists the modules of the packages this command is built from, with the
 // given build tags.
@@ -31,16 +43,16 @@ func moduleDeps(t *testing.T, tags string) map[string]bool {
 }
 
 // The production roles are built with -tags slim (deploy/Dockerfile): that build
-// must not carry the Temporal server or its UI, whose memory and attack surface the
-// api and worker roles would pay for nothing.
+// must not carry the Temporal server, its UI or the embedded NATS server, whose
+// memory and attack surface the api and worker roles would pay for nothing.
 func TestSlimBuild_HasNoTemporalServerOrUI(t *testing.T) {
 	full, slim := moduleDeps(t, ""), moduleDeps(t, "slim")
-	for _, m := range serverModules {
+	for _, m := range devModules {
 		// The full build has them: the check looks where they would be.
-		if !full[m] {
+		if !hasModule(full, m) {
 			t.Errorf("the full build does not depend on %s: this check would not see it", m)
 		}
-		if slim[m] {
+		if hasModule(slim, m) {
 			t.Errorf("the slim build (go list -deps -tags slim ./cmd/switchboard) depends on %s", m)
 		}
 	}
