@@ -18,9 +18,10 @@ import (
 	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/deploy/agent"
 	"github.com/switchboard-cc/switchboard/internal/app"
-	"github.com/switchboard-cc/switchboard/internal/devnats"
-	"github.com/switchboard-cc/switchboard/internal/devtemporal"
-	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/auth"
+	"github.com/switchboard-cc/switchboard/internal/devstack"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devnats"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
@@ -64,20 +65,19 @@ func startServeStack(t *testing.T) *serveStack {
 	require.NoError(t, os.WriteFile(policyFile, deploy.DevPolicy, 0o600))
 	pol, err := routing.Load(policyFile)
 	require.NoError(t, err)
-	fakes, err := app.StartFakes(pol, demo, app.DevTwilioAuthToken)
+	fakes, err := devstack.StartFakes(pol, demo, testmsg.DevTwilioAuthToken)
 	require.NoError(t, err)
 	t.Cleanup(fakes.Stop)
 	s.cfg = app.Config{
 		HTTPAddr: "127.0.0.1:0", NATSURL: ns.ClientURL(), TemporalAddr: ts.FrontendAddr(),
-		VonageSignatureSecret: app.DevVonageSignatureSecret, PolicyFile: policyFile,
+		VonageSignatureSecret: testmsg.DevVonageSignatureSecret, PolicyFile: policyFile,
 	}
 	fakes.Apply(&s.cfg)
-	s.cfg.API.Tokens = app.Tokens(opsToken, agentToken)
-	s.cfg.API.Tokens[ingressToken] = "ingress" // api.RoleIngress: POST /v1/turns needs a token
+	s.cfg.API.Tokens = auth.FromLists(opsToken, agentToken, ingressToken) // POST /v1/turns needs a token
 	s.cfg.Bridge.MinBackoff, s.cfg.Bridge.MaxBackoff = 200*time.Millisecond, time.Second
 	s.Outbox, s.Faults = fakes.Outbox, fakes.Faults
 	s.API, s.PublicURL, s.stop = s.startInstance(t, "w1")
-	s.signer = testmsg.Signer{PublicURL: s.PublicURL, TwilioAccountSID: app.DevTwilioAccountSID, TwilioAuthToken: app.DevTwilioAuthToken, VonageSecret: app.DevVonageSignatureSecret}
+	s.signer = testmsg.DevSigner(s.PublicURL)
 	return s
 }
 
@@ -165,9 +165,9 @@ func TestPoisonTurn_IsDeadLetteredOnce_AndTheStreamMovesOn(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 
-	_, err = js.Publish(ctx, streams.TurnSubject("garbage"), []byte("{not json"))
+	_, err = js.Publish(ctx, turn.TurnSubject("garbage"), []byte("{not json"))
 	require.NoError(t, err)
-	_, err = js.Publish(ctx, streams.TurnSubject("incomplete"), []byte(`{"id":"api:x","conversation_id":"incomplete"}`))
+	_, err = js.Publish(ctx, turn.TurnSubject("incomplete"), []byte(`{"id":"api:x","conversation_id":"incomplete"}`))
 	require.NoError(t, err)
 
 	customer := "+15556660002"
@@ -175,7 +175,7 @@ func TestPoisonTurn_IsDeadLetteredOnce_AndTheStreamMovesOn(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	s.waitOutbox(t, customer, 1)
 
-	dl, err := js.Stream(ctx, streams.DeadLetterStream)
+	dl, err := js.Stream(ctx, turn.DeadLetterStream)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		info, err := dl.Info(ctx)
@@ -194,7 +194,7 @@ func TestPoisonTurn_IsDeadLetteredOnce_AndTheStreamMovesOn(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		for _, conv := range []string{"garbage", "incomplete"} {
-			cons, err := js.Consumer(ctx, streams.TurnsStream, streams.PartitionConsumer(streams.PartitionOf(conv)))
+			cons, err := js.Consumer(ctx, turn.TurnsStream, turn.PartitionConsumer(turn.PartitionOf(conv)))
 			if err != nil {
 				return false
 			}

@@ -21,7 +21,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/switchboard-cc/switchboard/internal/devtemporal"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
@@ -35,16 +35,16 @@ type stubProviders struct {
 	sends []string
 }
 
-func (p *stubProviders) route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error) {
-	a := workflows.Attempt{Timeout: 2 * time.Second, MaxAttempts: 1}
-	return workflows.Route{
-		NLU: []workflows.NLUCandidate{
+func (p *stubProviders) route(ctx context.Context, in turn.RouteInput) (turn.Route, error) {
+	a := turn.Attempt{Timeout: 2 * time.Second, MaxAttempts: 1}
+	return turn.Route{
+		NLU: []turn.NLUCandidate{
 			{Provider: "nlu", Attempt: a, HedgeAfter: 100 * time.Millisecond},
 			{Provider: "nlu-2", Attempt: a, HedgeAfter: 100 * time.Millisecond},
 		},
-		CPaaS:         []workflows.CPaaSCandidate{{Provider: "cpaas", Channel: in.Channel, From: in.From, Attempt: a}},
+		CPaaS:         []turn.CPaaSCandidate{{Provider: "cpaas", Channel: in.Channel, From: in.From, Attempt: a}},
 		FallbackReply: "Sorry.", LanguageCode: "en",
-		Escalation: workflows.EscalationPolicy{
+		Escalation: turn.EscalationPolicy{
 			HandoffIntents:  []string{"handoff.human"},
 			Queues:          []turn.Queue{{Name: "tier1", AckSLA: 2 * time.Second}, {Name: "tier2", AckSLA: 2 * time.Second}},
 			EscalatingReply: "Connecting you.", FinalMessage: "We will call you back.",

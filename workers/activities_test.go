@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/health"
 	"github.com/switchboard-cc/switchboard/providers/messaging"
@@ -60,10 +61,10 @@ func (v *vendors) fault(t *testing.T, f fake.Fault) {
 }
 
 // send runs one Send attempt of timeout, as its local activity would: with its
-// deadline AttemptGrace after the timeout.
+// deadline turn.AttemptGrace after the timeout.
 func send(t *testing.T, a *Activities, in workflows.SendInput, timeout time.Duration) (workflows.SendOutput, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout+workflows.AttemptGrace)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+turn.AttemptGrace)
 	defer cancel()
 	return a.Send(ctx, in)
 }
@@ -73,7 +74,7 @@ func replyVia(provider, key string) workflows.SendInput {
 	if provider == "vonage" {
 		from = "+15550002000"
 	}
-	return workflows.SendInput{Provider: provider, Message: messaging.Message{
+	return workflows.SendInput{Provider: provider, Message: turn.Message{
 		Channel: "sms", From: from, To: "+15551230001", Body: "We open at nine.", IdempotencyKey: key}}
 }
 
@@ -119,7 +120,7 @@ func TestSend_AWorkerKilledMidSend_TheTakeoverAsksTwilioFirst(t *testing.T) {
 	_, err = v.set["twilio"].Send(ctx, replyVia("twilio", "conv/run/2").Message)
 	require.NoError(t, err)
 	// Another worker claimed turn 3's key and died before it sent anything.
-	_, err = l.Claim(dead, "conv/run/3", "twilio", messaging.Message{Channel: "sms", From: "+15550001000", To: "+15551230001", Body: "Your parcel ships today."})
+	_, err = l.Claim(dead, "conv/run/3", "twilio", turn.Message{Channel: "sms", From: "+15550001000", To: "+15551230001", Body: "Your parcel ships today."})
 	require.NoError(t, err)
 	<-dead.Done()
 	cancel()
@@ -199,7 +200,7 @@ func TestPolicyRouter_EveryCPaaSBreakerOpen_EveryProviderIsRoutedForcedInPolicyO
 		Available: func(p string) bool { return p != "twilio" && p != "vonage" },
 		Has:       func(string) bool { return true },
 	}
-	in := workflows.RouteInput{Vendor: "twilio", Channel: "sms", From: "+15550001000"}
+	in := turn.RouteInput{Vendor: "twilio", Channel: "sms", From: "+15550001000"}
 	route, err := r.Route(context.Background(), in)
 	require.NoError(t, err)
 	require.Len(t, route.CPaaS, 2)

@@ -45,7 +45,7 @@ func answering(calls *atomic.Int32) nlu.Detector {
 type nluSet map[string]nlu.Detector
 
 func (s nluSet) Detector(name string) (nlu.Detector, bool) { d, ok := s[name]; return d, ok }
-func (s nluSet) Sender(string) (messaging.Sender, bool)     { return nil, false }
+func (s nluSet) Sender(string) (messaging.Sender, bool)    { return nil, false }
 
 func newHealth(t *testing.T, names ...string) health.Registry {
 	t.Helper()
@@ -72,14 +72,14 @@ func TestHedge_AHungPrimaryIsHedgedOver_AndTripsItsBreakerAsSlowCalls(t *testing
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(workflows.ConversationWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	attempt := workflows.Attempt{Timeout: 2 * time.Second, MaxAttempts: 2}
-	env.RegisterActivityWithOptions(func(ctx context.Context, in workflows.RouteInput) (workflows.Route, error) {
-		return workflows.Route{
-			NLU: []workflows.NLUCandidate{
+	attempt := turn.Attempt{Timeout: 2 * time.Second, MaxAttempts: 2}
+	env.RegisterActivityWithOptions(func(ctx context.Context, in turn.RouteInput) (turn.Route, error) {
+		return turn.Route{
+			NLU: []turn.NLUCandidate{
 				{Provider: "cx-primary", Attempt: attempt, HedgeAfter: 50 * time.Millisecond},
 				{Provider: "cx-secondary", Attempt: attempt, HedgeAfter: 50 * time.Millisecond},
 			},
-			CPaaS:         []workflows.CPaaSCandidate{{Provider: "twilio", Channel: "sms", From: in.From, Attempt: attempt}},
+			CPaaS:         []turn.CPaaSCandidate{{Provider: "twilio", Channel: "sms", From: in.From, Attempt: attempt}},
 			FallbackReply: "Sorry.", LanguageCode: "en",
 		}, nil
 	}, activity.RegisterOptions{Name: workflows.ActivityRoute})

@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/routing"
-	"github.com/switchboard-cc/switchboard/workflows"
 )
 
 // PolicyRouter routes turns with the current policy (routing.Router), leaving out
@@ -28,7 +28,7 @@ type PolicyRouter struct {
 	Latency func(provider string) time.Duration
 }
 
-func (r PolicyRouter) Route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error) {
+func (r PolicyRouter) Route(ctx context.Context, in turn.RouteInput) (turn.Route, error) {
 	healthy := routing.Router{Policy: r.Policy, Latency: r.Latency, Down: func(p string) bool { return !r.Has(p) || !r.Available(p) }}
 	route, err := healthy.Route(ctx, in)
 	if err != nil || len(route.CPaaS) > 0 {

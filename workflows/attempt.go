@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -20,7 +21,7 @@ import (
 //
 // So, since versionHedgedNLU, an attempt runs locally only for the tries that fit
 // within TaskBudget of the workflow task's start (a try's bound being its
-// timeout, its hedge delay on the first try, AttemptGrace and a second of
+// timeout, its hedge delay on the first try, turn.AttemptGrace and a second of
 // backoff); the tries that do not fit run as one regular activity once the local
 // ones failed. With the dev policy's 2 s attempts, a first attempt and a hedge
 // beside it run locally and a failover after a 2 s timeout runs as a regular
@@ -29,19 +30,14 @@ import (
 // TaskBudget is how long the local activities of one workflow task may run.
 const TaskBudget = 4 * time.Second
 
-// AttemptGrace is how much longer an attempt's activity may run than its timeout:
-// the activity bounds the vendor call by the timeout, and returns its classified
-// timeout before the SDK's deadline, so no attempt is ever cut off by the SDK
-// ("LocalActivity completed after activity deadline") nor retried for it.
-const AttemptGrace = 500 * time.Millisecond
-
 // backoffBound bounds the retry policy's wait between two tries (MaximumInterval).
 const backoffBound = time.Second
 
-// try is the bound of one try of an attempt.
-func (a Attempt) try() time.Duration { return a.withDefaults().Timeout + AttemptGrace }
+// tryBound is the bound of one try of an attempt.
+func tryBound(a turn.Attempt) time.Duration { return attemptDefaults(a).Timeout + turn.AttemptGrace }
 
-func (a Attempt) withDefaults() Attempt {
+// attemptDefaults fills in what a route left out: 5 s, one try.
+func attemptDefaults(a turn.Attempt) turn.Attempt {
 	if a.Timeout <= 0 {
 		a.Timeout = 5 * time.Second
 	}
@@ -65,8 +61,8 @@ func retryPolicy(tries int32, nonRetryable []string) *temporal.RetryPolicy {
 // scheduleToClose is enough for tries tries at full timeout plus backoff, and the
 // first try's delay, and no more: the retry policy, not this deadline, is what
 // ends a failing provider.
-func scheduleToClose(a Attempt, tries int32, delay time.Duration) time.Duration {
-	return delay + time.Duration(tries)*(a.try()+backoffBound) + time.Second
+func scheduleToClose(a turn.Attempt, tries int32, delay time.Duration) time.Duration {
+	return delay + time.Duration(tries)*(tryBound(a)+backoffBound) + time.Second
 }
 
 // sendNonRetryable are the errors that end a send attempt (and, in runs recorded
@@ -74,10 +70,10 @@ func scheduleToClose(a Attempt, tries int32, delay time.Duration) time.Duration 
 var sendNonRetryable = []string{ErrTypeRejected, ErrTypeUnknown}
 
 // localOptions are the options of an attempt run entirely as a local activity.
-func localOptions(a Attempt) workflow.LocalActivityOptions {
-	a = a.withDefaults()
+func localOptions(a turn.Attempt) workflow.LocalActivityOptions {
+	a = attemptDefaults(a)
 	return workflow.LocalActivityOptions{
-		StartToCloseTimeout:    a.try(),
+		StartToCloseTimeout:    tryBound(a),
 		ScheduleToCloseTimeout: scheduleToClose(a, a.MaxAttempts, 0),
 		RetryPolicy:            retryPolicy(a.MaxAttempts, sendNonRetryable),
 	}
@@ -99,7 +95,7 @@ func (c *conversation) taskElapsed(ctx workflow.Context) time.Duration {
 type attemptCall struct {
 	activity string
 	summary  string
-	attempt  Attempt
+	attempt  turn.Attempt
 	// delay is how long the first try waits before it calls (a hedge's); the
 	// activity is told so in its input, and only the first try waits.
 	delay time.Duration
@@ -113,17 +109,17 @@ type attemptCall struct {
 // start starts the attempt and returns its future: local tries while they fit in
 // TaskBudget, then the remaining tries as one regular activity.
 func (c *conversation) start(ctx workflow.Context, call attemptCall) workflow.Future {
-	a := call.attempt.withDefaults()
+	a := attemptDefaults(call.attempt)
 	left := TaskBudget - c.taskElapsed(ctx)
 	local := int32(0)
-	if first := call.delay + a.try(); first <= left {
-		local = 1 + min(a.MaxAttempts-1, int32((left-first)/(a.try()+backoffBound)))
+	if first := call.delay + tryBound(a); first <= left {
+		local = 1 + min(a.MaxAttempts-1, int32((left-first)/(tryBound(a)+backoffBound)))
 	}
 	if local == 0 {
 		return c.regular(ctx, call, a.MaxAttempts, call.input, call.delay)
 	}
 	lf := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout:    call.delay + a.try(),
+		StartToCloseTimeout:    call.delay + tryBound(a),
 		ScheduleToCloseTimeout: scheduleToClose(a, local, call.delay),
 		RetryPolicy:            retryPolicy(local, call.nonRetryable),
 		Summary:                call.summary,
@@ -149,9 +145,9 @@ func (c *conversation) start(ctx workflow.Context, call attemptCall) workflow.Fu
 
 // regular runs tries tries of the attempt as a regular activity.
 func (c *conversation) regular(ctx workflow.Context, call attemptCall, tries int32, input any, delay time.Duration) workflow.Future {
-	a := call.attempt.withDefaults()
+	a := attemptDefaults(call.attempt)
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    delay + a.try(),
+		StartToCloseTimeout:    delay + tryBound(a),
 		ScheduleToCloseTimeout: scheduleToClose(a, tries, delay),
 		RetryPolicy:            retryPolicy(tries, call.nonRetryable),
 		Summary:                call.summary,

@@ -44,7 +44,7 @@ var nluNonRetryable = []string{ErrTypeRejected, ErrTypeUnknown, ErrTypeTimeout, 
 type nluAttempt struct {
 	n       int // its place among the turn's attempts, 1-based
 	idx     int // its candidate's index in the route
-	cand    NLUCandidate
+	cand    turn.NLUCandidate
 	hedgeOf int       // the attempt it runs beside; 0: none
 	calls   time.Time // when it calls the provider (a hedge waits first)
 	fut     workflow.Future
@@ -53,7 +53,7 @@ type nluAttempt struct {
 
 // askHedged asks the route's NLU candidates with hedging and returns the one that
 // answered, if any.
-func (c *conversation) askHedged(ctx workflow.Context, route Route, t turn.Turn, out *turn.Outcome) *NLUCandidate {
+func (c *conversation) askHedged(ctx workflow.Context, route turn.Route, t turn.Turn, out *turn.Outcome) *turn.NLUCandidate {
 	var (
 		active  []*nluAttempt
 		next, n int

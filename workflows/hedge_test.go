@@ -41,10 +41,10 @@ func newHedgeWorld(hedgeAfter time.Duration) *hedgeWorld {
 	return &hedgeWorld{world: newWorld(), hedgeAfter: hedgeAfter, nlu: map[string]nluBehaviour{}, tries: map[string]int{}, gates: map[int]chan struct{}{}}
 }
 
-func (w *hedgeWorld) route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error) {
+func (w *hedgeWorld) route(ctx context.Context, in turn.RouteInput) (turn.Route, error) {
 	r, err := w.world.route(ctx, in)
-	a := workflows.Attempt{Timeout: 2 * time.Second, MaxAttempts: 2}
-	r.NLU = []workflows.NLUCandidate{
+	a := turn.Attempt{Timeout: 2 * time.Second, MaxAttempts: 2}
+	r.NLU = []turn.NLUCandidate{
 		{Provider: "cx-primary", Attempt: a, HedgeAfter: w.hedgeAfter},
 		{Provider: "cx-secondary", Attempt: a, HedgeAfter: w.hedgeAfter},
 		{Provider: "llm", Attempt: a, HedgeAfter: w.hedgeAfter},

@@ -7,8 +7,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/switchboard-cc/switchboard/internal/canary"
-	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 )
 
@@ -29,9 +27,9 @@ func collectOutcomes(natsURL string) (*outcomes, error) {
 		return nil, err
 	}
 	o := &outcomes{nc: nc}
-	o.sub, err = nc.Subscribe(streams.EventsSubjectPrefix+">", func(m *nats.Msg) {
+	o.sub, err = nc.Subscribe(turn.EventsSubjectPrefix+">", func(m *nats.Msg) {
 		var out turn.Outcome
-		if json.Unmarshal(m.Data, &out) != nil || canary.IsTurn(out.TurnID) || out.Replayed {
+		if json.Unmarshal(m.Data, &out) != nil || turn.IsCanaryTurn(out.TurnID) || out.Replayed {
 			return
 		}
 		o.mu.Lock()

@@ -39,6 +39,13 @@ func ParseInbound(form url.Values) (Inbound, error) {
 		// presence is not required.
 		Body: form.Get("Body"),
 	}
+	in.Channel = "sms"
+	if strings.HasPrefix(in.From, WhatsAppPrefix) {
+		in.Channel = "whatsapp"
+		in.From = strings.TrimPrefix(in.From, WhatsAppPrefix)
+		in.To = strings.TrimPrefix(in.To, WhatsAppPrefix)
+	}
+	// Checked after the prefix is gone: "whatsapp:" alone is no address.
 	for _, f := range []struct{ name, v string }{
 		{"MessageSid", in.MessageSID},
 		{"AccountSid", in.AccountSID},
@@ -48,12 +55,6 @@ func ParseInbound(form url.Values) (Inbound, error) {
 		if f.v == "" {
 			return Inbound{}, fmt.Errorf("twilio inbound webhook: %s is missing", f.name)
 		}
-	}
-	in.Channel = "sms"
-	if strings.HasPrefix(in.From, WhatsAppPrefix) {
-		in.Channel = "whatsapp"
-		in.From = strings.TrimPrefix(in.From, WhatsAppPrefix)
-		in.To = strings.TrimPrefix(in.To, WhatsAppPrefix)
 	}
 	return in, nil
 }
@@ -84,6 +85,14 @@ func Verify(authToken, fullURL string, form url.Values, signature string) bool {
 // Like twilio-go's validator, it signs only the first value of a repeated
 // parameter; Twilio's incoming-message webhooks never repeat one.
 func Sign(authToken, fullURL string, form url.Values) string {
+	mac := hmac.New(sha1.New, []byte(authToken))
+	mac.Write([]byte(signedString(fullURL, form)))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// signedString is what the signature covers: the URL, then every parameter's name
+// and first value, sorted by name, with nothing between them.
+func signedString(fullURL string, form url.Values) string {
 	keys := make([]string, 0, len(form))
 	for k := range form {
 		keys = append(keys, k)
@@ -95,7 +104,5 @@ func Sign(authToken, fullURL string, form url.Values) string {
 		b.WriteString(k)
 		b.WriteString(form.Get(k))
 	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return b.String()
 }
