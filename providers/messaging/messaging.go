@@ -1,5 +1,6 @@
 // Package messaging is the contract between the conversation workflow and CPaaS
-// providers (Twilio, Vonage) that deliver replies to customers.
+// providers (Twilio, Vonage, a chat backend's webhook) that deliver replies to
+// customers.
 package messaging
 
 import (
@@ -17,6 +18,13 @@ type Message struct {
 	// sequence). Providers pass it to the vendor where the vendor's API has a place
 	// for it, so a send can be traced and reconciled.
 	IdempotencyKey string
+	// ConversationID is the conversation the message belongs to, and TurnID the
+	// customer turn it answers ("" for an agent's message or an escalation's final
+	// message). A provider that delivers to a business's own backend (webhook)
+	// passes them on, so the backend can place the reply; SMS vendors have no
+	// place for them.
+	ConversationID string
+	TurnID         string
 }
 
 // Receipt is the vendor's acknowledgement of a send.

@@ -282,18 +282,5 @@ func (s *Sender) refused(status int, body []byte) error {
 
 // failure classifies a call (op: "send", "probe") that got no (complete) answer.
 func (s *Sender) failure(ctx context.Context, op string, status int, err error) error {
-	switch ctx.Err() {
-	case context.DeadlineExceeded:
-		return providers.Classify(s.name, providers.ErrTimeout, status, err)
-	case context.Canceled:
-		// The caller gave up; that says nothing about Vonage, so it is not
-		// classified as a provider failure.
-		return fmt.Errorf("%s: %s abandoned: %w", s.name, op, context.Canceled)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return providers.Classify(s.name, providers.ErrTimeout, status, err)
-	}
-	// Connection refused or reset, EOF before an answer: Vonage could not serve
-	// this call.
-	return providers.Classify(s.name, providers.ErrUnavailable, status, err)
+	return providers.TransportFailure(ctx, s.name, op, status, err)
 }
