@@ -43,6 +43,7 @@ const (
 	KindLocal        = "local"
 	KindTwilio       = "twilio"
 	KindVonage       = "vonage"
+	KindWebhook      = "webhook" // a business's own backend, e.g. a web chat (webhook.go)
 )
 
 // Role is what a provider does for a turn.
@@ -51,7 +52,7 @@ type Role string
 // Roles of providers.
 const (
 	RoleNLU   Role = "nlu"   // understands the customer: dialogflowcx, openai, local
-	RoleCPaaS Role = "cpaas" // delivers the reply: twilio, vonage
+	RoleCPaaS Role = "cpaas" // delivers the reply: twilio, vonage, webhook
 )
 
 var kindRoles = map[string]Role{
@@ -60,11 +61,12 @@ var kindRoles = map[string]Role{
 	KindLocal:        RoleNLU,
 	KindTwilio:       RoleCPaaS,
 	KindVonage:       RoleCPaaS,
+	KindWebhook:      RoleCPaaS,
 }
 
 // Kinds lists the provider kinds a policy may use.
 func Kinds() []string {
-	return []string{KindDialogflowCX, KindOpenAI, KindLocal, KindTwilio, KindVonage}
+	return []string{KindDialogflowCX, KindOpenAI, KindLocal, KindTwilio, KindVonage, KindWebhook}
 }
 
 // RoleOf returns the role of a provider kind, or "" for an unknown kind.
@@ -187,6 +189,8 @@ type Provider struct {
 	Endpoint string
 	// OpenAI only.
 	Model string
+	// Webhook only: where replies are posted and how they are signed.
+	Webhook Webhook
 	// Settings are resolved: the provider's own values over the policy's defaults
 	// over the built-in defaults.
 	Settings
@@ -666,6 +670,7 @@ type rawProvider struct {
 	Agent       string `yaml:"agent"`
 	Endpoint    string `yaml:"endpoint"`
 	Model       string `yaml:"model"`
+	rawWebhook  `yaml:",inline"`
 	rawSettings `yaml:",inline"`
 	Classify    rawClassify `yaml:"classify"`
 }
@@ -753,6 +758,7 @@ func build(raw *rawPolicy, src *source, errs *errorList) *Policy {
 			Name: name, Kind: rp.Kind,
 			Location: rp.Location, Project: rp.Project, Agent: rp.Agent, Endpoint: rp.Endpoint,
 			Model:    rp.Model,
+			Webhook:  Webhook(rp.rawWebhook),
 			Settings: overlay(p.Defaults, rp.rawSettings, path+".", "defaults.", src),
 		}
 		if !slowCallWritten && rp.Breaker.SlowCall == nil {
@@ -963,7 +969,9 @@ func (p *Policy) validate(errs *errorList) {
 // Warnings reports what is valid but probably not meant, in the form of errors
 // (file, line, field, message) but without refusing the policy: a provider whose
 // slow-call counting is off (breaker.slow_call: 0) while its attempt_timeout is
-// LongAttemptTimeout or more. `switchboard policy validate` prints them.
+// LongAttemptTimeout or more, and the webhook warnings of webhookWarnings (a chat
+// channel replying by SMS, a signing secret this environment cannot read).
+// `switchboard policy validate` prints them.
 func (p *Policy) Warnings() []*Error {
 	l := &errorList{src: p.src}
 	for _, name := range p.ProviderNames() {
@@ -972,6 +980,7 @@ func (p *Policy) Warnings() []*Error {
 			l.at("providers."+name+".breaker.slow_call", "slow-call counting is off while attempt_timeout is %s: a provider that hangs up to %s on every call, and then answers, never trips its breaker, and every turn routed to it waits; set slow_call below attempt_timeout (the built-in is %s)", fmtDur(pr.AttemptTimeout), fmtDur(pr.AttemptTimeout), fmtDur(BuiltinSlowCall(pr.AttemptTimeout)))
 		}
 	}
+	p.webhookWarnings(l)
 	return l.errs
 }
 
@@ -1046,6 +1055,7 @@ func (p *Policy) validateProvider(errs *errorList, pr *Provider) {
 	only("agent", pr.Agent, KindDialogflowCX)
 	only("endpoint", pr.Endpoint, KindDialogflowCX)
 	only("model", pr.Model, KindOpenAI)
+	p.validateWebhook(errs, pr)
 	switch pr.Kind {
 	case KindDialogflowCX:
 		if strings.TrimSpace(pr.Location) == "" {
@@ -1059,7 +1069,7 @@ func (p *Policy) validateProvider(errs *errorList, pr *Provider) {
 		}
 	}
 	if len(pr.Classify) > 0 && (pr.Kind == KindDialogflowCX || pr.Kind == KindLocal) {
-		errs.at(path+".classify", "classify maps HTTP statuses and applies to openai, twilio and vonage; %s errors are classified by the client", pr.Kind)
+		errs.at(path+".classify", "classify maps HTTP statuses and applies to openai, twilio, vonage and webhook; %s errors are classified by the client", pr.Kind)
 	}
 	p.validateSettings(errs, path+".", pr.Settings)
 }
@@ -1115,7 +1125,7 @@ func (p *Policy) validateBusinesses(errs *errorList) {
 			}
 		}
 		for _, prov := range sortedKeys(usedBy) {
-			if _, ok := b.Addresses[prov]; !ok && p.Providers[prov] != nil && p.Providers[prov].Role() == RoleCPaaS {
+			if _, ok := b.Addresses[prov]; !ok && p.Providers[prov] != nil && p.Providers[prov].needsAddress() {
 				name := b.Name
 				if name == "" {
 					name = path
@@ -1147,7 +1157,7 @@ func (p *Policy) validateChannel(errs *errorList, name string, c *Channel) {
 		if len(list) == 0 {
 			what := "NLU provider (dialogflowcx, openai, local)"
 			if role == RoleCPaaS {
-				what = "CPaaS provider (twilio, vonage)"
+				what = "CPaaS provider (twilio, vonage, webhook)"
 			}
 			errs.in(at, "at least one %s is required", what)
 			return
@@ -1170,7 +1180,7 @@ func (p *Policy) validateChannel(errs *errorList, name string, c *Channel) {
 				if role == RoleNLU {
 					errs.at(ai, "%q is a CPaaS provider (%s), which delivers replies; nlu lists only NLU providers (dialogflowcx, openai, local)", prov, pr.Kind)
 				} else {
-					errs.at(ai, "%q is an NLU provider (%s), which understands messages; cpaas lists only CPaaS providers (twilio, vonage)", prov, pr.Kind)
+					errs.at(ai, "%q is an NLU provider (%s), which understands messages; cpaas lists only CPaaS providers (twilio, vonage, webhook)", prov, pr.Kind)
 				}
 				continue
 			}
@@ -1629,6 +1639,13 @@ func (d *decoder) decode(n ast.Node, path string, v reflect.Value) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Bool:
+		x, ok := n.(*ast.BoolNode)
+		if !ok {
+			d.fail(path, orig, "must be true or false, not %s%s", describe(n), quoted(n))
+			return
+		}
+		v.SetBool(x.Value)
 	case reflect.Float64:
 		switch x := n.(type) {
 		case *ast.FloatNode:
