@@ -104,7 +104,7 @@ func TestJSONAPI_WaitReturnsTheReply_BadInputIsNamed(t *testing.T) {
 	require.Equal(t, "store.hours", m["intent"])
 	require.Equal(t, "replied", m["status"])
 	require.Equal(t, "cx-global", m["nlu_provider"])
-	require.Equal(t, "twilio", m["cpaas_provider"])
+	require.Equal(t, "webchat", m["cpaas_provider"])
 	require.Contains(t, m["reply"], "open Monday")
 
 	// The same message again, waiting: the answer comes from the transcript.

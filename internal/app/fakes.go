@@ -22,9 +22,10 @@ type Fakes struct {
 	Outbox *fake.Outbox
 	Faults *fake.Faults
 
-	conn  Connections
-	names map[string]bool
-	stops []func()
+	conn   Connections
+	names  map[string]bool
+	policy *routing.Policy // the one they were started for
+	stops  []func()
 }
 
 // devOpenAIKey opens the fake OpenAI server.
@@ -33,7 +34,7 @@ const devOpenAIKey = "dev-openai-key"
 // StartFakes starts a fake vendor for every provider of pol. agent is what the fake
 // Dialogflow CX and OpenAI servers answer from, and the local NLU's cached flows.
 func StartFakes(pol *routing.Policy, agent *localnlu.Agent, twilioAuthToken string) (*Fakes, error) {
-	f := &Fakes{Outbox: &fake.Outbox{}, Faults: &fake.Faults{}, names: map[string]bool{}}
+	f := &Fakes{Outbox: &fake.Outbox{}, Faults: &fake.Faults{}, names: map[string]bool{}, policy: pol}
 	if pol.Canary != nil {
 		// The canary's replies stay out of /dev/outbox unless asked for (?canary=1).
 		// The address is the start's policy's: a reload that changes it is not seen.
@@ -41,11 +42,12 @@ func StartFakes(pol *routing.Policy, agent *localnlu.Agent, twilioAuthToken stri
 	}
 	f.conn = Connections{
 		DialogflowProject: devDialogflowProject, DialogflowAgent: devDialogflowAgent,
-		OpenAIAPIKey: devOpenAIKey,
-		LocalAgent:   agent,
-		Twilio:       twilio.Config{AccountSID: DevTwilioAccountSID, AuthToken: twilioAuthToken},
-		Vonage:       vonage.Config{APIKey: DevVonageAPIKey, APISecret: DevVonageAPISecret},
-		ProviderURLs: map[string]string{},
+		OpenAIAPIKey:   devOpenAIKey,
+		LocalAgent:     agent,
+		Twilio:         twilio.Config{AccountSID: DevTwilioAccountSID, AuthToken: twilioAuthToken},
+		Vonage:         vonage.Config{APIKey: DevVonageAPIKey, APISecret: DevVonageAPISecret},
+		ProviderURLs:   map[string]string{},
+		WebhookSecrets: map[string][]byte{},
 	}
 	for _, name := range pol.ProviderNames() {
 		p := pol.Provider(name)
@@ -69,6 +71,11 @@ func StartFakes(pol *routing.Policy, agent *localnlu.Agent, twilioAuthToken stri
 			u, err = f.serve(fake.NewTwilio(DevTwilioAccountSID, twilioAuthToken, f.Outbox, f.Faults, name))
 		case routing.KindVonage:
 			u, err = f.serve(fake.NewVonage(DevVonageAPIKey, DevVonageAPISecret, f.Outbox, f.Faults, name))
+		case routing.KindWebhook:
+			secret := devWebhookSecret(pol, name)
+			f.conn.WebhookSecrets[name] = secret
+			u, err = f.serve(fake.NewChatReceiver(secret, f.Outbox, f.Faults, name))
+			u += "/replies"
 		}
 		if u != "" && err == nil {
 			f.conn.ProviderURLs[name] = u

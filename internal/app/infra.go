@@ -57,7 +57,7 @@ func serveInfra(ctx context.Context, dc DevConfig, agentDef []byte, natsURL stri
 			API: "http://" + lis.Addr().String(), TemporalUI: tsrv.UIURL(), Temporal: tsrv.FrontendAddr(), NATS: natsURL,
 			OpsToken: dc.OpsToken, AgentToken: dc.AgentToken, IngressToken: dc.IngressToken, Outbox: fakes.Outbox, Faults: fakes.Faults,
 			PolicyFile: policyFile, AgentFile: agentFile, ProviderURLs: maps.Clone(conn.ProviderURLs),
-			Env: []EnvVar{
+			Env: append([]EnvVar{
 				{"SWITCHBOARD_NATS_URL", natsURL},
 				{"SWITCHBOARD_STREAM_REPLICAS", "1"},
 				{"SWITCHBOARD_TEMPORAL_ADDRESS", tsrv.FrontendAddr()},
@@ -75,7 +75,7 @@ func serveInfra(ctx context.Context, dc DevConfig, agentDef []byte, natsURL stri
 				{"SWITCHBOARD_OPS_TOKEN", dc.OpsToken},
 				{"SWITCHBOARD_AGENT_TOKEN", dc.AgentToken},
 				{"SWITCHBOARD_INGRESS_TOKEN", dc.IngressToken},
-			},
+			}, webhookSecretEnv(fakes.policy, conn.WebhookSecrets)...),
 		})
 	}
 	select {

@@ -142,6 +142,7 @@ func (c *ChatReceiver) receive(w http.ResponseWriter, r *http.Request) {
 	kept, _ := c.outbox.AddOnce(Sent{
 		Vendor: c.name, MessageID: "chat-" + cpaasHex(8), Channel: m.Channel,
 		From: m.From, To: m.To, Body: m.Body, IdempotencyKey: key, At: time.Now().UTC(),
+		ConversationID: m.ConversationID, TurnID: m.TurnID,
 	})
 	// Recorded before answering: a caller that gives up now has still had its
 	// reply stored, the ambiguity providers.MaybeDelivered describes.

@@ -16,6 +16,10 @@ type Sent struct {
 	Body           string    `json:"body"`
 	IdempotencyKey string    `json:"idempotency_key"`
 	At             time.Time `json:"at"`
+	// ConversationID and TurnID are what a receiver of webhook replies (the chat
+	// receiver) was told of the reply's conversation and the turn it answers.
+	ConversationID string `json:"conversation_id,omitempty"`
+	TurnID         string `json:"turn_id,omitempty"`
 	// Canary marks a reply to a stack canary's customer (Outbox.SetCanaryCustomers):
 	// GET /dev/outbox leaves those out unless asked (?canary=1).
 	Canary bool `json:"canary,omitempty"`

@@ -1,0 +1,87 @@
+package app
+
+import (
+	"fmt"
+	"maps"
+	"net/url"
+
+	"github.com/switchboard-cc/switchboard/providers/routing"
+	"github.com/switchboard-cc/switchboard/providers/webhook"
+)
+
+// withWebhookSecrets returns c with the signing secret of every webhook provider of
+// pol: the one given in c.WebhookSecrets, else the one the policy points at. A
+// secret that cannot be read fails the start, naming the provider.
+func (c Connections) withWebhookSecrets(pol *routing.Policy) (Connections, error) {
+	secrets := maps.Clone(c.WebhookSecrets)
+	if secrets == nil {
+		secrets = map[string][]byte{}
+	}
+	for _, name := range pol.ProviderNames() {
+		if pol.Provider(name).Kind != routing.KindWebhook || secrets[name] != nil {
+			continue
+		}
+		s, err := pol.WebhookSecret(name)
+		if err != nil {
+			return c, fmt.Errorf("provider %s (%s): %w", name, routing.KindWebhook, err)
+		}
+		secrets[name] = s
+	}
+	c.WebhookSecrets = secrets
+	return c, nil
+}
+
+// newWebhook is the client of a webhook provider: the policy's URL, or the
+// --provider-url of its name, with the probe_url moved to that URL's scheme and
+// host.
+func newWebhook(p *routing.Provider, c Connections) (*webhook.Sender, error) {
+	cfg := webhook.Config{
+		Name: p.Name, URL: p.Webhook.URL, ProbeURL: p.Webhook.ProbeURL,
+		Secret: c.WebhookSecrets[p.Name], InsecureHTTP: p.Webhook.InsecureHTTP, Timeout: p.AttemptTimeout,
+	}
+	if u := c.ProviderURLs[p.Name]; u != "" {
+		cfg.URL = u
+		if cfg.ProbeURL != "" {
+			probe, perr := url.Parse(cfg.ProbeURL)
+			to, terr := url.Parse(u)
+			if perr != nil || terr != nil {
+				return nil, fmt.Errorf("provider URL or probe_url is not a URL")
+			}
+			probe.Scheme, probe.Host = to.Scheme, to.Host
+			cfg.ProbeURL = probe.String()
+		}
+	}
+	return webhook.New(cfg)
+}
+
+// DevWebhookSecret signs the replies of the dev stack's webhook providers whose
+// policy names a secret that is not there (in dev, SWITCHBOARD_WEBCHAT_SECRET is
+// usually unset). Like the other dev credentials it is no secret: it only opens the
+// fake chat receiver on loopback.
+const DevWebhookSecret = "dev-webhook-signing-secret-0000"
+
+// devWebhookSecret is the secret the policy names for the webhook provider name, if
+// it can be read here, else DevWebhookSecret.
+func devWebhookSecret(pol *routing.Policy, name string) []byte {
+	if s, err := pol.WebhookSecret(name); err == nil {
+		return s
+	}
+	return []byte(DevWebhookSecret)
+}
+
+// webhookSecretEnv is what a `switchboard worker` run against `dev --only-infra`
+// needs to sign as the dev stack's fake chat receivers expect: each webhook
+// provider's secret_env set to the secret the fake verifies with, unless this
+// environment already sets it (then the fake uses that value). A secret_file must
+// exist for the worker to start.
+func webhookSecretEnv(pol *routing.Policy, secrets map[string][]byte) []EnvVar {
+	var out []EnvVar
+	for _, name := range pol.ProviderNames() {
+		p := pol.Provider(name)
+		if p.Kind != routing.KindWebhook || p.Webhook.SecretEnv == "" || secrets[name] == nil {
+			continue
+		}
+		out = append(out, EnvVar{p.Webhook.SecretEnv, string(secrets[name])})
+	}
+	return out
+}
