@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -91,14 +90,7 @@ func TestSignedVonageWhatsAppWebhook_ReplyLeavesThroughVonage(t *testing.T) {
 
 func TestJSONAPI_WaitReturnsTheReply_BadInputIsNamed(t *testing.T) {
 	s := startStack(t, "")
-	post := func(query, body string) (int, map[string]any) {
-		resp, err := http.Post(s.API+"/v1/turns"+query, "application/json", strings.NewReader(body))
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		var m map[string]any
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
-		return resp.StatusCode, m
-	}
+	post := func(query, body string) (int, map[string]any) { return s.postTurn(t, query, body) }
 	code, m := post("?wait=10s", `{"message_id":"web-1","channel":"chat","from":"+15552220001","to":"+15550001000","text":"what are your hours"}`)
 	require.Equal(t, http.StatusOK, code, m)
 	require.Equal(t, "store.hours", m["intent"])

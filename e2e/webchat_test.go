@@ -21,10 +21,17 @@ import (
 // The dev policy's chat channel replies through webchat, a webhook provider that
 // dev points at its fake chat receiver, and lists no SMS vendor.
 
-// postChat posts a chat turn to the JSON API and returns the status and answer.
+// postChat posts a chat turn to the business to the JSON API and returns the
+// status and answer.
 func (s *stack) postChat(t *testing.T, query, messageID, from, text string) (int, map[string]any) {
 	t.Helper()
-	body := fmt.Sprintf(`{"message_id":%q,"channel":"chat","from":%q,"to":%q,"text":%q}`, messageID, from, business, text)
+	return s.postTurn(t, query, fmt.Sprintf(`{"message_id":%q,"channel":"chat","from":%q,"to":%q,"text":%q}`, messageID, from, business, text))
+}
+
+// postTurn posts body to POST /v1/turns (with the ops token) and returns the status
+// and answer.
+func (s *stack) postTurn(t *testing.T, query, body string) (int, map[string]any) {
+	t.Helper()
 	resp, err := http.Post(s.API+"/v1/turns"+query, "application/json", strings.NewReader(body))
 	require.NoError(t, err)
 	defer resp.Body.Close()

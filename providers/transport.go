@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // TransportFailure classifies an HTTP call of provider (op names it: "send",
@@ -23,4 +24,23 @@ func TransportFailure(ctx context.Context, provider, op string, status int, err 
 		return Classify(provider, ErrTimeout, status, err)
 	}
 	return Classify(provider, ErrUnavailable, status, err)
+}
+
+// DoSend makes one attempt at a send request (req bound to ctx) and classifies a
+// failure to get an answer: the request reached provider and ctx ran out before an
+// answer means the vendor may have the message (MaybeDelivered); a connection the
+// vendor closed without answering is taken as a refusal, the usual face of an
+// outage, so that failover goes on. An answer, whatever its status, is the caller's
+// to read.
+func DoSend(ctx context.Context, client *http.Client, req *http.Request, provider string) (*http.Response, error) {
+	var wire WireTrace
+	resp, err := client.Do(req.WithContext(wire.Context(ctx)))
+	if err == nil {
+		return resp, nil
+	}
+	err = TransportFailure(ctx, provider, "send", 0, err)
+	if wire.Wrote() && ctx.Err() != nil {
+		err = MaybeDelivered(provider, err)
+	}
+	return nil, err
 }

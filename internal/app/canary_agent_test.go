@@ -8,8 +8,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/switchboard-cc/switchboard/deploy/agent"
-	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/nlu"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/workflows"
@@ -24,20 +22,8 @@ func TestDevCanary_EveryNLUProviderOfTheDevStackAnswersTheCanaryIntent(t *testin
 	if pol.Canary == nil || pol.Canary.Text != routing.DefaultCanaryText {
 		t.Fatalf("the dev policy's canary: %+v", pol.Canary)
 	}
-	demo, err := localnlu.ParseAgent(agent.Demo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fakes, err := StartFakes(pol, demo, DevTwilioAuthToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fakes.Stop()
-	set, err := BuildProviders(context.Background(), pol, fakes.Connections())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
+	fakes, set := startDevProviders(t, pol)
+	demo := fakes.conn.LocalAgent
 	asked := 0
 	for _, name := range pol.ProviderNames() {
 		d, ok := set.Detector(name)

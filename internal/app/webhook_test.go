@@ -12,6 +12,7 @@ import (
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/messaging"
+	"github.com/switchboard-cc/switchboard/providers/routing"
 )
 
 // unsetEnv removes name for the test, restoring it after.
@@ -40,20 +41,7 @@ func TestAWorkerWhoseWebhookSecretIsMissing_RefusesToStart_NamingTheProvider(t *
 func TestDevFakes_WebchatSendsAndProbesReachTheFakeChatReceiver(t *testing.T) {
 	unsetEnv(t, "SWITCHBOARD_WEBCHAT_SECRET")
 	pol := devPolicy(t)
-	demo, err := localnlu.ParseAgent(agent.Demo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fakes, err := StartFakes(pol, demo, DevTwilioAuthToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fakes.Stop()
-	set, err := BuildProviders(context.Background(), pol, fakes.Connections())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
+	fakes, set := startDevProviders(t, pol)
 	s, _ := set.Sender("webchat")
 	r, err := s.Send(t.Context(), messaging.Message{Channel: "chat", From: "+15550001000", To: "+15552220001", Body: "hi", IdempotencyKey: "api-x/run/1"})
 	if err != nil {
@@ -79,4 +67,25 @@ func TestDevFakes_WebchatSendsAndProbesReachTheFakeChatReceiver(t *testing.T) {
 	if len(env) != 1 || env[0].Name != "SWITCHBOARD_WEBCHAT_SECRET" || env[0].Value != DevWebhookSecret {
 		t.Errorf("infra env %+v, want SWITCHBOARD_WEBCHAT_SECRET with the dev secret", env)
 	}
+}
+
+// startDevProviders starts the dev stack's fakes for pol, with the demo agent, and
+// the clients of every provider of pol pointed at them.
+func startDevProviders(t *testing.T, pol *routing.Policy) (*Fakes, *ProviderSet) {
+	t.Helper()
+	demo, err := localnlu.ParseAgent(agent.Demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakes, err := StartFakes(pol, demo, DevTwilioAuthToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fakes.Stop)
+	set, err := BuildProviders(context.Background(), pol, fakes.Connections())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(set.Close)
+	return fakes, set
 }

@@ -197,17 +197,8 @@ func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Recei
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 
-	var wire providers.WireTrace
-	resp, err := s.http.Do(req.WithContext(wire.Context(ctx)))
+	resp, err := providers.DoSend(ctx, s.http, req, s.name)
 	if err != nil {
-		err = s.failure(ctx, "send", 0, err)
-		if wire.Wrote() && ctx.Err() != nil {
-			// The request reached Vonage and the attempt ran out before an answer:
-			// it may have the message. A connection Vonage closed without answering
-			// is taken as a refusal, the usual face of an outage, so that failover
-			// goes on.
-			err = providers.MaybeDelivered(s.name, err)
-		}
 		return messaging.Receipt{}, err
 	}
 	defer resp.Body.Close()

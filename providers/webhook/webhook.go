@@ -183,17 +183,8 @@ func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Recei
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderIdempotency, m.IdempotencyKey)
 
-	var wire providers.WireTrace
-	resp, err := s.http.Do(req.WithContext(wire.Context(ctx)))
+	resp, err := providers.DoSend(ctx, s.http, req, s.name)
 	if err != nil {
-		err = providers.TransportFailure(ctx, s.name, "send", 0, err)
-		if wire.Wrote() && ctx.Err() != nil {
-			// The receiver has the request and the attempt ran out before its
-			// answer: it may have stored the reply. A connection it closed without
-			// answering is taken as a refusal, the usual face of an outage, so
-			// that failover goes on.
-			err = providers.MaybeDelivered(s.name, err)
-		}
 		return messaging.Receipt{}, err
 	}
 	defer resp.Body.Close()
