@@ -75,7 +75,7 @@ func serveInfra(ctx context.Context, dc DevConfig, agentDef []byte, natsURL stri
 				{"SWITCHBOARD_OPS_TOKEN", dc.OpsToken},
 				{"SWITCHBOARD_AGENT_TOKEN", dc.AgentToken},
 				{"SWITCHBOARD_INGRESS_TOKEN", dc.IngressToken},
-			}, webhookSecretEnv(fakes.policy, conn.WebhookSecrets)...),
+			}, webhookSecretEnv(fakes.policy)...),
 		})
 	}
 	select {

@@ -70,18 +70,21 @@ func devWebhookSecret(pol *routing.Policy, name string) []byte {
 }
 
 // webhookSecretEnv is what a `switchboard worker` run against `dev --only-infra`
-// needs to sign as the dev stack's fake chat receivers expect: each webhook
-// provider's secret_env set to the secret the fake verifies with, unless this
-// environment already sets it (then the fake uses that value). A secret_file must
-// exist for the worker to start.
-func webhookSecretEnv(pol *routing.Policy, secrets map[string][]byte) []EnvVar {
+// needs to sign as the dev stack's fake chat receivers expect: the secret_env of
+// each webhook provider whose secret this environment does not have, set to
+// DevWebhookSecret, which the fake then verifies with. A secret the environment
+// has is the operator's: it is not written out (the worker's environment has it
+// too), and a secret_file must exist for the worker to start.
+func webhookSecretEnv(pol *routing.Policy) []EnvVar {
 	var out []EnvVar
 	for _, name := range pol.ProviderNames() {
 		p := pol.Provider(name)
-		if p.Kind != routing.KindWebhook || p.Webhook.SecretEnv == "" || secrets[name] == nil {
+		if p.Kind != routing.KindWebhook || p.Webhook.SecretEnv == "" {
 			continue
 		}
-		out = append(out, EnvVar{p.Webhook.SecretEnv, string(secrets[name])})
+		if _, err := pol.WebhookSecret(name); err != nil {
+			out = append(out, EnvVar{p.Webhook.SecretEnv, DevWebhookSecret})
+		}
 	}
 	return out
 }

@@ -63,9 +63,14 @@ func TestDevFakes_WebchatSendsAndProbesReachTheFakeChatReceiver(t *testing.T) {
 
 	// --only-infra hands the secret on to the worker processes under the
 	// policy's secret_env.
-	env := webhookSecretEnv(pol, fakes.Connections().WebhookSecrets)
+	env := webhookSecretEnv(pol)
 	if len(env) != 1 || env[0].Name != "SWITCHBOARD_WEBCHAT_SECRET" || env[0].Value != DevWebhookSecret {
 		t.Errorf("infra env %+v, want SWITCHBOARD_WEBCHAT_SECRET with the dev secret", env)
+	}
+	// An operator's own secret is used, and never written out.
+	t.Setenv("SWITCHBOARD_WEBCHAT_SECRET", "the-operators-own-secret")
+	if env := webhookSecretEnv(pol); len(env) != 0 {
+		t.Errorf("infra env %+v, want the operator's secret left out", env)
 	}
 }
 
