@@ -42,7 +42,7 @@ func (f fixedPolicy) Current() *routing.Policy { return f.p }
 func (f fixedPolicy) LastError() error         { return nil }
 
 // ingressNATS is an embedded NATS server with Switchboard's streams and buckets.
-func ingressNATS(t *testing.T, sc streams.Config) (*nats.Conn, jetstream.JetStream) {
+func ingressNATS(t testing.TB, sc streams.Config) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	return streamstest.Connect(t, streamstest.Start(t, sc))
 }
@@ -50,6 +50,15 @@ func ingressNATS(t *testing.T, sc streams.Config) (*nats.Conn, jetstream.JetStre
 // ingressAPI serves the API on nc and js with the dev routing policy; change
 // adjusts its config (nil: the usual tokens, an ingress token included).
 func ingressAPI(t *testing.T, nc *nats.Conn, js jetstream.JetStream, change func(*api.Config)) *httptest.Server {
+	t.Helper()
+	hs := httptest.NewServer(ingressServer(t, nc, js, change, nil).Handler())
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+// ingressServer is ingressAPI's server, to call without a listener, logging to log
+// (nil: slog's default).
+func ingressServer(t testing.TB, nc *nats.Conn, js jetstream.JetStream, change func(*api.Config), log *slog.Logger) *api.Server {
 	t.Helper()
 	pol, err := routing.ParseFile("policy.dev.yaml", deploy.DevPolicy)
 	require.NoError(t, err)
@@ -61,11 +70,9 @@ func ingressAPI(t *testing.T, nc *nats.Conn, js jetstream.JetStream, change func
 	if change != nil {
 		change(&cfg)
 	}
-	srv, err := api.New(cfg, nc, js, nil, nil)
+	srv, err := api.New(cfg, nc, js, nil, log)
 	require.NoError(t, err)
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	return hs
+	return srv
 }
 
 // post sends body to path with the Authorization header auth ("" for none), as a

@@ -36,6 +36,13 @@ const (
 // workflow history never carries more than this per turn.
 const MaxTextBytes = 4096
 
+// MaxIDBytes bounds a turn id: a conversation workflow refuses a longer one.
+const MaxIDBytes = 256
+
+// MaxAddressBytes bounds a turn's from and to at ingress. E.164 numbers are far
+// shorter; a chat's customer is whatever session id its backend chose.
+const MaxAddressBytes = 256
+
 // Turn is one customer message, normalised from whichever vendor delivered it.
 type Turn struct {
 	// ID is unique per vendor message: "<vendor>:<vendor message id>".
@@ -83,13 +90,18 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
 // ValidE164 reports whether addr is an E.164 phone number.
 func ValidE164(addr string) bool { return e164.MatchString(addr) }
 
-// ValidateAddresses checks what a new turn must pass at the door besides
-// Validate: on sms and whatsapp, from (the customer, whom the reply goes to) is an
-// E.164 number, and to (the business) is one, its plus optional as Vonage writes
-// them. A vendor would refuse a reply to anything else, long after the customer
-// was told nothing. It is not part of Validate, which turns already in JetStream
+// ValidateAddresses checks what a new turn's addresses must pass at the door
+// besides Validate: from and to are at most MaxAddressBytes, and on sms and
+// whatsapp, from (the customer, whom the reply goes to) is an E.164 number, and to
+// (the business) is one, its plus optional as Vonage writes them. A vendor would
+// refuse a reply to anything else, long after the customer was told nothing. It is not part of Validate, which turns already in JetStream
 // and in workflows must keep passing: a stricter Validate would dead-letter them.
 func (t Turn) ValidateAddresses() error {
+	for _, f := range []struct{ name, v string }{{"from", t.From}, {"to", t.To}} {
+		if len(f.v) > MaxAddressBytes {
+			return FieldError{f.name, fmt.Sprintf("is longer than %d bytes", MaxAddressBytes)}
+		}
+	}
 	switch t.Channel {
 	case ChannelSMS, ChannelWhatsApp:
 		if !ValidE164(t.From) {
@@ -102,12 +114,35 @@ func (t Turn) ValidateAddresses() error {
 	return nil
 }
 
-// ValidateIngress is Validate, then ValidateAddresses.
+// ValidateIngress is Validate, then what a new turn must pass at the door: its id
+// bounded and intact as a Nats-Msg-Id (ValidMessageID), then ValidateAddresses.
 func (t Turn) ValidateIngress() error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
+	if len(t.ID) > MaxIDBytes {
+		return FieldError{"id", fmt.Sprintf("(the vendor and its message id) is longer than %d bytes", MaxIDBytes)}
+	}
+	if !ValidMessageID(t.ID) {
+		return FieldError{"id", "(the vendor and its message id) must not begin or end with white space, nor hold control characters"}
+	}
 	return t.ValidateAddresses()
+}
+
+// ValidMessageID reports whether id survives as a NATS header value: JetStream
+// dedupes on the Nats-Msg-Id header, whose value NATS trims and whose line breaks
+// it turns into spaces, so "m1", "m1 " and "m1\n" would be one turn to it, the
+// second accepted and never answered.
+func ValidMessageID(id string) bool {
+	if strings.TrimSpace(id) != id {
+		return false
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // FieldError names the field that made a turn invalid.

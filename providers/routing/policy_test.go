@@ -442,34 +442,6 @@ func TestAPolicyBuiltInGoValidatesWithFieldPaths(t *testing.T) {
 	}
 }
 
-// Whatever the file holds, parsing never panics, and every error has a line.
-func FuzzParse(f *testing.F) {
-	base, err := os.ReadFile("testdata/policy.yaml")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(string(base))
-	f.Add("[1, 2]")
-	f.Add("just text")
-	f.Add("version: 1\nproviders: [a, b]\nchannels: {sms: 3}\n")
-	f.Add("a: &x {b: *x}\n")
-	f.Add("providers:\n  p: &p {kind: local}\n  q: *p\n  r: {<<: [*p, *p]}\n  s: {<<: 3}\n")
-	f.Add("version: !!str 1\nreplies: {fallback: |\n  multi\n  line\n}\n")
-	f.Add("? [complex, key]\n: 1\n")
-	f.Add("version: 99999999999999999999999\n")
-	f.Fuzz(func(t *testing.T, src string) {
-		p, err := ParseFile("policy.yaml", []byte(src))
-		if (p == nil) == (err == nil) {
-			t.Fatalf("policy %v and error %v", p != nil, err)
-		}
-		for _, e := range Errors(err) {
-			if e.Line == 0 {
-				t.Errorf("error without a line: %s", e)
-			}
-		}
-	})
-}
-
 func TestAliasesThatExpandWithoutEndAreAnErrorNotAHang(t *testing.T) {
 	for name, src := range map[string]string{
 		"an anchor that merges itself":          "providers:\n  p: &p {<<: [*p, *p]}\n",
