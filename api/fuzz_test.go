@@ -53,7 +53,7 @@ func newIngressFuzz(f *testing.F) *ingressFuzz {
 		c.MaxBodyBytes = fuzzMaxBody
 		pol = c.Policy.Current()
 	}, slog.New(slog.DiscardHandler))
-	st, err := js.Stream(f.Context(), streams.TurnsStream)
+	st, err := js.Stream(f.Context(), turn.TurnsStream)
 	if err != nil {
 		f.Fatal(err)
 	}

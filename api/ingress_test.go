@@ -100,7 +100,7 @@ func storedTurns(t *testing.T, js jetstream.JetStream) []turn.Turn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	st, err := js.Stream(ctx, streams.TurnsStream)
+	st, err := js.Stream(ctx, turn.TurnsStream)
 	require.NoError(t, err)
 	info, err := st.Info(ctx)
 	require.NoError(t, err)
@@ -339,7 +339,7 @@ func TestVonageWebhook_ADeliveryNotStoredCanBeRetriedWithTheSameToken(t *testing
 	nc, js := ingressNATS(t, streams.Config{})
 	hs := ingressAPI(t, nc, js, nil)
 	// JetStream cannot take the turn: the turns stream is gone.
-	require.NoError(t, js.DeleteStream(t.Context(), streams.TurnsStream))
+	require.NoError(t, js.DeleteStream(t.Context(), turn.TurnsStream))
 	body := vonageWebhook("dddddddd-0000-0000-0000-000000000001")
 	auth := signVonage(t, body, "jti-retried", time.Now())
 	code, resp := post(t, hs, "/webhooks/vonage/inbound", auth, string(body))
@@ -359,7 +359,7 @@ func TestVonageWebhook_TheReplayWindowIsTheBucketTTL_AWorkerKeepsTheAPIs(t *test
 	// Ensure (TTL 0) keeps it.
 	_, js := ingressNATS(t, streams.Config{WebhookTokenTTL: 10 * time.Minute})
 	require.NoError(t, streams.Ensure(t.Context(), js, streams.Config{MemoryStorage: true}))
-	kv, err := js.KeyValue(t.Context(), streams.WebhookTokensBucket)
+	kv, err := js.KeyValue(t.Context(), turn.WebhookTokensBucket)
 	require.NoError(t, err)
 	st, err := kv.Status(t.Context())
 	require.NoError(t, err)
@@ -367,7 +367,7 @@ func TestVonageWebhook_TheReplayWindowIsTheBucketTTL_AWorkerKeepsTheAPIs(t *test
 
 	// A bucket first created by a worker gets the default window.
 	_, fresh := ingressNATS(t, streams.Config{})
-	kv, err = fresh.KeyValue(t.Context(), streams.WebhookTokensBucket)
+	kv, err = fresh.KeyValue(t.Context(), turn.WebhookTokensBucket)
 	require.NoError(t, err)
 	st, err = kv.Status(t.Context())
 	require.NoError(t, err)

@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 )
@@ -83,7 +82,7 @@ func TestWebChat_AJSONAPIChatTurn_GetsItsReplyInTheWaitAndOneSignedPOST_AndNoSMS
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, streams.EventsStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{streams.EventSubject(conv)}})
+	cons, err := js.OrderedConsumer(ctx, turn.EventsStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{turn.EventSubject(conv)}})
 	require.NoError(t, err)
 	msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
 	require.NoError(t, err)

@@ -13,11 +13,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/switchboard-cc/switchboard/deploy/agent"
-	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
-	"github.com/switchboard-cc/switchboard/providers/messaging"
 	"github.com/switchboard-cc/switchboard/providers/nlu"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/providers/webhook"
@@ -51,7 +49,7 @@ func TestConversation_AJSONAPIChatTurn_IsAnsweredThroughTheChatWebhook_AndNoSMSL
 	set := clients{senderSet: v.set, detectors: map[string]nlu.Detector{"local": &localnlu.Detector{Agent: demo, Name: "local"}}}
 
 	js := newJetStream(t)
-	kv, err := js.KeyValue(context.Background(), streams.SendsBucket)
+	kv, err := js.KeyValue(context.Background(), turn.SendsBucket)
 	require.NoError(t, err)
 	pol := loadDevPolicy(t)
 	a := &Activities{
@@ -120,7 +118,7 @@ func TestConversation_AJSONAPIChatTurn_IsAnsweredThroughTheChatWebhook_AndNoSMSL
 	require.Equal(t, tt.ID, got.TurnID, "the backend learns which of its messages the reply answers")
 
 	// The ledger holds the receipt under the reply's key: a replay sends nothing.
-	in := workflows.SendInput{Provider: "webchat", Message: messaging.Message{Channel: "chat", From: tt.To, To: tt.From, Body: out.Reply, IdempotencyKey: got.IdempotencyKey}}
+	in := workflows.SendInput{Provider: "webchat", Message: turn.Message{Channel: "chat", From: tt.To, To: tt.From, Body: out.Reply, IdempotencyKey: got.IdempotencyKey}}
 	r, err := send(t, a, in, 5*time.Second)
 	require.NoError(t, err)
 	require.True(t, r.Reused)

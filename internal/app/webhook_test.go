@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/switchboard-cc/switchboard/deploy/agent"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
-	"github.com/switchboard-cc/switchboard/providers/messaging"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 )
 
@@ -43,7 +43,7 @@ func TestDevFakes_WebchatSendsAndProbesReachTheFakeChatReceiver(t *testing.T) {
 	pol := devPolicy(t)
 	fakes, set := startDevProviders(t, pol)
 	s, _ := set.Sender("webchat")
-	r, err := s.Send(t.Context(), messaging.Message{Channel: "chat", From: "+15550001000", To: "+15552220001", Body: "hi", IdempotencyKey: "api-x/run/1"})
+	r, err := s.Send(t.Context(), turn.Message{Channel: "chat", From: "+15550001000", To: "+15552220001", Body: "hi", IdempotencyKey: "api-x/run/1"})
 	if err != nil {
 		t.Fatalf("Send: %v", err)
 	}

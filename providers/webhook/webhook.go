@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/messaging"
 )
@@ -161,7 +162,7 @@ func (s *Sender) Name() string { return s.name }
 
 // Send makes one attempt to post m to the receiver. The attempt ends at the earlier
 // of ctx's deadline and Config.Timeout.
-func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Receipt, error) {
+func (s *Sender) Send(ctx context.Context, m turn.Message) (messaging.Receipt, error) {
 	if m.IdempotencyKey == "" {
 		return messaging.Receipt{}, providers.Classify(s.name, providers.ErrRejected, 0,
 			errors.New("a reply needs an idempotency key: receivers deduplicate on it"))

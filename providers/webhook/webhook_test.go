@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/fake"
-	"github.com/switchboard-cc/switchboard/providers/messaging"
 	"github.com/switchboard-cc/switchboard/providers/messaging/messagingtest"
 	"github.com/switchboard-cc/switchboard/providers/webhook"
 )
@@ -86,8 +86,8 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-func chatReply() messaging.Message {
-	return messaging.Message{Channel: "chat", From: "+15550001000", To: "visitor-42", Body: "We open at 9.",
+func chatReply() turn.Message {
+	return turn.Message{Channel: "chat", From: "+15550001000", To: "visitor-42", Body: "We open at 9.",
 		IdempotencyKey: "api-chat-1/run-1/3", ConversationID: "api-chat-1", TurnID: "api:w3"}
 }
 
