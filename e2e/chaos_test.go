@@ -16,7 +16,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-cc/switchboard/internal/app"
+	"github.com/switchboard-cc/switchboard/internal/devstack"
+	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
@@ -53,7 +54,7 @@ func TestProcesses_ABadNight_EveryPromiseHolds(t *testing.T) {
 	require.NoError(t, err)
 	agent, err := localnlu.LoadAgent("../deploy/agent/demo-agent.json")
 	require.NoError(t, err)
-	vendors, err := app.StartFakes(pol, agent, app.DevTwilioAuthToken)
+	vendors, err := devstack.StartFakes(pol, agent, testmsg.DevTwilioAuthToken)
 	require.NoError(t, err)
 	t.Cleanup(vendors.Stop)
 	var urls []string

@@ -154,6 +154,13 @@ func (s *ProviderSet) Sender(name string) (messaging.Sender, bool) {
 	return m, ok
 }
 
+// Prober is the health probe of provider name, which the breakers call while it is
+// open.
+func (s *ProviderSet) Prober(name string) (health.Prober, bool) {
+	pr, ok := s.probers[name]
+	return pr, ok
+}
+
 // Has reports whether the set has a client for provider name.
 func (s *ProviderSet) Has(name string) bool {
 	return s.detectors[name] != nil || s.senders[name] != nil
