@@ -60,7 +60,7 @@ func serveInfra(ctx context.Context, dc Config, agentDef []byte, natsURL string,
 			API: "http://" + lis.Addr().String(), TemporalUI: tsrv.UIURL(), Temporal: tsrv.FrontendAddr(), NATS: natsURL,
 			OpsToken: dc.OpsToken, AgentToken: dc.AgentToken, IngressToken: dc.IngressToken, Outbox: fakes.Outbox, Faults: fakes.Faults,
 			PolicyFile: policyFile, AgentFile: agentFile, ProviderURLs: maps.Clone(conn.ProviderURLs),
-			Env: []EnvVar{
+			Env: append([]EnvVar{
 				{"SWITCHBOARD_NATS_URL", natsURL},
 				{"SWITCHBOARD_STREAM_REPLICAS", "1"},
 				{"SWITCHBOARD_TEMPORAL_ADDRESS", tsrv.FrontendAddr()},
@@ -78,7 +78,7 @@ func serveInfra(ctx context.Context, dc Config, agentDef []byte, natsURL string,
 				{"SWITCHBOARD_OPS_TOKEN", dc.OpsToken},
 				{"SWITCHBOARD_AGENT_TOKEN", dc.AgentToken},
 				{"SWITCHBOARD_INGRESS_TOKEN", dc.IngressToken},
-			},
+			}, webhookSecretEnv(fakes.policy)...),
 		})
 	}
 	select {
