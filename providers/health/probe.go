@@ -93,6 +93,10 @@ func minTime(a, b time.Time) time.Time {
 func (r *registry) tick(ctx context.Context, due []*provider, probes *sync.WaitGroup) {
 	now := r.now()
 	for _, p := range due {
+		// A probe ends within half its interval, so that one that hangs is over
+		// before the next is due: a vendor that recovers while its probe hangs is
+		// probed again within one interval, not two.
+		timeout := min(r.probeTimeout, r.intervalOf(p)/2)
 		p.mu.Lock()
 		auto := p.override == ModeAuto
 		if auto {
@@ -103,14 +107,6 @@ func (r *registry) tick(ctx context.Context, due []*provider, probes *sync.WaitG
 		if probe {
 			p.probing = true
 		}
-		// A probe ends within half its interval, so that one that hangs is over
-		// before the next is due: a vendor that recovers while its probe hangs is
-		// probed again within one interval, not two.
-		every := r.probeInterval
-		if p.settings.ProbeInterval > 0 {
-			every = p.settings.ProbeInterval
-		}
-		timeout := min(r.probeTimeout, every/2)
 		p.mu.Unlock()
 		if probe {
 			probes.Go(func() { r.probe(ctx, p, prober, timeout) })

@@ -187,7 +187,7 @@ func NewRegistry(kv jetstream.KeyValue, opts Options) (Registry, error) {
 		opts.ProbeInterval = DefaultProbeInterval
 	}
 	if opts.ProbeTimeout == 0 {
-		opts.ProbeTimeout = min(DefaultProbeTimeout, opts.ProbeInterval)
+		opts.ProbeTimeout = DefaultProbeTimeout
 	}
 	if opts.Instance == "" {
 		opts.Instance = defaultInstance()
