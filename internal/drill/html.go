@@ -98,7 +98,6 @@ func latencyChart(f Figures) htmlChart {
 func breakersChart(f Figures) htmlChart {
 	lanes := len(f.Breakers)
 	c := newChart(f.Seconds, float64(max(lanes, 1)), 40+24*float64(max(lanes, 1)))
-	c.left = 90
 	c.faults(f.Faults)
 	c.axes("", func(float64) string { return "" })
 	for i, tl := range f.Breakers {

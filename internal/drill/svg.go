@@ -22,7 +22,7 @@ type chart struct {
 }
 
 func newChart(xMax, yMax float64, height float64) *chart {
-	return &chart{width: 1000, height: height, left: 60, right: 16, top: 14, bottom: 28,
+	return &chart{width: 1000, height: height, left: 90, right: 16, top: 14, bottom: 28,
 		xMax: max(xMax, 1), yMax: max(yMax, 1)}
 }
 
