@@ -93,19 +93,34 @@ func (a *agents) work(ctx context.Context, agent, queue string) {
 	step("resolve", body)
 }
 
+// call makes one desk call, on the next api that takes the connection.
 func (a *agents) call(ctx context.Context, agent, action, path string, body any, out any, idemKey string) DeskEvent {
-	ev := DeskEvent{At: time.Now(), Agent: agent, Action: action}
+	var ev DeskEvent
+	for range len(a.target.APIs) {
+		var sent bool
+		ev, sent = a.callAPI(ctx, a.api(), agent, action, path, body, out, idemKey)
+		if sent {
+			break
+		}
+	}
+	return ev
+}
+
+// callAPI calls one api; sent is false when the request cannot have reached it.
+func (a *agents) callAPI(ctx context.Context, apiURL, agent, action, path string, body any, out any, idemKey string) (ev DeskEvent, sent bool) {
+	ev = DeskEvent{At: time.Now(), Agent: agent, Action: action}
+	sent = true
 	b, err := json.Marshal(body)
 	if err != nil {
 		ev.Error = err.Error()
-		return ev
+		return ev, sent
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(a.api(), "/")+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(apiURL, "/")+path, bytes.NewReader(b))
 	if err != nil {
 		ev.Error = err.Error()
-		return ev
+		return ev, sent
 	}
 	req.Header.Set("Authorization", "Bearer "+a.target.AgentToken)
 	req.Header.Set("Content-Type", "application/json")
@@ -115,19 +130,19 @@ func (a *agents) call(ctx context.Context, agent, action, path string, body any,
 	resp, err := a.hc.Do(req)
 	if err != nil {
 		ev.Error = err.Error()
-		return ev
+		return ev, !neverSent(err)
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	ev.Status = resp.StatusCode
 	if resp.StatusCode/100 != 2 {
 		ev.Error = strings.TrimSpace(string(data))
-		return ev
+		return ev, sent
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
 			ev.Error = "answer: " + err.Error()
 		}
 	}
-	return ev
+	return ev, sent
 }

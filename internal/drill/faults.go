@@ -216,7 +216,10 @@ func (f *faulter) restart(ctx context.Context, name string, term bool, downFor t
 		f.rec.faultEnd(ev, time.Now(), fmt.Errorf("no process %s", name))
 		return
 	}
-	_, up, err := f.topo.Restart(ctx, p, term, downFor)
+	_, up, exits, err := f.topo.Restart(ctx, p, term, downFor)
+	for _, why := range exits {
+		f.rec.note("%s exited as it started again (%s), and was started again, as its supervisor would", name, why)
+	}
 	if up.IsZero() {
 		up = time.Now()
 	}

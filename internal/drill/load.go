@@ -192,8 +192,12 @@ func (c *customers) send(ctx context.Context, cv *customer) {
 	idx := c.rec.turn(TurnRecord{ID: turn.ID(cv.vendor, msgID), MessageID: msgID, ConversationID: cv.ID, Index: cv.next, Text: text})
 	cv.next++
 	first := time.Now()
+	// The apis are tried in turn from one chosen round robin, so that a retry goes
+	// to the next api, as a load balancer's retry does.
+	base := int(c.nextAPI.Add(1))
 	for attempt := 0; ; attempt++ {
-		a := c.attempt(ctx, cv, msgID, text)
+		apiURL := c.target.APIs[(base+attempt)%len(c.target.APIs)]
+		a := c.attempt(ctx, apiURL, cv, msgID, text)
 		c.rec.attempt(idx, a)
 		if a.Status/100 == 2 || a.Status/100 == 4 && a.Status != http.StatusTooManyRequests && a.Status != http.StatusRequestTimeout {
 			return
@@ -214,9 +218,8 @@ func (c *customers) send(ctx context.Context, cv *customer) {
 	}
 }
 
-// attempt posts the turn once, to the next api.
-func (c *customers) attempt(ctx context.Context, cv *customer, msgID, text string) Attempt {
-	apiURL := c.target.APIs[int(c.nextAPI.Add(1)-1)%len(c.target.APIs)]
+// attempt posts the turn once.
+func (c *customers) attempt(ctx context.Context, apiURL string, cv *customer, msgID, text string) Attempt {
 	a := Attempt{API: apiURL, Start: time.Now()}
 	req, err := c.request(ctx, apiURL, cv, msgID, text)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -155,7 +156,7 @@ func (p *Process) WaitFor(ctx context.Context, re *regexp.Regexp, timeout time.D
 		}
 		select {
 		case <-done:
-			return "", fmt.Errorf("%s exited before it was ready (%v); its log: %s", p.Name, p.exitError(), p.LogFile)
+			return "", fmt.Errorf("%s %w (%v); its log: %s", p.Name, errExited, p.exitError(), p.LogFile)
 		case <-ctx.Done():
 			return "", ctx.Err()
 		case <-time.After(100 * time.Millisecond):
@@ -164,6 +165,18 @@ func (p *Process) WaitFor(ctx context.Context, re *regexp.Regexp, timeout time.D
 			return "", fmt.Errorf("%s was not ready within %s; its log: %s", p.Name, timeout, p.LogFile)
 		}
 	}
+}
+
+// errExited: the process ended before it was ready.
+var errExited = errors.New("exited before it was ready")
+
+// lastLine is the last line the current run wrote: why it exited, usually.
+func (p *Process) lastLine() string {
+	p.mu.Lock()
+	offset := p.offset
+	p.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(string(p.output(offset))), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 // output is the current run's output so far.

@@ -158,17 +158,38 @@ func StartTopology(ctx context.Context, bin, dir string, policy []byte, workers,
 	services := append(append([]*Process(nil), t.Workers...), t.APIs...)
 	errs = make([]error, len(services))
 	for i, p := range services {
-		wg.Go(func() {
-			if errs[i] = p.Start(); errs[i] == nil {
-				errs[i] = t.waitReady(ctx, p)
-			}
-		})
+		wg.Go(func() { _, errs[i] = t.supervise(ctx, p) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return fail(err)
 	}
 	return t, nil
+}
+
+// maxStarts bounds how often supervise starts a process that exits at start.
+const maxStarts = 15
+
+// supervise starts p and waits until it is ready, starting it again when it exits
+// first, as systemd or Kubernetes would: an api started while NATS is down exits,
+// and its supervisor starts it again. It returns the last line of each run that
+// exited.
+func (t *Topology) supervise(ctx context.Context, p *Process) (exits []string, err error) {
+	for start := 1; ; start++ {
+		if err := p.Start(); err != nil {
+			return exits, err
+		}
+		err := t.waitReady(ctx, p)
+		if err == nil || !errors.Is(err, errExited) || start == maxStarts || ctx.Err() != nil {
+			return exits, err
+		}
+		exits = append(exits, p.lastLine())
+		select {
+		case <-time.After(min(time.Duration(start)*time.Second, 5*time.Second)):
+		case <-ctx.Done():
+			return exits, ctx.Err()
+		}
+	}
 }
 
 // waitReady waits until p serves: an api or a worker answers /readyz with 200, an
@@ -191,7 +212,7 @@ func (t *Topology) waitReady(ctx context.Context, p *Process) error {
 		}
 		select {
 		case <-p.Done():
-			return fmt.Errorf("%s exited before it was ready (%v); its log: %s", p.Name, p.exitError(), p.LogFile)
+			return fmt.Errorf("%s %w (%v); its log: %s", p.Name, errExited, p.exitError(), p.LogFile)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
@@ -214,8 +235,9 @@ func (t *Topology) Process(name string) *Process {
 }
 
 // Restart kills p (SIGKILL, or SIGTERM with term), waits downFor, starts it again
-// and waits until it is ready. It returns when p went down and when it was ready.
-func (t *Topology) Restart(ctx context.Context, p *Process, term bool, downFor time.Duration) (down, up time.Time, err error) {
+// and waits until it is ready (see supervise). It returns when p went down and when
+// it was ready, and the last line of each run that exited at start.
+func (t *Topology) Restart(ctx context.Context, p *Process, term bool, downFor time.Duration) (down, up time.Time, exits []string, err error) {
 	if term {
 		err = p.Stop(stopGrace)
 	} else {
@@ -223,21 +245,19 @@ func (t *Topology) Restart(ctx context.Context, p *Process, term bool, downFor t
 	}
 	down = time.Now()
 	if err != nil {
-		return down, time.Time{}, err
+		return down, time.Time{}, nil, err
 	}
 	select {
 	case <-time.After(downFor):
 	case <-ctx.Done():
 	}
-	if err := p.Start(); err != nil {
-		return down, time.Time{}, err
-	}
 	// Not bounded by ctx: a drill cut short still leaves its stack whole for the
 	// checker to read.
-	if err := t.waitReady(context.WithoutCancel(ctx), p); err != nil {
-		return down, time.Time{}, err
+	exits, err = t.supervise(context.WithoutCancel(ctx), p)
+	if err != nil {
+		return down, time.Time{}, exits, err
 	}
-	return down, time.Now(), nil
+	return down, time.Now(), exits, nil
 }
 
 // Stop stops every process: the apis and the workers first, then the
