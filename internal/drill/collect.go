@@ -159,8 +159,10 @@ func (o *observer) pollBreakers(ctx context.Context, rec *recorder) {
 }
 
 // inFlight reports whether the stack still holds work a late reply could come
-// from: turns the bridge has not handed over, or reply claims not confirmed sent.
-// Without NATS access it cannot tell, and says no.
+// from: turns the bridge has not handed over, or reply claims still holding (a
+// send under way). A claim whose outcome is unknown is not in flight: it waits for
+// an operator, and the stuck list shows it. Without NATS access it cannot tell,
+// and says no.
 func (o *observer) inFlight(ctx context.Context) (bool, error) {
 	if o.js == nil {
 		return false, nil
@@ -189,11 +191,17 @@ func (o *observer) inFlight(ctx context.Context) (bool, error) {
 			continue // released meanwhile
 		}
 		var entry struct {
-			State string `json:"state"`
+			State string    `json:"state"`
+			At    time.Time `json:"at"`
+			Until time.Time `json:"until"`
 		}
-		if json.Unmarshal(e.Value(), &entry) == nil && entry.State != "sent" {
-			busy = true
+		if json.Unmarshal(e.Value(), &entry) != nil || entry.State != "pending" {
+			continue
 		}
+		if entry.Until.IsZero() {
+			entry.Until = entry.At.Add(2 * time.Minute) // the ledger's bound on a claim without a deadline
+		}
+		busy = busy || time.Now().Before(entry.Until.Add(5*time.Second)) // and the default --send-claim-grace
 	}
 	return busy, nil
 }
