@@ -150,7 +150,7 @@ func servedChart(f Figures, step string, pick func(Served) map[string]int) htmlC
 		}
 	}
 	return htmlChart{Title: "Which " + step + " provider served each turn", SVG: c.svg(), Legend: legend,
-		Caption: fmt.Sprintf("The answered turns sent in each %s, by the %s provider that %s them.", secs(f.BucketSeconds), step, map[string]string{"NLU": "understood", "CPaaS": "delivered the reply to"}[step])}
+		Caption: fmt.Sprintf("The answered turns sent in each %g s, by the %s provider that %s them.", f.BucketSeconds, step, map[string]string{"NLU": "understood", "CPaaS": "delivered the reply to"}[step])}
 }
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
