@@ -7,6 +7,30 @@
 // TemporalHandler returns and set as the client's MetricsHandler. Those keep the
 // SDK's temporal_ names, with _total on counters and _seconds on timers, which
 // are histograms; see TemporalHandler for the label mapping.
+//
+// TemporalHandler is ours rather than the SDK's contrib handlers because, measured
+// beside them (temporal_compare_test.go; go test -run '^$' -bench
+// BenchmarkTemporalHandlers -count=6 ./internal/metrics, on 2 shared cores, best
+// of 11 runs, SDK v1.50):
+//
+//	                   ours             tally contrib v0.2.0   OTel contrib v0.8.1
+//	counter            176 ns, 0 alloc  311 ns, 1 alloc        1215 ns, 4 allocs
+//	WithTags+counter  1387 ns, 2 allocs 2850 ns, 4 allocs      6974 ns, 8 allocs
+//	gauge              176 ns, 0 alloc  433 ns, 0 alloc        1121 ns, 3 allocs
+//	timer              165 ns, 0 alloc  373 ns, 1 alloc        1287 ns, 5 allocs
+//
+// and because of what each puts on /metrics. All three give the same names
+// (temporal_request_total, ..._seconds histograms). Tally's Prometheus reporter
+// fixes a name's label keys at first use and refuses the name under another key
+// set (it panics by default; ours pads every series to the SDK's full key set);
+// with the sanitizing the contrib advises, it rewrites label values to
+// [A-Za-z0-9_] (task queue "switchboard-turns.v2" becomes "switchboard_turns_v2");
+// it shows values only after its report tick, and adds tally_internal_* gauges. The OTel handler
+// keeps labels and values as the SDK set them, but needs UseMonotonicCounters
+// (else counters are gauges without _total) and a view for seconds buckets (its
+// defaults are for milliseconds); it is the slowest and adds the OTel metric SDK
+// (about 1.6 MB and 47 packages to a binary; tally about 0.8 MB and 10). What
+// ours costs is this package's temporal.go, about 500 lines, and its tests.
 package metrics
 
 import (

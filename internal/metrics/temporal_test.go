@@ -8,8 +8,6 @@ import (
 	"go/parser"
 	"go/token"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -19,9 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -37,22 +33,7 @@ var rootTags = map[string]string{
 // scrape fetches m's /metrics over HTTP and parses the exposition.
 func scrape(t *testing.T, m *Metrics) map[string]*dto.MetricFamily {
 	t.Helper()
-	srv := httptest.NewServer(m.Handler())
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape: %s", resp.Status)
-	}
-	var p expfmt.TextParser
-	mfs, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse exposition: %v", err)
-	}
-	return mfs
+	return scrapeHandler(t, m.Handler())
 }
 
 // series returns the metric of family name whose labels are exactly labels, with
@@ -472,64 +453,6 @@ func TestTemporalTagKeysMatchSDK(t *testing.T) {
 	slices.Sort(keys)
 	if !slices.Equal(keys, sdkTagKeys[:]) {
 		t.Errorf("SDK tag keys (%s) %v, sdkTagKeys %v", dir, keys, sdkTagKeys)
-	}
-}
-
-var benchTags = map[string]string{"workflow_type": "Conversation", "activity_type": "ClassifyIntent", "task_queue": "turns"}
-
-func BenchmarkTemporalCounter(b *testing.B) {
-	h := New().TemporalHandler().WithTags(rootTags).WithTags(benchTags)
-	b.ReportAllocs()
-	for b.Loop() {
-		h.Counter("temporal_activity_execution_failed").Inc(1)
-	}
-}
-
-// The SDK derives a handler per task (WithTags) and then looks its metrics up.
-func BenchmarkTemporalCounterWithTags(b *testing.B) {
-	h := New().TemporalHandler().WithTags(rootTags)
-	b.ReportAllocs()
-	for b.Loop() {
-		h.WithTags(benchTags).Counter("temporal_activity_execution_failed").Inc(1)
-	}
-}
-
-func BenchmarkTemporalCounterParallel(b *testing.B) {
-	h := New().TemporalHandler().WithTags(rootTags).WithTags(benchTags)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			h.Counter("temporal_activity_execution_failed").Inc(1)
-		}
-	})
-}
-
-func BenchmarkTemporalGauge(b *testing.B) {
-	h := New().TemporalHandler().WithTags(rootTags).WithTags(benchTags)
-	b.ReportAllocs()
-	for b.Loop() {
-		h.Gauge("temporal_sticky_cache_size").Update(3)
-	}
-}
-
-func BenchmarkTemporalTimer(b *testing.B) {
-	h := New().TemporalHandler().WithTags(rootTags).WithTags(benchTags)
-	b.ReportAllocs()
-	for b.Loop() {
-		h.Timer("temporal_activity_execution_latency").Record(25 * time.Millisecond)
-	}
-}
-
-// For scale: a plain CounterVec looked up by the same 13 label values.
-func BenchmarkTemporalBaselineCounterVec(b *testing.B) {
-	vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x_total", Help: "x"}, sdkTagKeys[:])
-	vals := make([]string, len(sdkTagKeys))
-	for i, k := range sdkTagKeys {
-		vals[i] = with(rootTags, "workflow_type", "Conversation", "activity_type", "ClassifyIntent", "task_queue", "turns")[k]
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		vec.WithLabelValues(vals...).Inc()
 	}
 }
 
