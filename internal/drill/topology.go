@@ -109,7 +109,7 @@ func StartTopology(ctx context.Context, bin, dir string, policy []byte, workers,
 	if err := errors.Join(errs...); err != nil {
 		return fail(err)
 	}
-	fakesEnv, err := readEnvFile(envFile)
+	fakesEnv, err := ReadEnvFile(envFile)
 	if err != nil {
 		return fail(err)
 	}
@@ -312,9 +312,9 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// readEnvFile reads NAME=VALUE lines, values optionally single-quoted as a shell
-// reads them.
-func readEnvFile(file string) (map[string]string, error) {
+// ReadEnvFile reads NAME=VALUE lines, values optionally single-quoted as a shell
+// reads them: the env files `switchboard infra fakes` and `dev --only-infra` write.
+func ReadEnvFile(file string) (map[string]string, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
