@@ -58,9 +58,10 @@ func turnsChart(f Figures) htmlChart {
 			c.rect(float64(s.T), float64(s.T+1), 0, float64(s.Failed), "#d62728", fmt.Sprintf("%s: %d webhook attempts failed or cut off", secs(float64(s.T)), s.Failed))
 		}
 	}
-	c.line(xs, sent, palette[0], "sent")
 	c.line(xs, acc, palette[2], "accepted (2xx)")
 	c.line(xs, ans, palette[3], "answered (reply at a vendor)")
+	c.dashed = true // on top, so that it shows where it runs with the others
+	c.line(xs, sent, palette[0], "sent")
 	return htmlChart{Title: "Turns per second", SVG: c.svg(),
 		Caption: "Turns whose first webhook attempt began in each second (sent), 2xx answers (accepted), first replies reaching a vendor (answered), and webhook attempts answered otherwise or cut off (red bars). The numbered bands are the faults.",
 		Legend:  []legendItem{{palette[0], "sent"}, {palette[2], "accepted"}, {palette[3], "answered"}, {"#d62728", "failed attempts"}}}

@@ -18,6 +18,7 @@ type chart struct {
 	xMax                     float64
 	yMin, yMax               float64
 	logY                     bool
+	dashed                   bool // lines drawn from now on are dashed
 	b                        strings.Builder
 }
 
@@ -100,8 +101,12 @@ func (c *chart) line(xs, ys []float64, color, title string) {
 	var seg []string
 	flush := func() {
 		if len(seg) > 0 {
-			c.printf(`<polyline points="%s" fill="none" stroke="%s" stroke-width="1.6"><title>%s</title></polyline>`,
-				strings.Join(seg, " "), color, html.EscapeString(title))
+			dash := ""
+			if c.dashed {
+				dash = ` stroke-dasharray="5 3"`
+			}
+			c.printf(`<polyline points="%s" fill="none" stroke="%s" stroke-width="1.6"%s><title>%s</title></polyline>`,
+				strings.Join(seg, " "), color, dash, html.EscapeString(title))
 		}
 		seg = seg[:0]
 	}
