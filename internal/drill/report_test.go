@@ -62,6 +62,9 @@ func TestReport_TheHTMLIsSelfContained(t *testing.T) {
 func TestReport_AFailedDrillSaysWhyOnOneScreen(t *testing.T) {
 	h := cleanHistory()
 	h.Sends = append(h.Sends, h.Sends[0]) // a duplicate
+	for i := range 40 {                   // a long timeline
+		h.Faults = append(h.Faults, FaultEvent{Kind: FaultSlow, Label: "slow", Start: t0.Add(time.Duration(i) * time.Second), End: t0.Add(time.Duration(i+1) * time.Second)})
+	}
 	r := checkedReport(h)
 	r.Files = Files(t.TempDir(), "t")
 	var b bytes.Buffer

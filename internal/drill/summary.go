@@ -7,8 +7,13 @@ import (
 	"time"
 )
 
-// maxSummaryProblems is how many problems the summary lists; the reports list all.
-const maxSummaryProblems = 10
+// How many faults, stuck conversations and problems the summary lists, to stay on
+// one screen; the reports list all.
+const (
+	maxSummaryFaults   = 12
+	maxSummaryStuck    = 5
+	maxSummaryProblems = 10
+)
 
 // WriteSummary writes the one-screen summary of a report.
 func WriteSummary(w io.Writer, r *Report) {
@@ -47,6 +52,10 @@ func WriteSummary(w io.Writer, r *Report) {
 	}
 	row("breakers", "out of rotation: %s", strings.Join(out, ", "))
 	for i, fs := range f.Faults {
+		if i == maxSummaryFaults {
+			row("", "… and %d more in %s", len(f.Faults)-i, r.Files.HTML)
+			break
+		}
 		name := ""
 		if i == 0 {
 			name = "faults"
@@ -58,6 +67,10 @@ func WriteSummary(w io.Writer, r *Report) {
 		row(name, "%s", line)
 	}
 	for i, s := range v.Stuck {
+		if i == maxSummaryStuck {
+			row("", "… and %d more in %s", len(v.Stuck)-i, r.Files.HTML)
+			break
+		}
 		name := ""
 		if i == 0 {
 			name = "stuck"
