@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/internal/canary"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 )
 
 const (
@@ -20,7 +21,7 @@ const (
 )
 
 // canaryServer serves the API with run as its canary (nil: none).
-func canaryServer(t *testing.T, run func(context.Context) (canary.Report, error)) *httptest.Server {
+func canaryServer(t *testing.T, run func(context.Context) (turn.CanaryReport, error)) *httptest.Server {
 	t.Helper()
 	srv, err := api.New(api.Config{
 		PublicURL: "http://127.0.0.1", TwilioAuthToken: "twilio-token", VonageSignatureSecret: "vonage-secret",
@@ -49,10 +50,10 @@ func getStack(t *testing.T, hs *httptest.Server, token string) (int, map[string]
 }
 
 func TestStackHealth_AnswersWithTheCanaryReport(t *testing.T) {
-	var rep canary.Report
+	var rep turn.CanaryReport
 	var err error
 	calls := 0
-	hs := canaryServer(t, func(ctx context.Context) (canary.Report, error) {
+	hs := canaryServer(t, func(ctx context.Context) (turn.CanaryReport, error) {
 		calls++
 		return rep, err
 	})
@@ -63,8 +64,8 @@ func TestStackHealth_AnswersWithTheCanaryReport(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, code)
 	require.Zero(t, calls, "no canary turn for an unauthorised caller")
 
-	rep = canary.Report{OK: true, TurnID: "canary:1"}
-	rep.Hops.NLU = canary.Hop{Name: "nlu", OK: true, Provider: "cx-global", LatencyMS: 42}
+	rep = turn.CanaryReport{OK: true, TurnID: "canary:1"}
+	rep.Hops.NLU = turn.CanaryHop{Name: "nlu", OK: true, Provider: "cx-global", LatencyMS: 42}
 	code, body := getStack(t, hs, testOpsToken)
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, true, body["ok"])
@@ -73,18 +74,18 @@ func TestStackHealth_AnswersWithTheCanaryReport(t *testing.T) {
 	require.Equal(t, "cx-global", nlu["provider"])
 	require.InDelta(t, 42, nlu["latency_ms"], 0)
 
-	rep = canary.Report{OK: false, TurnID: "canary:2", Error: "nlu: every remote NLU provider failed"}
+	rep = turn.CanaryReport{OK: false, TurnID: "canary:2", Error: "nlu: every remote NLU provider failed"}
 	code, body = getStack(t, hs, testOpsToken)
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.Equal(t, false, body["ok"])
 	require.Equal(t, "nlu: every remote NLU provider failed", body["error"])
 
-	rep, err = canary.Report{Skipped: canary.ErrNotConfigured.Error()}, canary.ErrNotConfigured
+	rep, err = turn.CanaryReport{Skipped: canary.ErrNotConfigured.Error()}, canary.ErrNotConfigured
 	code, body = getStack(t, hs, testOpsToken)
 	require.Equal(t, http.StatusNotImplemented, code)
 	require.Contains(t, body["error"], "no canary configured in the policy")
 
-	rep, err = canary.Report{}, errors.New(`canary: business "x" has no address`)
+	rep, err = turn.CanaryReport{}, errors.New(`canary: business "x" has no address`)
 	code, body = getStack(t, hs, testOpsToken)
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.Contains(t, body["error"], "has no address")

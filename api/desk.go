@@ -14,7 +14,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
@@ -117,7 +116,7 @@ func (s *Server) decodeDesk(w http.ResponseWriter, r *http.Request) (deskBody, b
 
 func (s *Server) waitingEscalations(w http.ResponseWriter, r *http.Request) {
 	queue := r.PathValue("queue")
-	if !streams.ValidQueueName(queue) {
+	if !turn.ValidQueueName(queue) {
 		writeError(w, http.StatusBadRequest, "queue name is not valid")
 		return
 	}
@@ -134,7 +133,7 @@ func (s *Server) waitingEscalations(w http.ResponseWriter, r *http.Request) {
 // refuses (the escalation moved on or was resolved) are dropped from the queue.
 func (s *Server) claim(w http.ResponseWriter, r *http.Request) {
 	queue := r.PathValue("queue")
-	if !streams.ValidQueueName(queue) {
+	if !turn.ValidQueueName(queue) {
 		writeError(w, http.StatusBadRequest, "queue name is not valid")
 		return
 	}
@@ -143,8 +142,8 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	cons, err := s.js.CreateOrUpdateConsumer(ctx, streams.EscalationsStream, jetstream.ConsumerConfig{
-		Durable: streams.DeskConsumer(queue), FilterSubject: streams.EscalationSubject(queue),
+	cons, err := s.js.CreateOrUpdateConsumer(ctx, turn.EscalationsStream, jetstream.ConsumerConfig{
+		Durable: turn.DeskConsumer(queue), FilterSubject: turn.EscalationSubject(queue),
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, Description: "Agent desk claims of queue " + queue,
 	})
 	if err != nil {
@@ -234,7 +233,7 @@ func deskUpdateID(w http.ResponseWriter, r *http.Request, update string, b deskB
 		writeError(w, http.StatusBadRequest, "Idempotency-Key must be at most 200 characters")
 		return "", false
 	case key != "":
-		return update + "/" + b.EscalationID + "/" + key, true
+		return turn.DeskUpdateID(update, b.EscalationID, key), true
 	}
 	return "", true
 }

@@ -12,4 +12,8 @@
 // and POST /v1/turns by an ingress or ops bearer token, unless it is explicitly
 // opened (Config.AnonymousTurns). A JSON-API turn belongs to the API's own
 // conversations only (ids "api-..."), never to a Twilio or Vonage one.
+//
+// It imports internal/turn, internal/streams, workflows (update and query names),
+// providers (health, routing, the vendors' webhook checks) and the internal ops
+// packages; never workers or internal/app.
 package api

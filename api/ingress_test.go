@@ -42,7 +42,7 @@ func (f fixedPolicy) Current() *routing.Policy { return f.p }
 func (f fixedPolicy) LastError() error         { return nil }
 
 // ingressNATS is an embedded NATS server with Switchboard's streams and buckets.
-func ingressNATS(t *testing.T, sc streams.Config) (*nats.Conn, jetstream.JetStream) {
+func ingressNATS(t testing.TB, sc streams.Config) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	return streamstest.Connect(t, streamstest.Start(t, sc))
 }
@@ -50,6 +50,15 @@ func ingressNATS(t *testing.T, sc streams.Config) (*nats.Conn, jetstream.JetStre
 // ingressAPI serves the API on nc and js with the dev routing policy; change
 // adjusts its config (nil: the usual tokens, an ingress token included).
 func ingressAPI(t *testing.T, nc *nats.Conn, js jetstream.JetStream, change func(*api.Config)) *httptest.Server {
+	t.Helper()
+	hs := httptest.NewServer(ingressServer(t, nc, js, change, nil).Handler())
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+// ingressServer is ingressAPI's server, to call without a listener, logging to log
+// (nil: slog's default).
+func ingressServer(t testing.TB, nc *nats.Conn, js jetstream.JetStream, change func(*api.Config), log *slog.Logger) *api.Server {
 	t.Helper()
 	pol, err := routing.ParseFile("policy.dev.yaml", deploy.DevPolicy)
 	require.NoError(t, err)
@@ -61,11 +70,9 @@ func ingressAPI(t *testing.T, nc *nats.Conn, js jetstream.JetStream, change func
 	if change != nil {
 		change(&cfg)
 	}
-	srv, err := api.New(cfg, nc, js, nil, nil)
+	srv, err := api.New(cfg, nc, js, nil, log)
 	require.NoError(t, err)
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	return hs
+	return srv
 }
 
 // post sends body to path with the Authorization header auth ("" for none), as a
@@ -93,7 +100,7 @@ func storedTurns(t *testing.T, js jetstream.JetStream) []turn.Turn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	st, err := js.Stream(ctx, streams.TurnsStream)
+	st, err := js.Stream(ctx, turn.TurnsStream)
 	require.NoError(t, err)
 	info, err := st.Info(ctx)
 	require.NoError(t, err)
@@ -332,7 +339,7 @@ func TestVonageWebhook_ADeliveryNotStoredCanBeRetriedWithTheSameToken(t *testing
 	nc, js := ingressNATS(t, streams.Config{})
 	hs := ingressAPI(t, nc, js, nil)
 	// JetStream cannot take the turn: the turns stream is gone.
-	require.NoError(t, js.DeleteStream(t.Context(), streams.TurnsStream))
+	require.NoError(t, js.DeleteStream(t.Context(), turn.TurnsStream))
 	body := vonageWebhook("dddddddd-0000-0000-0000-000000000001")
 	auth := signVonage(t, body, "jti-retried", time.Now())
 	code, resp := post(t, hs, "/webhooks/vonage/inbound", auth, string(body))
@@ -352,7 +359,7 @@ func TestVonageWebhook_TheReplayWindowIsTheBucketTTL_AWorkerKeepsTheAPIs(t *test
 	// Ensure (TTL 0) keeps it.
 	_, js := ingressNATS(t, streams.Config{WebhookTokenTTL: 10 * time.Minute})
 	require.NoError(t, streams.Ensure(t.Context(), js, streams.Config{MemoryStorage: true}))
-	kv, err := js.KeyValue(t.Context(), streams.WebhookTokensBucket)
+	kv, err := js.KeyValue(t.Context(), turn.WebhookTokensBucket)
 	require.NoError(t, err)
 	st, err := kv.Status(t.Context())
 	require.NoError(t, err)
@@ -360,7 +367,7 @@ func TestVonageWebhook_TheReplayWindowIsTheBucketTTL_AWorkerKeepsTheAPIs(t *test
 
 	// A bucket first created by a worker gets the default window.
 	_, fresh := ingressNATS(t, streams.Config{})
-	kv, err = fresh.KeyValue(t.Context(), streams.WebhookTokensBucket)
+	kv, err = fresh.KeyValue(t.Context(), turn.WebhookTokensBucket)
 	require.NoError(t, err)
 	st, err = kv.Status(t.Context())
 	require.NoError(t, err)

@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/switchboard-cc/switchboard/internal/canary"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -34,7 +33,7 @@ type Config struct {
 	// (default vonage.DefaultMaxTokenAge, 5 min). An older one is refused.
 	VonageMaxTokenAge time.Duration
 	// SeenTokens refuses webhook JWTs whose jti was seen before. Nil: the NATS KV
-	// bucket streams.WebhookTokensBucket, through the server's JetStream.
+	// bucket turn.WebhookTokensBucket, through the server's JetStream.
 	SeenTokens SeenTokens
 	// MaxBodyBytes bounds every request body.
 	MaxBodyBytes int64
@@ -64,7 +63,7 @@ type Config struct {
 	// the worker polling); /readyz answers 503 with its error otherwise.
 	Ready func(ctx context.Context) error
 	// Canary, when set, runs the stack canary for GET /v1/health/stack (canary.go).
-	Canary func(ctx context.Context) (canary.Report, error)
+	Canary func(ctx context.Context) (turn.CanaryReport, error)
 }
 
 // PolicyStatus is the routing policy watcher, as the API reports it.

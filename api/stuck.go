@@ -15,7 +15,7 @@ import (
 //	GET  /v1/conversations?status=stuck            every stuck conversation, oldest first
 //	POST /v1/conversations/{id}/replay[?dry_run=true][&send_unknown=true]  replay one
 
-// StuckConversations finds and replays stuck conversations (workers.Stuck).
+// StuckConversations finds and replays stuck conversations (stuck.Conversations).
 type StuckConversations interface {
 	// List returns the stuck conversations, oldest first, and the sources it
 	// could not read.

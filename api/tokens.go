@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 )
 
 // SeenTokens remembers the ids (jti) of the signed webhook tokens the API accepted,
@@ -26,7 +26,7 @@ type SeenTokens interface {
 	Forget(ctx context.Context, vendor, id string) error
 }
 
-// KVSeenTokens keeps the token ids in the NATS KV bucket streams.WebhookTokensBucket,
+// KVSeenTokens keeps the token ids in the NATS KV bucket turn.WebhookTokensBucket,
 // shared by every API process; the bucket's TTL (streams.Config.WebhookTokenTTL)
 // forgets them once their tokens are too old to be accepted anyway. Keys are hashes
 // of vendor and id, so any id is a valid key.
@@ -43,9 +43,9 @@ func (k *KVSeenTokens) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	if k.kv != nil {
 		return k.kv, nil
 	}
-	kv, err := k.JS.KeyValue(ctx, streams.WebhookTokensBucket)
+	kv, err := k.JS.KeyValue(ctx, turn.WebhookTokensBucket)
 	if err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", streams.WebhookTokensBucket, err)
+		return nil, fmt.Errorf("bucket %s: %w", turn.WebhookTokensBucket, err)
 	}
 	k.kv = kv
 	return kv, nil

@@ -167,6 +167,9 @@ func strictJSON(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
+			if typeErr.Field == "" {
+				return fmt.Errorf("malformed JSON: the body must be an object, not %s", typeErr.Value)
+			}
 			return fmt.Errorf("%s must be a %s", typeErr.Field, typeErr.Type)
 		}
 		return fmt.Errorf("malformed JSON: %v", err)
@@ -191,6 +194,9 @@ func decodeTurnRequest(body []byte) (turnRequest, error) {
 	}
 	if len(req.MessageID) > 200 {
 		return req, errors.New("message_id must be at most 200 characters")
+	}
+	if !turn.ValidMessageID(req.MessageID) {
+		return req, errors.New("message_id must not begin or end with white space, nor hold control characters")
 	}
 	return req, nil
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/switchboard-cc/switchboard/internal/app"
 	"github.com/switchboard-cc/switchboard/internal/devnats"
 	"github.com/switchboard-cc/switchboard/internal/devtemporal"
-	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
@@ -165,9 +164,9 @@ func TestPoisonTurn_IsDeadLetteredOnce_AndTheStreamMovesOn(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 
-	_, err = js.Publish(ctx, streams.TurnSubject("garbage"), []byte("{not json"))
+	_, err = js.Publish(ctx, turn.TurnSubject("garbage"), []byte("{not json"))
 	require.NoError(t, err)
-	_, err = js.Publish(ctx, streams.TurnSubject("incomplete"), []byte(`{"id":"api:x","conversation_id":"incomplete"}`))
+	_, err = js.Publish(ctx, turn.TurnSubject("incomplete"), []byte(`{"id":"api:x","conversation_id":"incomplete"}`))
 	require.NoError(t, err)
 
 	customer := "+15556660002"
@@ -175,7 +174,7 @@ func TestPoisonTurn_IsDeadLetteredOnce_AndTheStreamMovesOn(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	s.waitOutbox(t, customer, 1)
 
-	dl, err := js.Stream(ctx, streams.DeadLetterStream)
+	dl, err := js.Stream(ctx, turn.DeadLetterStream)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		info, err := dl.Info(ctx)
@@ -194,7 +193,7 @@ func TestPoisonTurn_IsDeadLetteredOnce_AndTheStreamMovesOn(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		for _, conv := range []string{"garbage", "incomplete"} {
-			cons, err := js.Consumer(ctx, streams.TurnsStream, streams.PartitionConsumer(streams.PartitionOf(conv)))
+			cons, err := js.Consumer(ctx, turn.TurnsStream, turn.PartitionConsumer(turn.PartitionOf(conv)))
 			if err != nil {
 				return false
 			}

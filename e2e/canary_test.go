@@ -18,7 +18,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/switchboard-cc/switchboard/internal/app"
-	"github.com/switchboard-cc/switchboard/internal/canary"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
@@ -31,12 +30,12 @@ import (
 const canaryCustomer = "+15559990000"
 
 // stackHealth calls GET /v1/health/stack and decodes the report.
-func (s *stack) stackHealth(t *testing.T) (int, canary.Report) {
+func (s *stack) stackHealth(t *testing.T) (int, turn.CanaryReport) {
 	t.Helper()
 	resp, err := http.Get(s.API + "/v1/health/stack")
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	var rep canary.Report
+	var rep turn.CanaryReport
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rep))
 	return resp.StatusCode, rep
 }
@@ -60,7 +59,7 @@ func TestCanary_StackHealthRunsATurnThroughEveryHop_FeedsBreakers_AndIsScheduled
 	require.Equal(t, http.StatusOK, code, "%+v", rep)
 	require.True(t, rep.OK, rep.Error)
 	require.Empty(t, rep.Error)
-	require.True(t, canary.IsTurn(rep.TurnID), rep.TurnID)
+	require.True(t, turn.IsCanaryTurn(rep.TurnID), rep.TurnID)
 	require.Equal(t, "corner-store", rep.Business)
 	require.Equal(t, business, rep.To)
 	require.Equal(t, canaryCustomer, rep.Customer)
@@ -91,12 +90,12 @@ func TestCanary_StackHealthRunsATurnThroughEveryHop_FeedsBreakers_AndIsScheduled
 	tc, err := client.Dial(client.Options{HostPort: s.Temporal})
 	require.NoError(t, err)
 	defer tc.Close()
-	sched := tc.ScheduleClient().GetHandle(ctx, app.CanaryScheduleID)
+	sched := tc.ScheduleClient().GetHandle(ctx, turn.CanaryScheduleID)
 	var desc *client.ScheduleDescription
 	require.Eventually(t, func() bool {
 		desc, err = sched.Describe(ctx)
 		return err == nil
-	}, 20*time.Second, 100*time.Millisecond, "schedule %s not created: %v", app.CanaryScheduleID, err)
+	}, 20*time.Second, 100*time.Millisecond, "schedule %s not created: %v", turn.CanaryScheduleID, err)
 	require.Len(t, desc.Schedule.Spec.Intervals, 1)
 	require.Equal(t, time.Minute, desc.Schedule.Spec.Intervals[0].Every)
 	require.Equal(t, enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, desc.Schedule.Policy.Overlap)
@@ -126,7 +125,7 @@ func TestCanary_StackHealthRunsATurnThroughEveryHop_FeedsBreakers_AndIsScheduled
 	require.NoError(t, sched.Unpause(ctx, client.ScheduleUnpauseOptions{}))
 
 	run := triggerCanary(t, tc, sched)
-	var scheduled canary.Report
+	var scheduled turn.CanaryReport
 	require.NoError(t, run.Get(ctx, &scheduled))
 	require.True(t, scheduled.OK, scheduled.Error)
 	require.Equal(t, "cx-global", scheduled.Hops.NLU.Provider)
@@ -171,7 +170,7 @@ func TestCanary_StackHealthRunsATurnThroughEveryHop_FeedsBreakers_AndIsScheduled
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "%v", err)
 	require.Equal(t, workflows.ErrTypeCanaryFailed, appErr.Type())
-	var failed canary.Report
+	var failed turn.CanaryReport
 	require.NoError(t, appErr.Details(&failed))
 	require.False(t, failed.Hops.NLU.OK)
 	require.Equal(t, "local", failed.Hops.NLU.Provider)
@@ -219,7 +218,7 @@ func TestCanary_StackHealthRunsATurnThroughEveryHop_FeedsBreakers_AndIsScheduled
 	require.Equal(t, http.StatusNotImplemented, resp.StatusCode, body)
 	require.Contains(t, body["error"], "no canary configured in the policy")
 	run = triggerCanary(t, tc, sched)
-	var skipped canary.Report
+	var skipped turn.CanaryReport
 	require.NoError(t, run.Get(ctx, &skipped))
 	require.Contains(t, skipped.Skipped, "no canary configured")
 	require.Regexp(t, `switchboard_canary_runs_total\{result="skipped"\} [1-9]`, scrape(t, s.API))
@@ -259,7 +258,7 @@ func TestCanary_ItsWorkflowsCarrySwitchboardCanary_SoTheUICanHideThem(t *testing
 	tc, err := client.Dial(client.Options{HostPort: s.Temporal})
 	require.NoError(t, err)
 	defer tc.Close()
-	sched := tc.ScheduleClient().GetHandle(ctx, app.CanaryScheduleID)
+	sched := tc.ScheduleClient().GetHandle(ctx, turn.CanaryScheduleID)
 	require.Eventually(t, func() bool { _, err = sched.Describe(ctx); return err == nil }, 20*time.Second, 100*time.Millisecond, "no schedule: %v", err)
 	desc, err := sched.Describe(ctx)
 	require.NoError(t, err)
@@ -267,7 +266,7 @@ func TestCanary_ItsWorkflowsCarrySwitchboardCanary_SoTheUICanHideThem(t *testing
 	tagged, ok := action.TypedSearchAttributes.GetBool(workflows.SACanary)
 	require.True(t, ok && tagged, "the schedule's action has no SwitchboardCanary=true")
 	run := triggerCanary(t, tc, sched)
-	var scheduled canary.Report
+	var scheduled turn.CanaryReport
 	require.NoError(t, run.Get(ctx, &scheduled))
 
 	canaryIDs := []string{run.GetID(), turn.WorkflowID(rep.ConversationID)}

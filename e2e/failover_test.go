@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
@@ -71,7 +70,7 @@ func quiet(t *testing.T, natsURL string, within time.Duration) map[string]bool {
 	settled := func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		st, err := js.Stream(ctx, streams.TurnsStream)
+		st, err := js.Stream(ctx, turn.TurnsStream)
 		if err != nil {
 			why = err.Error()
 			return false
@@ -90,7 +89,7 @@ func quiet(t *testing.T, natsURL string, within time.Duration) map[string]bool {
 			why = err.Error()
 			return false
 		}
-		kv, err := js.KeyValue(ctx, streams.SendsBucket)
+		kv, err := js.KeyValue(ctx, turn.SendsBucket)
 		if err != nil {
 			why = err.Error()
 			return false

@@ -35,13 +35,13 @@ type stubProviders struct {
 	sends []string
 }
 
-func (p *stubProviders) route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error) {
-	a := workflows.Attempt{Timeout: 2 * time.Second, MaxAttempts: 1}
-	return workflows.Route{
-		NLU:           []workflows.NLUCandidate{{Provider: "nlu", Attempt: a}},
-		CPaaS:         []workflows.CPaaSCandidate{{Provider: "cpaas", Channel: in.Channel, From: in.From, Attempt: a}},
+func (p *stubProviders) route(ctx context.Context, in turn.RouteInput) (turn.Route, error) {
+	a := turn.Attempt{Timeout: 2 * time.Second, MaxAttempts: 1}
+	return turn.Route{
+		NLU:           []turn.NLUCandidate{{Provider: "nlu", Attempt: a}},
+		CPaaS:         []turn.CPaaSCandidate{{Provider: "cpaas", Channel: in.Channel, From: in.From, Attempt: a}},
 		FallbackReply: "Sorry.", LanguageCode: "en",
-		Escalation: workflows.EscalationPolicy{
+		Escalation: turn.EscalationPolicy{
 			HandoffIntents:  []string{"handoff.human"},
 			Queues:          []turn.Queue{{Name: "tier1", AckSLA: 2 * time.Second}, {Name: "tier2", AckSLA: 2 * time.Second}},
 			EscalatingReply: "Connecting you.", FinalMessage: "We will call you back.",

@@ -277,7 +277,7 @@ func pendingClaims(t *testing.T, js jetstream.JetStream) map[string]bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	kv, err := js.KeyValue(ctx, streams.SendsBucket)
+	kv, err := js.KeyValue(ctx, turn.SendsBucket)
 	require.NoError(t, err)
 	lister, err := kv.ListKeys(ctx)
 	require.NoError(t, err)

@@ -5,6 +5,8 @@
 // Vendor packages live below this one: nlu and messaging define the contracts,
 // dialogflowcx, twilio and vonage implement them, and fake holds local servers that
 // speak each vendor's wire protocol.
+//
+// It imports nothing of the project: every provider package may import it.
 package providers
 
 import (

@@ -13,9 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/switchboard-cc/switchboard/internal/canary"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
-	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/messaging"
@@ -25,7 +23,7 @@ import (
 
 // Router chooses the providers for a turn.
 type Router interface {
-	Route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error)
+	Route(ctx context.Context, in turn.RouteInput) (turn.Route, error)
 }
 
 // Providers looks up provider clients by the names the policy gives them. The
@@ -61,7 +59,7 @@ func (a *Activities) Register(w worker.ActivityRegistry) {
 }
 
 // Route asks the router for the turn's candidates.
-func (a *Activities) Route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error) {
+func (a *Activities) Route(ctx context.Context, in turn.RouteInput) (turn.Route, error) {
 	return a.Router.Route(ctx, in)
 }
 
@@ -209,9 +207,9 @@ func (a *Activities) PublishOutcome(ctx context.Context, in workflows.PublishInp
 	if o.Replayed {
 		msgID += fmt.Sprintf(":replayed:%d", o.CompletedAt.UnixNano())
 	}
-	_, err = a.Events.Publish(ctx, streams.EventSubject(o.ConversationID), data, jetstream.WithMsgID(msgID))
+	_, err = a.Events.Publish(ctx, turn.EventSubject(o.ConversationID), data, jetstream.WithMsgID(msgID))
 	// Canary turns count in switchboard_canary_*, replays in switchboard_replays_total.
-	if err == nil && activity.GetInfo(ctx).Attempt == 1 && !canary.IsTurn(o.TurnID) && !o.Replayed {
+	if err == nil && activity.GetInfo(ctx).Attempt == 1 && !turn.IsCanaryTurn(o.TurnID) && !o.Replayed {
 		m := a.metrics()
 		m.TurnsProcessed.WithLabelValues(o.Status).Inc()
 		if !o.ReceivedAt.IsZero() {
@@ -234,12 +232,12 @@ func (a *Activities) PublishOutcome(ctx context.Context, in workflows.PublishInp
 // agent, to the alerts subject once flagged. The message id makes retries no-ops.
 func (a *Activities) Escalate(ctx context.Context, in workflows.EscalateInput) error {
 	e := in.Escalation
-	subject := streams.EscalationSubject(e.Queue)
+	subject := turn.EscalationSubject(e.Queue)
 	if e.State == turn.EscalationFlagged {
-		subject = streams.FlaggedSubject
+		subject = turn.FlaggedSubject
 		a.logger().Error("ALERT: escalation acknowledged by no queue; the customer got the final message",
 			"escalation", e.ID, "conversation", e.ConversationID, "reason", e.Reason)
-	} else if !streams.ValidQueueName(e.Queue) {
+	} else if !turn.ValidQueueName(e.Queue) {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("queue name %q is not valid", e.Queue), workflows.ErrTypeRejected, nil)
 	}
 	data, err := json.Marshal(e)

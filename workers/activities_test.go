@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/health"
 	"github.com/switchboard-cc/switchboard/providers/messaging"
@@ -72,7 +73,7 @@ func replyVia(provider, key string) workflows.SendInput {
 	if provider == "vonage" {
 		from = "+15550002000"
 	}
-	return workflows.SendInput{Provider: provider, Message: messaging.Message{
+	return workflows.SendInput{Provider: provider, Message: turn.Message{
 		Channel: "sms", From: from, To: "+15551230001", Body: "We open at nine.", IdempotencyKey: key}}
 }
 
@@ -118,7 +119,7 @@ func TestSend_AWorkerKilledMidSend_TheTakeoverAsksTwilioFirst(t *testing.T) {
 	_, err = v.set["twilio"].Send(ctx, replyVia("twilio", "conv/run/2").Message)
 	require.NoError(t, err)
 	// Another worker claimed turn 3's key and died before it sent anything.
-	_, err = l.Claim(dead, "conv/run/3", "twilio", messaging.Message{Channel: "sms", From: "+15550001000", To: "+15551230001", Body: "Your parcel ships today."})
+	_, err = l.Claim(dead, "conv/run/3", "twilio", turn.Message{Channel: "sms", From: "+15550001000", To: "+15551230001", Body: "Your parcel ships today."})
 	require.NoError(t, err)
 	<-dead.Done()
 	cancel()
@@ -198,7 +199,7 @@ func TestPolicyRouter_EveryCPaaSBreakerOpen_EveryProviderIsRoutedForcedInPolicyO
 		Available: func(p string) bool { return p != "twilio" && p != "vonage" },
 		Has:       func(string) bool { return true },
 	}
-	in := workflows.RouteInput{Vendor: "twilio", Channel: "sms", From: "+15550001000"}
+	in := turn.RouteInput{Vendor: "twilio", Channel: "sms", From: "+15550001000"}
 	route, err := r.Route(context.Background(), in)
 	require.NoError(t, err)
 	require.Len(t, route.CPaaS, 2)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchboard-cc/switchboard/internal/canary"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
@@ -24,7 +25,7 @@ import (
 type CanaryActivity struct {
 	// Run runs one canary turn, e.g. (*canary.Runner).Run. nil: the activity fails,
 	// saying this worker has no canary.
-	Run     func(ctx context.Context) (canary.Report, error)
+	Run     func(ctx context.Context) (turn.CanaryReport, error)
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 }
@@ -41,11 +42,11 @@ func registerCanary(w worker.Registry, a *CanaryActivity) {
 
 // Canary runs the canary once. A failed hop is a successful activity whose report
 // says so (the workflow fails the run); an error means the canary could not run.
-func (a *CanaryActivity) Canary(ctx context.Context) (canary.Report, error) {
+func (a *CanaryActivity) Canary(ctx context.Context) (turn.CanaryReport, error) {
 	m := a.metrics()
 	if a.Run == nil {
 		m.Runs.WithLabelValues("error").Inc()
-		return canary.Report{}, temporal.NewNonRetryableApplicationError("this worker has no stack canary configured", "CanaryUnavailable", nil)
+		return turn.CanaryReport{}, temporal.NewNonRetryableApplicationError("this worker has no stack canary configured", "CanaryUnavailable", nil)
 	}
 	rep, err := a.Run(ctx)
 	switch {
@@ -82,7 +83,7 @@ func (a *CanaryActivity) metrics() *metrics.CanaryMetrics {
 		m = metrics.Discard()
 	}
 	c := m.Canary()
-	for _, hop := range []string{workflows.HopJetStream, workflows.HopBridge, workflows.HopNLU, workflows.HopCPaaS} {
+	for _, hop := range []string{turn.HopJetStream, turn.HopBridge, turn.HopNLU, turn.HopCPaaS} {
 		c.HopFailures.WithLabelValues(hop) // every hop shows 0 before its first failure
 	}
 	return c

@@ -13,7 +13,7 @@ import (
 
 	"github.com/switchboard-cc/switchboard/internal/canary"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
-	"github.com/switchboard-cc/switchboard/workflows"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 )
 
 func scrapeMetrics(t *testing.T, m *metrics.Metrics) string {
@@ -23,11 +23,11 @@ func scrapeMetrics(t *testing.T, m *metrics.Metrics) string {
 	return rec.Body.String()
 }
 
-func report(ok map[string]bool, notReached ...string) canary.Report {
-	rep := canary.Report{OK: true, TotalMS: 80}
-	hops := []*canary.Hop{&rep.Hops.JetStream, &rep.Hops.Bridge, &rep.Hops.NLU, &rep.Hops.CPaaS}
-	for i, name := range []string{workflows.HopJetStream, workflows.HopBridge, workflows.HopNLU, workflows.HopCPaaS} {
-		*hops[i] = canary.Hop{Name: name, OK: ok[name], LatencyMS: 20}
+func report(ok map[string]bool, notReached ...string) turn.CanaryReport {
+	rep := turn.CanaryReport{OK: true, TotalMS: 80}
+	hops := []*turn.CanaryHop{&rep.Hops.JetStream, &rep.Hops.Bridge, &rep.Hops.NLU, &rep.Hops.CPaaS}
+	for i, name := range []string{turn.HopJetStream, turn.HopBridge, turn.HopNLU, turn.HopCPaaS} {
+		*hops[i] = turn.CanaryHop{Name: name, OK: ok[name], LatencyMS: 20}
 		for _, n := range notReached {
 			hops[i].NotReached = hops[i].NotReached || n == name
 		}
@@ -38,9 +38,9 @@ func report(ok map[string]bool, notReached ...string) canary.Report {
 
 func TestCanaryActivity_CountsRunsAndTheHopsThatFailed(t *testing.T) {
 	m := metrics.New()
-	var rep canary.Report
+	var rep turn.CanaryReport
 	var err error
-	a := &CanaryActivity{Run: func(context.Context) (canary.Report, error) { return rep, err }, Metrics: m, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	a := &CanaryActivity{Run: func(context.Context) (turn.CanaryReport, error) { return rep, err }, Metrics: m, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	all := map[string]bool{"jetstream": true, "bridge": true, "nlu": true, "cpaas": true}
 
 	rep = report(all)
@@ -54,11 +54,11 @@ func TestCanaryActivity_CountsRunsAndTheHopsThatFailed(t *testing.T) {
 	require.NoError(t, aerr, "a failed hop is a report, not an activity error")
 	require.False(t, got.OK)
 
-	rep, err = canary.Report{Skipped: "no canary configured in the policy"}, canary.ErrNotConfigured
+	rep, err = turn.CanaryReport{Skipped: "no canary configured in the policy"}, canary.ErrNotConfigured
 	_, aerr = a.Canary(t.Context())
 	require.NoError(t, aerr)
 
-	rep, err = canary.Report{}, errors.New("canary: business has no address")
+	rep, err = turn.CanaryReport{}, errors.New("canary: business has no address")
 	_, aerr = a.Canary(t.Context())
 	require.ErrorContains(t, aerr, "no address")
 

@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/switchboard-cc/switchboard/providers/messaging"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 )
 
 // SendLedger records, per reply idempotency key, whether the reply was sent and by
@@ -42,7 +41,7 @@ const DefaultClaimGrace = 5 * time.Second
 // carried one.
 const maxClaim = 2 * time.Minute
 
-// NewSendLedger uses the given bucket (streams.SendsBucket).
+// NewSendLedger uses the given bucket (turn.SendsBucket).
 func NewSendLedger(kv jetstream.KeyValue) *SendLedger {
 	return &SendLedger{kv: kv, Grace: DefaultClaimGrace}
 }
@@ -59,7 +58,7 @@ type LedgerEntry struct {
 	Until time.Time `json:"until,omitzero"`
 	// Message is what the attempt sent, so that another attempt (of a replay whose
 	// text gained an apology, say) asks the vendor about the message it really sent.
-	Message *messaging.Message `json:"message,omitempty"`
+	Message *turn.Message `json:"message,omitempty"`
 	// Detail says why the outcome of an unknown send is unknown.
 	Detail string `json:"detail,omitempty"`
 }
@@ -100,8 +99,8 @@ func (e *InFlightError) Error() string {
 func (e *InFlightError) Is(target error) bool { return target == ErrSendInFlight }
 
 // Claim reserves key for a send of m by provider.
-func (l *SendLedger) Claim(ctx context.Context, key, provider string, m messaging.Message) (Claim, error) {
-	k := ledgerKey(key)
+func (l *SendLedger) Claim(ctx context.Context, key, provider string, m turn.Message) (Claim, error) {
+	k := turn.SendsKey(key)
 	data := l.pending(ctx, provider, m)
 	rev, err := l.kv.Create(ctx, k, data)
 	if err == nil {
@@ -144,7 +143,7 @@ func (l *SendLedger) Claim(ctx context.Context, key, provider string, m messagin
 	return Claim{key: k, revision: rev, Unknown: &old}, nil
 }
 
-func (l *SendLedger) pending(ctx context.Context, provider string, m messaging.Message) []byte {
+func (l *SendLedger) pending(ctx context.Context, provider string, m turn.Message) []byte {
 	now := time.Now().UTC()
 	until := now.Add(maxClaim)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
@@ -156,7 +155,7 @@ func (l *SendLedger) pending(ctx context.Context, provider string, m messaging.M
 // TakeOver makes an unknown claim the caller's after the vendor said it does not
 // have the message (or an operator decided to send anyway). ErrSendInFlight if
 // another attempt settled it first.
-func (l *SendLedger) TakeOver(ctx context.Context, c Claim, provider string, m messaging.Message) (Claim, error) {
+func (l *SendLedger) TakeOver(ctx context.Context, c Claim, provider string, m turn.Message) (Claim, error) {
 	rev, err := l.kv.Update(ctx, c.key, l.pending(ctx, provider, m), c.revision)
 	if err != nil {
 		return Claim{}, &InFlightError{Until: time.Now()}
@@ -177,7 +176,7 @@ func (l *SendLedger) Confirm(ctx context.Context, c Claim, provider, messageID s
 // MarkUnknown records that the caller's send may or may not have reached the
 // vendor. The entry keeps what was sent, to whom and when, so that a later attempt
 // can ask the vendor.
-func (l *SendLedger) MarkUnknown(ctx context.Context, c Claim, provider string, m messaging.Message, claimedAt time.Time, detail string) error {
+func (l *SendLedger) MarkUnknown(ctx context.Context, c Claim, provider string, m turn.Message, claimedAt time.Time, detail string) error {
 	data := mustJSON(LedgerEntry{State: stateUnknown, Provider: provider, At: claimedAt.UTC(), Message: &m, Detail: detail})
 	if _, err := l.kv.Update(ctx, c.key, data, c.revision); err != nil {
 		return fmt.Errorf("send ledger: mark unknown: %w", err)
@@ -200,13 +199,3 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
-
-// ledgerKey maps an idempotency key ("conv/epoch/seq") to a valid KV key.
-func ledgerKey(key string) string { return kvKey(key) }
-
-// kvKey maps a string of conversation-id characters and '/' to a valid KV key:
-// '/' becomes '.' and ':', which KV keys may not hold, becomes '=', which
-// conversation ids never hold.
-func kvKey(s string) string { return kvKeyReplacer.Replace(s) }
-
-var kvKeyReplacer = strings.NewReplacer("/", ".", ":", "=")

@@ -10,7 +10,7 @@ import (
 
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/streams/streamstest"
-	"github.com/switchboard-cc/switchboard/providers/messaging"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 )
 
 // newJetStream starts an embedded NATS server with Switchboard's streams and buckets.
@@ -22,12 +22,12 @@ func newJetStream(t *testing.T) jetstream.JetStream {
 
 func newLedger(t *testing.T) *SendLedger {
 	t.Helper()
-	kv, err := newJetStream(t).KeyValue(context.Background(), streams.SendsBucket)
+	kv, err := newJetStream(t).KeyValue(context.Background(), turn.SendsBucket)
 	require.NoError(t, err)
 	return NewSendLedger(kv)
 }
 
-var reply = messaging.Message{Channel: "sms", From: "+15550001000", To: "+15551230001", Body: "We open at nine."}
+var reply = turn.Message{Channel: "sms", From: "+15550001000", To: "+15551230001", Body: "We open at nine."}
 
 func TestSendLedger_ASentReplyIsNeverClaimedAgain(t *testing.T) {
 	l := newLedger(t)

@@ -3,8 +3,8 @@ package workers
 import (
 	"context"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/routing"
-	"github.com/switchboard-cc/switchboard/workflows"
 )
 
 // PolicyRouter routes turns with the current policy (routing.Router), leaving out
@@ -23,7 +23,7 @@ type PolicyRouter struct {
 	OperatorOpen func(provider string) bool
 }
 
-func (r PolicyRouter) Route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error) {
+func (r PolicyRouter) Route(ctx context.Context, in turn.RouteInput) (turn.Route, error) {
 	healthy := routing.Router{Policy: r.Policy, Down: func(p string) bool { return !r.Has(p) || !r.Available(p) }}
 	route, err := healthy.Route(ctx, in)
 	if err != nil || len(route.CPaaS) > 0 {

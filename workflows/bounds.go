@@ -40,7 +40,7 @@ const (
 	maxTranscriptBytes = 128 << 10
 	maxUnansweredBytes = 192 << 10
 	maxRecentBytes     = 64 << 10
-	maxTurnIDBytes     = 256
+	maxTurnIDBytes     = turn.MaxIDBytes
 	maxHeld            = 50
 	maxHeldDetailBytes = 200
 )

@@ -10,8 +10,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/switchboard-cc/switchboard/internal/turn"
-	"github.com/switchboard-cc/switchboard/providers/messaging"
-	"github.com/switchboard-cc/switchboard/providers/nlu"
 )
 
 // Names under which the conversation workflow's handlers are registered.
@@ -386,8 +384,8 @@ func (c *conversation) process(ctx workflow.Context, p PendingTurn) turn.Outcome
 // understand asks the NLU candidates in order; the first that answers wins. It
 // fills the outcome's intent, reply and provider, and returns why the turn must
 // escalate, if it must.
-func (c *conversation) understand(ctx workflow.Context, route Route, t turn.Turn, out *turn.Outcome) (escalation string) {
-	var answered *NLUCandidate
+func (c *conversation) understand(ctx workflow.Context, route turn.Route, t turn.Turn, out *turn.Outcome) (escalation string) {
+	var answered *turn.NLUCandidate
 	for i, cand := range route.NLU {
 		var d DetectOutput
 		opts := localOptions(cand.Attempt)
@@ -410,12 +408,12 @@ func (c *conversation) understand(ctx workflow.Context, route Route, t turn.Turn
 	case answered == nil:
 		out.NLUProvider, out.Reply = fallbackProvider, route.FallbackReply
 		return "no NLU provider answered"
-	case out.Intent == nlu.NoMatch && answered.Local:
+	case out.Intent == turn.NoMatch && answered.Local:
 		out.Reply = route.FallbackReply // the local NLU has nothing better
 		return "remote NLU unavailable and the local NLU found no match"
-	case out.Intent == nlu.NoMatch && c.Conversation.Canary:
+	case out.Intent == turn.NoMatch && c.Conversation.Canary:
 		// The canary's text need not mean anything to the agent: an answer is enough.
-	case out.Intent == nlu.NoMatch:
+	case out.Intent == turn.NoMatch:
 		c.NoMatchStreak++
 		if m := route.Escalation.MaxNoMatch; m > 0 && c.NoMatchStreak >= m {
 			return fmt.Sprintf("%d no-match turns in a row", c.NoMatchStreak)
@@ -432,10 +430,10 @@ func (c *conversation) understand(ctx workflow.Context, route Route, t turn.Turn
 }
 
 // route asks for the providers to try, filtered by their health.
-func (c *conversation) route(ctx workflow.Context) (Route, error) {
-	var route Route
-	rctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 3}))
-	err := workflow.ExecuteLocalActivity(rctx, ActivityRoute, RouteInput{Vendor: c.Conversation.Vendor, Channel: c.Conversation.Channel, From: c.Conversation.Business}).Get(ctx, &route)
+func (c *conversation) route(ctx workflow.Context) (turn.Route, error) {
+	var route turn.Route
+	rctx := workflow.WithLocalActivityOptions(ctx, localOptions(turn.Attempt{Timeout: 5 * time.Second, MaxAttempts: 3}))
+	err := workflow.ExecuteLocalActivity(rctx, ActivityRoute, turn.RouteInput{Vendor: c.Conversation.Vendor, Channel: c.Conversation.Channel, From: c.Conversation.Business}).Get(ctx, &route)
 	return route, err
 }
 
@@ -443,7 +441,7 @@ func (c *conversation) route(ctx workflow.Context) (Route, error) {
 // attempt for the turn, a replay's included, carries the same idempotency key. A
 // reply to a turn older than the policy's stale_reply.after is prefixed with the
 // apology, or not sent at all.
-func (c *conversation) reply(ctx workflow.Context, route Route, out *turn.Outcome) error {
+func (c *conversation) reply(ctx workflow.Context, route turn.Route, out *turn.Outcome) error {
 	if sr := route.StaleReply; sr.After > 0 && !out.ReceivedAt.IsZero() {
 		if waited := workflow.Now(ctx).Sub(out.ReceivedAt); waited > sr.After {
 			if sr.Suppress {
@@ -479,7 +477,7 @@ func (c *conversation) reply(ctx workflow.Context, route Route, out *turn.Outcom
 // would accept it either.
 //
 // Each failed attempt is appended to failed, when given.
-func (c *conversation) send(ctx workflow.Context, route Route, body, key string, failed *[]turn.FailedAttempt) (provider string, receipt SendOutput, err error) {
+func (c *conversation) send(ctx workflow.Context, route turn.Route, body, key string, failed *[]turn.FailedAttempt) (provider string, receipt SendOutput, err error) {
 	err = errNoCPaaS
 	waits := 0
 	for i, attempt := 0, 1; i < len(route.CPaaS); i, attempt = i+1, attempt+1 {
@@ -488,7 +486,7 @@ func (c *conversation) send(ctx workflow.Context, route Route, body, key string,
 		opts := localOptions(cand.Attempt)
 		opts.Summary = attemptSummary("Send", cand.Provider, attempt)
 		actx := workflow.WithLocalActivityOptions(ctx, opts)
-		msg := messaging.Message{Channel: cand.Channel, From: cand.From, To: c.Conversation.Customer, Body: body, IdempotencyKey: key}
+		msg := turn.Message{Channel: cand.Channel, From: cand.From, To: c.Conversation.Customer, Body: body, IdempotencyKey: key}
 		err = workflow.ExecuteLocalActivity(actx, ActivitySend, SendInput{Provider: cand.Provider, Message: msg, Forced: cand.Forced, SendUnknown: c.sendUnknown}).Get(ctx, &r)
 		if err == nil {
 			return cand.Provider, r, nil
@@ -605,7 +603,7 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 	}
 	// Events are at-least-once and best effort: a failure to publish must not hold
 	// the conversation, whose transcript already holds the outcome.
-	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 3}))
+	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(turn.Attempt{Timeout: 5 * time.Second, MaxAttempts: 3}))
 	if err := workflow.ExecuteLocalActivity(pctx, ActivityPublish, PublishInput{Outcome: out, Vendor: c.Conversation.Vendor, Channel: c.Conversation.Channel}).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Error("turn outcome not published", "turn", out.TurnID, "error", err)
 	}
@@ -621,7 +619,7 @@ func attemptSummary(step, provider string, attempt int) string {
 	return fmt.Sprintf("%s · %s · attempt %d", step, provider, attempt)
 }
 
-func localOptions(a Attempt) workflow.LocalActivityOptions {
+func localOptions(a turn.Attempt) workflow.LocalActivityOptions {
 	if a.Timeout <= 0 {
 		a.Timeout = 5 * time.Second
 	}

@@ -17,7 +17,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/switchboard-cc/switchboard/internal/turn"
-	"github.com/switchboard-cc/switchboard/providers/nlu"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
@@ -31,7 +30,7 @@ type world struct {
 	attempts  []workflows.SendInput // every send attempt, failed ones included
 	published []turn.Outcome
 	escalated []turn.Escalation
-	stale     workflows.StaleReply
+	stale     turn.StaleReply
 	// failSends fails the next sends of a provider with an error of its own,
 	// one per attempt, before sendErr applies.
 	failSends map[string][]error
@@ -46,18 +45,18 @@ func newWorld() *world {
 	return &world{nluDown: map[string]bool{}, sendErr: map[string]error{}, failSends: map[string][]error{}}
 }
 
-func (w *world) route(ctx context.Context, in workflows.RouteInput) (workflows.Route, error) {
-	a := workflows.Attempt{Timeout: time.Second, MaxAttempts: 2}
+func (w *world) route(ctx context.Context, in turn.RouteInput) (turn.Route, error) {
+	a := turn.Attempt{Timeout: time.Second, MaxAttempts: 2}
 	w.mu.Lock()
 	noQueues := w.noQueues
 	w.mu.Unlock()
-	r := workflows.Route{
-		NLU:           []workflows.NLUCandidate{{Provider: "cx-primary", Attempt: a}, {Provider: "cx-secondary", Attempt: a}},
-		CPaaS:         []workflows.CPaaSCandidate{{Provider: "twilio", Channel: in.Channel, From: in.From, Attempt: a}, {Provider: "vonage", Channel: in.Channel, From: "+15550009999", Attempt: a}},
+	r := turn.Route{
+		NLU:           []turn.NLUCandidate{{Provider: "cx-primary", Attempt: a}, {Provider: "cx-secondary", Attempt: a}},
+		CPaaS:         []turn.CPaaSCandidate{{Provider: "twilio", Channel: in.Channel, From: in.From, Attempt: a}, {Provider: "vonage", Channel: in.Channel, From: "+15550009999", Attempt: a}},
 		FallbackReply: "Sorry, we are having trouble. Please try again shortly.",
 		LanguageCode:  "en",
 		StaleReply:    w.stale,
-		Escalation: workflows.EscalationPolicy{
+		Escalation: turn.EscalationPolicy{
 			HandoffIntents: []string{"handoff.human"}, MaxNoMatch: 2,
 			Queues:          []turn.Queue{{Name: "tier1", AckSLA: 2 * time.Minute}, {Name: "tier2", AckSLA: 5 * time.Minute}},
 			EscalatingReply: "Connecting you with our team.", FinalMessage: "We will call you back within the hour.",
@@ -80,7 +79,7 @@ func (w *world) detect(ctx context.Context, in workflows.DetectInput) (workflows
 	case strings.Contains(in.Text, "human"):
 		return workflows.DetectOutput{Intent: "handoff.human", Confidence: 0.9}, nil
 	case strings.Contains(in.Text, "???"):
-		return workflows.DetectOutput{Intent: nlu.NoMatch, Reply: "Sorry?"}, nil
+		return workflows.DetectOutput{Intent: turn.NoMatch, Reply: "Sorry?"}, nil
 	}
 	if w.reply != "" {
 		return workflows.DetectOutput{Intent: "greeting", Reply: w.reply, Confidence: 0.9}, nil

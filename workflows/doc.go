@@ -1,6 +1,9 @@
 // Package workflows holds Switchboard's deterministic workflow code: the
-// ConversationWorkflow, one long-lived workflow per conversation, and the contract
-// (names, inputs, outputs) of the activities it calls.
+// ConversationWorkflow, one long-lived workflow per conversation, the CanaryWorkflow,
+// and the names, inputs and outputs of the activities they call.
+//
+// It imports internal/turn (the route, the reply, the canary report, every id) and
+// nothing else of the project: no provider, no worker, no stream.
 //
 // Nothing here performs I/O. Every call to the world (routing, NLU, CPaaS, events) is a
 // local activity implemented in package workers and named by the constants in

@@ -166,7 +166,7 @@ func (c *conversation) agentReplyAckFirst(ctx workflow.Context, r DeskRequest, b
 	if err != nil {
 		return turn.Escalation{}, err
 	}
-	key := fmt.Sprintf("%s/agent-%d", turn.IdempotencyKey(c.Conversation.ID, c.epoch, c.Seq), c.AgentReplies)
+	key := turn.CountedAgentReplyKey(c.Conversation.ID, c.epoch, c.Seq, c.AgentReplies)
 	if _, _, err := c.send(ctx, route, r.Text, key, nil); err != nil {
 		return turn.Escalation{}, fmt.Errorf("agent reply not sent: %s", errorText(err))
 	}
@@ -177,7 +177,7 @@ func (c *conversation) agentReplyAckFirst(ctx workflow.Context, r DeskRequest, b
 }
 
 // escalate opens an escalation on the first queue and starts tracking its SLA.
-func (c *conversation) escalate(ctx workflow.Context, p EscalationPolicy, reason, lastText string) {
+func (c *conversation) escalate(ctx workflow.Context, p turn.EscalationPolicy, reason, lastText string) {
 	if c.Escalation != nil {
 		return // already with a human
 	}
@@ -188,7 +188,7 @@ func (c *conversation) escalate(ctx workflow.Context, p EscalationPolicy, reason
 	now := workflow.Now(ctx)
 	c.Escalations++
 	c.Escalation = &turn.Escalation{
-		ID: fmt.Sprintf("%s/esc-%d", c.Conversation.ID, c.Escalations), ConversationID: c.Conversation.ID,
+		ID: turn.EscalationID(c.Conversation.ID, c.Escalations), ConversationID: c.Conversation.ID,
 		Customer: c.Conversation.Customer, Channel: c.Conversation.Channel, Reason: reason,
 		Queues: p.Queues, FinalMessage: p.FinalMessage, Since: now, LastText: lastText,
 	}
@@ -206,7 +206,7 @@ func (c *conversation) enqueue(ctx workflow.Context, i int) {
 	if i > 0 {
 		c.escalationMemo(ctx, "") // the turn's memo told of the first queue
 	}
-	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 10}))
+	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(turn.Attempt{Timeout: 5 * time.Second, MaxAttempts: 10}))
 	if err := workflow.ExecuteLocalActivity(pctx, ActivityEscalate, EscalateInput{Escalation: *e}).Get(ctx, nil); err != nil {
 		// The SLA timer still runs: an escalation nobody could see moves on.
 		workflow.GetLogger(ctx).Error("escalation not published", "escalation", e.ID, "queue", e.Queue, "error", err)
@@ -266,7 +266,7 @@ func (c *conversation) flag(ctx workflow.Context) {
 	} else if e.FinalMessage != "" {
 		c.sendFinal(ctx, e)
 	}
-	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(Attempt{Timeout: 5 * time.Second, MaxAttempts: 10}))
+	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(turn.Attempt{Timeout: 5 * time.Second, MaxAttempts: 10}))
 	_ = workflow.ExecuteLocalActivity(pctx, ActivityEscalate, EscalateInput{Escalation: *e}).Get(ctx, nil)
 }
 

@@ -92,7 +92,7 @@ func TestStuck_UnsentReplyIsKeptAndReplayedOnceWithTheSameKey_AndTheOutageEscala
 
 func TestStuck_StaleReplyIsPrefixedWithTheApology(t *testing.T) {
 	w := newWorld()
-	w.stale = workflows.StaleReply{After: 15 * time.Minute, Apology: "Sorry for the wait. "}
+	w.stale = turn.StaleReply{After: 15 * time.Minute, Apology: "Sorry for the wait. "}
 	env := newEnv(t, w)
 	var acc []workflows.Accepted
 	var errs []error
@@ -110,7 +110,7 @@ func TestStuck_StaleReplyIsPrefixedWithTheApology(t *testing.T) {
 
 func TestStuck_StaleReplyIsSuppressedWhenThePolicySaysSo(t *testing.T) {
 	w := newWorld()
-	w.stale = workflows.StaleReply{After: 15 * time.Minute, Suppress: true}
+	w.stale = turn.StaleReply{After: 15 * time.Minute, Suppress: true}
 	env := newEnv(t, w)
 	var acc []workflows.Accepted
 	var errs []error
@@ -298,7 +298,7 @@ func TestStuck_ReplayDoesNotTalkOverAnAgentWhoTookTheConversation(t *testing.T) 
 
 func TestStuck_AStaleReplyReplayedLaterApologisesOnce(t *testing.T) {
 	w := newWorld()
-	w.stale = workflows.StaleReply{After: 15 * time.Minute, Apology: "Sorry for the wait. "}
+	w.stale = turn.StaleReply{After: 15 * time.Minute, Apology: "Sorry for the wait. "}
 	w.cpaasDown()
 	env := newEnv(t, w)
 	var acc []workflows.Accepted

@@ -35,11 +35,11 @@ func deadLetterAPI(t *testing.T) (url string, js jetstream.JetStream, tr turn.Tu
 		data    []byte
 		subject string
 		why     string
-	}{{data, streams.TurnSubject(tr.ConversationID), "workflow rejected the turn: text is not allowed"}, {[]byte("{not json"), streams.TurnSubject("garbage"), "malformed turn: invalid character"}} {
-		msg := &nats.Msg{Subject: streams.DeadLetterSubject, Data: m.data, Header: nats.Header{}}
-		msg.Header.Set(streams.HeaderError, m.why)
-		msg.Header.Set(streams.HeaderSubject, m.subject)
-		msg.Header.Set(streams.HeaderStreamSequence, fmt.Sprint(seq+uint64(i)))
+	}{{data, turn.TurnSubject(tr.ConversationID), "workflow rejected the turn: text is not allowed"}, {[]byte("{not json"), turn.TurnSubject("garbage"), "malformed turn: invalid character"}} {
+		msg := &nats.Msg{Subject: turn.DeadLetterSubject, Data: m.data, Header: nats.Header{}}
+		msg.Header.Set(turn.HeaderError, m.why)
+		msg.Header.Set(turn.HeaderSubject, m.subject)
+		msg.Header.Set(turn.HeaderStreamSequence, fmt.Sprint(seq+uint64(i)))
 		_, err := js.PublishMsg(ctx, msg)
 		require.NoError(t, err)
 	}
@@ -60,7 +60,7 @@ func TestDeadletterCommands_ListDryRunReplay_RedriveThroughTheTurnsStream(t *tes
 	url, js, tr := deadLetterAPI(t)
 	ctx := context.Background()
 	turnsMsgs := func() uint64 {
-		s, err := js.Stream(ctx, streams.TurnsStream)
+		s, err := js.Stream(ctx, turn.TurnsStream)
 		require.NoError(t, err)
 		info, err := s.Info(ctx)
 		require.NoError(t, err)
@@ -73,7 +73,7 @@ func TestDeadletterCommands_ListDryRunReplay_RedriveThroughTheTurnsStream(t *tes
 	out, err := runCLI(t, "deadletter", "list", "--api", url, "--token", cliToken)
 	require.NoError(t, err)
 	require.Contains(t, out, "api:dl-1\tapi:dl-conv\tturns seq 1\tworkflow rejected the turn: text is not allowed")
-	require.Contains(t, out, "(malformed)\t"+streams.TurnSubject("garbage"))
+	require.Contains(t, out, "(malformed)\t"+turn.TurnSubject("garbage"))
 
 	out, err = runCLI(t, "deadletter", "replay", "--dry-run", "--api", url, "--token", cliToken)
 	require.NoError(t, err)
@@ -85,11 +85,11 @@ func TestDeadletterCommands_ListDryRunReplay_RedriveThroughTheTurnsStream(t *tes
 	require.NoError(t, err)
 	require.Contains(t, out, "1 republished, 0 duplicate, 0 would republish, 1 kept (malformed), 0 failed")
 	require.EqualValues(t, 2, turnsMsgs())
-	s, err := js.Stream(ctx, streams.TurnsStream)
+	s, err := js.Stream(ctx, turn.TurnsStream)
 	require.NoError(t, err)
 	raw, err := s.GetMsg(ctx, 2)
 	require.NoError(t, err)
-	require.Equal(t, streams.TurnSubject(tr.ConversationID), raw.Subject)
+	require.Equal(t, turn.TurnSubject(tr.ConversationID), raw.Subject)
 	got, err := streams.DecodeTurn(raw.Data)
 	require.NoError(t, err)
 	require.Equal(t, tr.ID, got.ID, "the same turn id: the bridge's update id dedupes it against the workflow")

@@ -4,6 +4,9 @@
 // (Config.Roles): `switchboard api` and `switchboard worker` run one each against
 // external clusters, `switchboard serve` runs both, and `switchboard dev` runs both on
 // an embedded stack (see dev.go).
+//
+// It is the composition root: it may import every package of the project but cmd;
+// nothing but cmd/switchboard, internal/bench and the end-to-end tests imports it.
 package app
 
 import (
@@ -12,7 +15,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	enumspb "go.temporal.io/api/enums/v1"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +22,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -35,6 +39,8 @@ import (
 	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/providers/vonage"
 	"github.com/switchboard-cc/switchboard/workers"
+	"github.com/switchboard-cc/switchboard/workers/bridge"
+	"github.com/switchboard-cc/switchboard/workers/stuck"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
@@ -107,7 +113,7 @@ type Config struct {
 	// replays of stuck conversations this process runs (default 5).
 	ReplayRate float64
 	// RedriveInterval is how often the worker role re-sends the replies no CPaaS
-	// provider could send, once a provider is in rotation again (workers.Stuck
+	// provider could send, once a provider is in rotation again (stuck.Conversations
 	// Redrive; default 5s, negative: never).
 	RedriveInterval time.Duration
 	// SendClaimGrace is how long past its attempt's deadline a reply's send-ledger
@@ -115,7 +121,7 @@ type Config struct {
 	SendClaimGrace time.Duration
 
 	Streams  streams.Config
-	Bridge   workers.BridgeConfig
+	Bridge   bridge.Config
 	Worker   workers.WorkerConfig
 	Workflow workflows.Options
 	// API configures the API role. Its Tokens also guard the worker role's /metrics.
@@ -258,7 +264,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	if err := streams.Ensure(ctx, js, cfg.Streams); err != nil {
 		return fmt.Errorf("set up JetStream: %w", err)
 	}
-	held, err := workers.NewHeldTurns(ctx, js)
+	held, err := bridge.NewHeldTurns(ctx, js)
 	if err != nil {
 		return err
 	}
@@ -286,14 +292,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 
 	// The bridge is run by the worker role; replays of stuck conversations, in either
 	// role, hand turns over through it too.
-	bridge, err := workers.NewBridge(js, tc, cfg.Bridge, log.With("component", "bridge"))
+	br, err := bridge.New(js, tc, cfg.Bridge, log.With("component", "bridge"))
 	if err != nil {
 		return err
 	}
 	conversations := api.TemporalConversations{Client: tc, Namespace: cfg.Namespace}
-	stuck := &workers.Stuck{
+	stuckConvs := &stuck.Conversations{
 		JS: js, Held: held, Temporal: tc, Namespace: cfg.Namespace, StuckAfter: cfg.Bridge.StuckAfter,
-		Deliver: bridge.Deliver, Transcript: conversations.Transcript, Pace: rate.NewLimiter(rate.Limit(cfg.ReplayRate), 1),
+		Deliver: br.Deliver, Transcript: conversations.Transcript, Pace: rate.NewLimiter(rate.Limit(cfg.ReplayRate), 1),
 		Metrics: m, Log: log.With("component", "stuck"),
 	}
 
@@ -339,7 +345,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 	identity := "" // the worker's, checked by /readyz
 	var bridgeFault func() error
 	if runWorker {
-		ledgerKV, err := js.KeyValue(ctx, streams.SendsBucket)
+		ledgerKV, err := js.KeyValue(ctx, turn.SendsBucket)
 		if err != nil {
 			return err
 		}
@@ -384,9 +390,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		keepCanarySchedule(ctx, tc, cfg.TaskQueue, log)
 
 		router := acts.Router
-		stuck.Deliverable = func(ctx context.Context, tr turn.Transcript) bool {
-			route, err := router.Route(ctx, workflows.RouteInput{Vendor: tr.Vendor, Channel: tr.Channel, From: tr.Business})
-			return err == nil && slices.ContainsFunc(route.CPaaS, func(c workflows.CPaaSCandidate) bool { return !c.Forced })
+		stuckConvs.Deliverable = func(ctx context.Context, tr turn.Transcript) bool {
+			route, err := router.Route(ctx, turn.RouteInput{Vendor: tr.Vendor, Channel: tr.Channel, From: tr.Business})
+			return err == nil && slices.ContainsFunc(route.CPaaS, func(c turn.CPaaSCandidate) bool { return !c.Forced })
 		}
 		bctx, stopBridge := context.WithCancel(context.WithoutCancel(ctx))
 		var wg sync.WaitGroup
@@ -394,27 +400,27 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				stuck.Redrive(bctx, cfg.RedriveInterval)
+				stuckConvs.Redrive(bctx, cfg.RedriveInterval)
 			}()
 		}
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			if err := bridge.Run(bctx); err != nil {
+			if err := br.Run(bctx); err != nil {
 				log.Error("bridge stopped", "error", err)
 			}
 		}()
 		go func() {
 			defer wg.Done()
-			stuck.Sweep(bctx, sweepInterval(policy.Current().StuckAfter))
+			stuckConvs.Sweep(bctx, sweepInterval(policy.Current().StuckAfter))
 		}()
 		defer func() { stopBridge(); wg.Wait() }()
 		identity = cfg.Worker.Identity
-		bridgeFault = bridge.Fault
+		bridgeFault = br.Fault
 		m.Register(metrics.NewGaugeFunc("switchboard_bridge_config_fault", "1 while Temporal refuses turns as misconfigured (InvalidArgument, PermissionDenied, unknown namespace): they wait in JetStream.", nil,
 			func(emit func(float64, ...string)) {
 				v := 0.0
-				if bridge.Fault() != nil {
+				if br.Fault() != nil {
 					v = 1
 				}
 				emit(v)
@@ -436,7 +442,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onReady func(Ready))
 		cfg.API.Providers = api.ProvidersHandler(reg)
 		cfg.API.Ready = ready
 		cfg.API.Policy = policy
-		cfg.API.Stuck = stuck
+		cfg.API.Stuck = stuckConvs
 		cfg.API.Canary = canaryRun
 		srv, err := api.New(cfg.API, nc, js, conversations, log.With("component", "api"))
 		if err != nil {

@@ -16,21 +16,20 @@ import (
 	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/internal/canary"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/workers"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
-// The Temporal Schedule that runs the stack canary.
-const (
-	CanaryScheduleID = "switchboard-canary"
-	CanaryInterval   = time.Minute
-)
+// CanaryInterval is how often the Temporal Schedule turn.CanaryScheduleID runs the
+// stack canary.
+const CanaryInterval = time.Minute
 
 // canaryParts builds the process's stack canary: the scheduled activity (for
 // workers.Activities.Canary) and the on-demand run (for api.Config.Canary). The
 // canary's turns go through the same guarded provider clients as customer turns.
-func canaryParts(policy func() *routing.Policy, nc *nats.Conn, js jetstream.JetStream, conversations api.TemporalConversations, m *metrics.Metrics, log *slog.Logger) (*workers.CanaryActivity, func(context.Context) (canary.Report, error)) {
+func canaryParts(policy func() *routing.Policy, nc *nats.Conn, js jetstream.JetStream, conversations api.TemporalConversations, m *metrics.Metrics, log *slog.Logger) (*workers.CanaryActivity, func(context.Context) (turn.CanaryReport, error)) {
 	r := canary.New(canary.Config{
 		Policy: policy, NC: nc, JS: js,
 		Transcript: conversations.Transcript,
@@ -43,10 +42,10 @@ func canaryParts(policy func() *routing.Policy, nc *nats.Conn, js jetstream.JetS
 // after an outage.
 func canarySchedule(taskQueue string) client.ScheduleOptions {
 	return client.ScheduleOptions{
-		ID:   CanaryScheduleID,
+		ID:   turn.CanaryScheduleID,
 		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: CanaryInterval}}},
 		Action: &client.ScheduleWorkflowAction{
-			ID: CanaryScheduleID, Workflow: workflows.CanaryWorkflowName, TaskQueue: taskQueue,
+			ID: turn.CanaryScheduleID, Workflow: workflows.CanaryWorkflowName, TaskQueue: taskQueue,
 			WorkflowExecutionTimeout: 2 * CanaryInterval,
 			// SwitchboardCanary=true, so that `SwitchboardCanary IS NULL` hides the
 			// runs in the UI (switchboard setup registers the attribute).
@@ -68,7 +67,7 @@ func EnsureCanarySchedule(ctx context.Context, tc client.Client, taskQueue strin
 	if err == nil || !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return err
 	}
-	h := tc.ScheduleClient().GetHandle(ctx, CanaryScheduleID)
+	h := tc.ScheduleClient().GetHandle(ctx, turn.CanaryScheduleID)
 	return h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 		s := in.Description.Schedule
 		if canaryScheduleIsCurrent(s, want) {
@@ -114,7 +113,7 @@ func keepCanarySchedule(ctx context.Context, tc client.Client, taskQueue string,
 			if ctx.Err() != nil {
 				return
 			}
-			log.Warn("canary schedule not ensured yet; retrying", "schedule", CanaryScheduleID, "retry_in", wait, "error", err)
+			log.Warn("canary schedule not ensured yet; retrying", "schedule", turn.CanaryScheduleID, "retry_in", wait, "error", err)
 			select {
 			case <-ctx.Done():
 				return

@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/deploy/agent"
 	"github.com/switchboard-cc/switchboard/internal/app"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/messaging"
@@ -67,7 +68,7 @@ func BaselineTurnWorkflow(ctx workflow.Context, t BaselineTurn) (BaselineReply, 
 		reply = d.Reply
 	}
 	var r messaging.Receipt
-	msg := messaging.Message{Channel: "sms", From: t.Business, To: t.Customer, Body: reply, IdempotencyKey: t.IdempotencyKey}
+	msg := turn.Message{Channel: "sms", From: t.Business, To: t.Customer, Body: reply, IdempotencyKey: t.IdempotencyKey}
 	if err := workflow.ExecuteActivity(ctx, baselineSend, msg).Get(ctx, &r); err != nil {
 		return BaselineReply{}, err
 	}
@@ -88,7 +89,7 @@ func (a *baselineActivities) Detect(ctx context.Context, q nlu.Query) (nlu.Resul
 	return a.nlu.Detect(ctx, q)
 }
 
-func (a *baselineActivities) Send(ctx context.Context, m messaging.Message) (messaging.Receipt, error) {
+func (a *baselineActivities) Send(ctx context.Context, m turn.Message) (messaging.Receipt, error) {
 	return a.sms.Send(ctx, m)
 }
 

@@ -28,4 +28,7 @@
 // dev` does: SQLite in WAL mode, JetStream file storage), because that is the
 // deployed shape: conversation state lives in a database, not in the worker's heap.
 // Config.InMemory measures the in-memory stack of the tests instead.
+//
+// It drives the stack from outside, as a load generator would: it imports
+// internal/app and the vendor fakes; nothing imports it but cmd/switchboard.
 package bench

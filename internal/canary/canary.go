@@ -8,13 +8,15 @@
 // its failures count in the providers' circuit breakers exactly as a customer's
 // would. Its conversation never escalates to a human and is never reported stuck; the
 // canary reports what went wrong instead.
+//
+// Its report (turn.CanaryReport) is the contract's. It imports internal/turn,
+// internal/streams and providers/routing of the project; never workflows, workers,
+// api or internal/app.
 package canary
 
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -27,14 +29,6 @@ import (
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/routing"
-	"github.com/switchboard-cc/switchboard/workflows"
-)
-
-// Report is what one canary run found; Hop is one hop of it. They are the Canary
-// activity's contract, so they live in package workflows.
-type (
-	Report = workflows.CanaryReport
-	Hop    = workflows.CanaryHop
 )
 
 // ErrNotConfigured is returned when the routing policy in force has no canary
@@ -128,36 +122,28 @@ func TargetOf(p *routing.Policy) (Target, error) {
 	if to == "" {
 		return Target{}, fmt.Errorf("canary: business %q has no address", c.Business)
 	}
-	h := sha256.Sum256([]byte(c.Channel + "\x00" + to + "\x00" + c.Customer))
 	return Target{
 		Business: c.Business, To: to, Channel: c.Channel, Customer: c.Customer, Text: c.Text,
-		ConversationID: "canary-" + c.Channel + "-" + hex.EncodeToString(h[:6]),
+		ConversationID: turn.CanaryConversationID(c.Channel, to, c.Customer),
 	}, nil
 }
 
-// turnPrefix starts every canary turn id. Ingress builds ids as "<vendor>:<message
-// id>" with vendor twilio, vonage or api, so no customer turn can carry it.
-const turnPrefix = "canary:"
-
-// IsTurn reports whether turnID is a canary turn's.
-func IsTurn(turnID string) bool { return strings.HasPrefix(turnID, turnPrefix) }
-
-// newTurnID is unique per run: "canary:<UTC time to the nanosecond>-<random>".
+// newTurnID is unique per run: turn.CanaryTurnID with a random nonce.
 func newTurnID(now time.Time) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	return turnPrefix + now.UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(b)
+	return turn.CanaryTurnID(now, b)
 }
 
 // Run sends one canary turn and reports each hop. Hop failures are in the report
 // (OK false), not in the error: the error is ErrNotConfigured, or a canary section
 // that cannot be resolved. The report is filled as far as the run got in any case.
-func (r *Runner) Run(ctx context.Context) (Report, error) {
+func (r *Runner) Run(ctx context.Context) (turn.CanaryReport, error) {
 	start := time.Now()
-	rep := Report{StartedAt: start.UTC()}
-	rep.Hops = workflows.CanaryHops{
-		JetStream: Hop{Name: workflows.HopJetStream}, Bridge: Hop{Name: workflows.HopBridge},
-		NLU: Hop{Name: workflows.HopNLU}, CPaaS: Hop{Name: workflows.HopCPaaS},
+	rep := turn.CanaryReport{StartedAt: start.UTC()}
+	rep.Hops = turn.CanaryHops{
+		JetStream: turn.CanaryHop{Name: turn.HopJetStream}, Bridge: turn.CanaryHop{Name: turn.HopBridge},
+		NLU: turn.CanaryHop{Name: turn.HopNLU}, CPaaS: turn.CanaryHop{Name: turn.HopCPaaS},
 	}
 	if r.cfg.Policy == nil || r.cfg.NC == nil || r.cfg.JS == nil {
 		rep.Error = "canary: Policy, NC and JS are required"
@@ -213,7 +199,7 @@ func (r *Runner) Run(ctx context.Context) (Report, error) {
 }
 
 // evaluate fills the bridge, NLU and CPaaS hops from the turn's outcome.
-func evaluate(rep *Report, pol *routing.Policy, out turn.Outcome) {
+func evaluate(rep *turn.CanaryReport, pol *routing.Policy, out turn.Outcome) {
 	rep.Intent, rep.Status, rep.Reason = out.Intent, out.Status, out.Reason
 	ch := pol.Channel(rep.Channel)
 
@@ -263,7 +249,7 @@ func evaluate(rep *Report, pol *routing.Policy, out turn.Outcome) {
 // diagnose explains a run whose outcome did not arrive in time: it reads the
 // conversation, when it can, to tell a turn the workflow never got from one it got
 // but did not finish.
-func (r *Runner) diagnose(ctx context.Context, rep *Report, pol *routing.Policy, t turn.Turn) {
+func (r *Runner) diagnose(ctx context.Context, rep *turn.CanaryReport, pol *routing.Policy, t turn.Turn) {
 	waited := fmt.Sprintf("no outcome within %s", r.cfg.Timeout)
 	rep.Hops.NLU.Error, rep.Hops.CPaaS.Error = "not reached: "+waited, "not reached: "+waited
 	rep.Hops.NLU.NotReached, rep.Hops.CPaaS.NotReached = true, true
@@ -280,8 +266,8 @@ func (r *Runner) diagnose(ctx context.Context, rep *Report, pol *routing.Policy,
 	}
 	for _, o := range tr.Turns {
 		if o.TurnID == t.ID {
-			rep.Hops.NLU = Hop{Name: workflows.HopNLU}
-			rep.Hops.CPaaS = Hop{Name: workflows.HopCPaaS}
+			rep.Hops.NLU = turn.CanaryHop{Name: turn.HopNLU}
+			rep.Hops.CPaaS = turn.CanaryHop{Name: turn.HopCPaaS}
 			evaluate(rep, pol, o)
 			rep.Error = "the turn was processed, but its outcome event did not arrive within " + r.cfg.Timeout.String()
 			return
@@ -299,10 +285,10 @@ func (r *Runner) diagnose(ctx context.Context, rep *Report, pol *routing.Policy,
 }
 
 // finish sets the total and the overall verdict.
-func finish(rep Report, start time.Time) Report {
+func finish(rep turn.CanaryReport, start time.Time) turn.CanaryReport {
 	rep.TotalMS = ms(time.Since(start))
 	var failed []string
-	for _, h := range []*Hop{&rep.Hops.JetStream, &rep.Hops.Bridge, &rep.Hops.NLU, &rep.Hops.CPaaS} {
+	for _, h := range []*turn.CanaryHop{&rep.Hops.JetStream, &rep.Hops.Bridge, &rep.Hops.NLU, &rep.Hops.CPaaS} {
 		if !h.OK {
 			if h.Error == "" {
 				h.Error, h.NotReached = "not reached", true

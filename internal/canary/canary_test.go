@@ -46,7 +46,7 @@ func newWorld(t *testing.T, answer func(turn.Turn) (turn.Outcome, bool)) *world 
 	pol, err := routing.Parse(deploy.DevPolicy)
 	require.NoError(t, err)
 	w := &world{nc: nc, js: js, pol: pol}
-	cons, err := js.CreateOrUpdateConsumer(t.Context(), streams.TurnsStream, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy})
+	cons, err := js.CreateOrUpdateConsumer(t.Context(), turn.TurnsStream, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy})
 	require.NoError(t, err)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		_ = m.Ack()
@@ -67,7 +67,7 @@ func newWorld(t *testing.T, answer func(turn.Turn) (turn.Outcome, bool)) *world 
 			out.AcceptedAt = tr.ReceivedAt.Add(7 * time.Millisecond)
 		}
 		b, _ := json.Marshal(out)
-		_ = nc.Publish(streams.EventSubject(tr.ConversationID), b)
+		_ = nc.Publish(turn.EventSubject(tr.ConversationID), b)
 	})
 	require.NoError(t, err)
 	t.Cleanup(cc.Stop)
@@ -126,7 +126,7 @@ func TestRun_HealthyStack_EveryHopOK(t *testing.T) {
 	require.Equal(t, "+15550001000", tr.To)
 	require.Equal(t, routing.DefaultCanaryText, tr.Text)
 	require.Equal(t, rep.TurnID, tr.ID)
-	require.True(t, canary.IsTurn(tr.ID))
+	require.True(t, turn.IsCanaryTurn(tr.ID))
 	require.Equal(t, rep.ConversationID, tr.ConversationID)
 
 	// A second run: a new turn of the same conversation.
@@ -183,7 +183,7 @@ func TestRun_NoOutcome_BlamesTheBridge(t *testing.T) {
 	// The outcome never comes: only the runner's timeout can end Run. The guard is
 	// liveness, generous for -race on a loaded machine, not a latency bound.
 	type result struct {
-		rep canary.Report
+		rep turn.CanaryReport
 		err error
 	}
 	done := make(chan result, 1)
@@ -191,7 +191,7 @@ func TestRun_NoOutcome_BlamesTheBridge(t *testing.T) {
 		rep, err := w.runner(300 * time.Millisecond).Run(t.Context())
 		done <- result{rep, err}
 	}()
-	var rep canary.Report
+	var rep turn.CanaryReport
 	select {
 	case r := <-done:
 		rep = r.rep
@@ -249,13 +249,13 @@ func TestRun_NoCanarySection(t *testing.T) {
 
 func TestRun_JetStreamRefusesTheTurn(t *testing.T) {
 	w := newWorld(t, replied("cx-global", "twilio"))
-	require.NoError(t, w.js.DeleteStream(t.Context(), streams.TurnsStream))
+	require.NoError(t, w.js.DeleteStream(t.Context(), turn.TurnsStream))
 	rep, err := w.runner(time.Second).Run(t.Context())
 	require.NoError(t, err)
 	require.False(t, rep.OK)
 	require.False(t, rep.Hops.JetStream.OK)
 	require.Contains(t, rep.Hops.JetStream.Error, "turn not stored")
-	for _, h := range []canary.Hop{rep.Hops.Bridge, rep.Hops.NLU, rep.Hops.CPaaS} {
+	for _, h := range []turn.CanaryHop{rep.Hops.Bridge, rep.Hops.NLU, rep.Hops.CPaaS} {
 		require.False(t, h.OK, h.Name)
 		require.True(t, h.NotReached, h.Name)
 	}

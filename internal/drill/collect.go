@@ -176,7 +176,7 @@ func (o *observer) inFlight(ctx context.Context) (bool, error) {
 	if pending+ackPending > 0 {
 		return true, nil
 	}
-	kv, err := o.js.KeyValue(ctx, streams.SendsBucket)
+	kv, err := o.js.KeyValue(ctx, turn.SendsBucket)
 	if err != nil {
 		return true, err
 	}
@@ -213,7 +213,7 @@ func (o *observer) escalations(ctx context.Context) ([]EscalationEvent, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	s, err := o.js.Stream(ctx, streams.EscalationsStream)
+	s, err := o.js.Stream(ctx, turn.EscalationsStream)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboard-cc/switchboard/internal/turn"
 )
 
 // DeadLetter is one turn of the dead-letter stream.
@@ -71,9 +73,9 @@ func ListDeadLetters(ctx context.Context, js jetstream.JetStream, limit int) ([]
 // was lost when it was dead-lettered.
 func ReplayDeadLetters(ctx context.Context, js jetstream.JetStream, limit int, dryRun bool) (DeadLetterReplay, error) {
 	rep := DeadLetterReplay{DryRun: dryRun, Entries: []DeadLetterOutcome{}}
-	dl, err := js.Stream(ctx, DeadLetterStream)
+	dl, err := js.Stream(ctx, turn.DeadLetterStream)
 	if err != nil {
-		return rep, fmt.Errorf("stream %s: %w", DeadLetterStream, err)
+		return rep, fmt.Errorf("stream %s: %w", turn.DeadLetterStream, err)
 	}
 	err = eachDeadLetter(ctx, js, limit, func(d DeadLetter, raw *jetstream.RawStreamMsg) error {
 		o := DeadLetterOutcome{DeadLetter: d}
@@ -83,9 +85,9 @@ func ReplayDeadLetters(ctx context.Context, js jetstream.JetStream, limit int, d
 		case dryRun:
 			o.Result = "would_republish"
 		default:
-			msg := &nats.Msg{Subject: TurnSubject(d.ConversationID), Data: raw.Data, Header: nats.Header{}}
-			msg.Header.Set(HeaderRedrivenFrom, strconv.FormatUint(d.Sequence, 10))
-			ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("redrive:%d", d.Sequence)), jetstream.WithExpectStream(TurnsStream))
+			msg := &nats.Msg{Subject: turn.TurnSubject(d.ConversationID), Data: raw.Data, Header: nats.Header{}}
+			msg.Header.Set(turn.HeaderRedrivenFrom, strconv.FormatUint(d.Sequence, 10))
+			ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(turn.DeadLetterReplayMsgID(d.Sequence)), jetstream.WithExpectStream(turn.TurnsStream))
 			if err != nil {
 				o.Result, o.Problem = "failed", "republish: "+err.Error()
 				break
@@ -108,9 +110,9 @@ func eachDeadLetter(ctx context.Context, js jetstream.JetStream, limit int, f fu
 	if limit <= 0 || limit > MaxDeadLetterBatch {
 		limit = MaxDeadLetterBatch
 	}
-	oc, err := js.OrderedConsumer(ctx, DeadLetterStream, jetstream.OrderedConsumerConfig{})
+	oc, err := js.OrderedConsumer(ctx, turn.DeadLetterStream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		return fmt.Errorf("stream %s: %w", DeadLetterStream, err)
+		return fmt.Errorf("stream %s: %w", turn.DeadLetterStream, err)
 	}
 	for read := 0; read < limit; {
 		batch, err := oc.FetchNoWait(min(256, limit-read))
@@ -126,9 +128,9 @@ func eachDeadLetter(ctx context.Context, js jetstream.JetStream, limit int, f fu
 			}
 			d := DeadLetter{
 				Sequence: meta.Sequence.Stream, Time: meta.Timestamp,
-				Error: m.Headers().Get(HeaderError), Subject: m.Headers().Get(HeaderSubject),
+				Error: m.Headers().Get(turn.HeaderError), Subject: m.Headers().Get(turn.HeaderSubject),
 			}
-			d.StreamSequence, _ = strconv.ParseUint(m.Headers().Get(HeaderStreamSequence), 10, 64)
+			d.StreamSequence, _ = strconv.ParseUint(m.Headers().Get(turn.HeaderStreamSequence), 10, 64)
 			if t, err := DecodeTurn(m.Data()); err != nil {
 				d.Malformed = err.Error()
 			} else {

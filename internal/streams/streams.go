@@ -1,27 +1,21 @@
-// Package streams declares the JetStream streams and key-value buckets that
-// Switchboard's processes share, and the few operations on them that both the API and
-// the workers perform. One place owns their names and settings, so an api process
-// and a worker process can never disagree about them.
+// Package streams creates the JetStream streams and key-value buckets that
+// Switchboard's processes share, and performs the few operations on them that both
+// the API and the workers do: publishing and decoding turns, waiting for a turn's
+// outcome, the bridge's lag, the dead-letter stream's list and replay.
 //
-//   - SWITCHBOARD_TURNS (switchboard.turns.<partition>.<conversation>): accepted turns,
-//     deduplicated by Nats-Msg-Id (the turn id) within the duplicate window. File
-//     storage. A conversation always maps to the same one of TurnPartitions
-//     partitions (PartitionOf); the bridge reads each partition through its own
-//     durable consumer (PartitionConsumer) that hands out one turn at a time, so a
-//     conversation's turns reach its workflow in stream order whatever the number of
-//     workers and whichever of them dies. Turns of versions before partitioning were
-//     published on switchboard.turns.<conversation> (LegacyTurnsFilter) and read by
-//     the durable consumer LegacyBridgeConsumer; the bridge drains them first.
-//   - SWITCHBOARD_EVENTS (switchboard.events.turns.<conversation>): turn outcomes, for
-//     contact-center backends and for API callers that wait for a reply.
-//   - SWITCHBOARD_DEADLETTER (switchboard.deadletter.turns): turns the bridge could
-//     never hand to Temporal, kept for inspection and replay.
-//   - SWITCHBOARD_ESCALATIONS (switchboard.escalations.<queue>): one stream, a subject
-//     per human queue; agent desks claim from a durable consumer per queue.
-//     Flagged escalations go to switchboard.alerts.escalations in the same stream.
-//   - KV switchboard_sends: the send ledger, one entry per reply idempotency key.
-//   - KV switchboard_webhook_jti: the ids (jti) of the signed webhook tokens the API
-//     accepted, kept as long as such a token could be accepted, so a replay is refused.
+// The streams' names, subjects, consumers and buckets are the contract's
+// (internal/turn, names.go); this package owns their settings (Config, Ensure), so an
+// api process and a worker process can never disagree about them either:
+//
+//   - SWITCHBOARD_TURNS: file storage, a duplicate window on the turn id, the
+//     partition count recorded in its metadata (a stream recorded with another
+//     count is refused).
+//   - SWITCHBOARD_EVENTS, SWITCHBOARD_ESCALATIONS, SWITCHBOARD_DEADLETTER.
+//   - KV switchboard_sends (the send ledger), switchboard_held (turns held past
+//     stuck_after, HeldTTL), switchboard_webhook_jti (accepted webhook tokens, kept
+//     as long as such a token could be accepted).
+//
+// It imports internal/turn and nothing else of the project.
 package streams
 
 import (
@@ -29,8 +23,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -40,54 +32,9 @@ import (
 	"github.com/switchboard-cc/switchboard/internal/turn"
 )
 
-// Names of the streams, subjects and buckets.
-const (
-	TurnsStream         = "SWITCHBOARD_TURNS"
-	TurnsSubjectPrefix  = "switchboard.turns."
-	EventsStream        = "SWITCHBOARD_EVENTS"
-	EventsSubjectPrefix = "switchboard.events.turns."
-	DeadLetterStream    = "SWITCHBOARD_DEADLETTER"
-	DeadLetterSubject   = "switchboard.deadletter.turns"
-	SendsBucket         = "switchboard_sends"
-	// HeldBucket lists, per conversation, the turns the bridge could not hand to
-	// their workflow for longer than the policy's stuck_after. Entries expire
-	// HeldTTL after the bridge last failed with them.
-	HeldBucket        = "switchboard_held"
-	HeldTTL           = 2 * time.Minute
-	EscalationsStream = "SWITCHBOARD_ESCALATIONS"
-	EscalationsPrefix = "switchboard.escalations."
-	// FlaggedSubject carries escalations no queue acknowledged: an ops alert.
-	FlaggedSubject = "switchboard.alerts.escalations"
-	// LegacyBridgeConsumer is the one durable consumer of the versions before
-	// partitioning. The bridge drains it before it starts the partition consumers
-	// (see workers.Bridge); it can be deleted once no process of an older version runs.
-	LegacyBridgeConsumer = "bridge"
-	// LegacyTurnsFilter matches the turn subjects of the versions before
-	// partitioning, switchboard.turns.<conversation>, and no partitioned subject.
-	LegacyTurnsFilter = TurnsSubjectPrefix + "*"
-	// TurnPartitions is the number of partitions of the turns stream. It is the
-	// bridge's parallelism: each partition hands one turn at a time to Temporal. It
-	// is recorded in the stream's metadata (PartitionsMetadataKey), and Ensure
-	// refuses a stream recorded with another count: changing it would move
-	// conversations between partitions while turns wait in the old ones.
-	TurnPartitions = 32
-	// PartitionsMetadataKey is the stream metadata entry that records TurnPartitions.
-	PartitionsMetadataKey = "switchboard_turn_partitions"
-)
-
-// Headers of a dead-lettered turn.
-const (
-	HeaderError          = "Switchboard-Error"           // why it was dead-lettered
-	HeaderSubject        = "Switchboard-Subject"         // its subject in the turns stream
-	HeaderStreamSequence = "Switchboard-Stream-Sequence" // its sequence in the turns stream
-	// HeaderRedrivenFrom marks a turn republished from the dead-letter stream: the
-	// dead-letter stream sequence it came from.
-	HeaderRedrivenFrom = "Switchboard-Redriven-From"
-)
-
-// WebhookTokensBucket holds the jti of every webhook token the API accepted (keyed
-// by a hash of vendor and jti), for Config.WebhookTokenTTL.
-const WebhookTokensBucket = "switchboard_webhook_jti"
+// HeldTTL is how long an entry of the held-turns bucket (turn.HeldBucket) lives
+// after the bridge last failed with its turns.
+const HeldTTL = 2 * time.Minute
 
 // Config sets the durability and retention of the streams.
 type Config struct {
@@ -172,23 +119,23 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 	}
 	for _, sc := range []jetstream.StreamConfig{
 		{
-			Name: TurnsStream, Subjects: []string{TurnsSubjectPrefix + ">"},
+			Name: turn.TurnsStream, Subjects: []string{turn.TurnsSubjectPrefix + ">"},
 			Storage: storage, Replicas: c.Replicas, Duplicates: c.DuplicateWindow, MaxAge: c.TurnsMaxAge,
 			Description: "Accepted customer turns, deduplicated by turn id",
-			Metadata:    map[string]string{PartitionsMetadataKey: strconv.Itoa(TurnPartitions)},
+			Metadata:    map[string]string{turn.PartitionsMetadataKey: strconv.Itoa(turn.TurnPartitions)},
 		},
 		{
-			Name: EventsStream, Subjects: []string{EventsSubjectPrefix + ">"},
+			Name: turn.EventsStream, Subjects: []string{turn.EventsSubjectPrefix + ">"},
 			Storage: storage, Replicas: c.Replicas, MaxAge: c.EventsMaxAge,
 			Description: "Turn outcomes for contact-center backends",
 		},
 		{
-			Name: EscalationsStream, Subjects: []string{EscalationsPrefix + ">", FlaggedSubject},
+			Name: turn.EscalationsStream, Subjects: []string{turn.EscalationsPrefix + ">", turn.FlaggedSubject},
 			Storage: storage, Replicas: c.Replicas, MaxAge: c.TurnsMaxAge,
 			Description: "Escalations to human queues",
 		},
 		{
-			Name: DeadLetterStream, Subjects: []string{DeadLetterSubject},
+			Name: turn.DeadLetterStream, Subjects: []string{turn.DeadLetterSubject},
 			Storage: storage, Replicas: c.Replicas,
 			Description: "Turns that could never be handed to their conversation workflow",
 		},
@@ -202,19 +149,19 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 		kvStorage = jetstream.MemoryStorage
 	}
 	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: SendsBucket, Storage: kvStorage, Replicas: c.Replicas, TTL: c.SendLedgerTTL,
+		Bucket: turn.SendsBucket, Storage: kvStorage, Replicas: c.Replicas, TTL: c.SendLedgerTTL,
 		Description: "Send ledger: one entry per reply idempotency key",
 	}); err != nil {
-		return fmt.Errorf("bucket %s: %w", SendsBucket, err)
+		return fmt.Errorf("bucket %s: %w", turn.SendsBucket, err)
 	}
 	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: HeldBucket, Storage: kvStorage, Replicas: c.Replicas, TTL: HeldTTL,
+		Bucket: turn.HeldBucket, Storage: kvStorage, Replicas: c.Replicas, TTL: HeldTTL,
 		Description: "Turns held in JetStream past stuck_after, per conversation",
 	}); err != nil {
-		return fmt.Errorf("bucket %s: %w", HeldBucket, err)
+		return fmt.Errorf("bucket %s: %w", turn.HeldBucket, err)
 	}
 	tokens := jetstream.KeyValueConfig{
-		Bucket: WebhookTokensBucket, Storage: kvStorage, Replicas: c.Replicas, TTL: c.WebhookTokenTTL,
+		Bucket: turn.WebhookTokensBucket, Storage: kvStorage, Replicas: c.Replicas, TTL: c.WebhookTokenTTL,
 		Description: "Ids (jti) of accepted webhook tokens, to refuse replays",
 	}
 	var err error
@@ -227,7 +174,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("bucket %s: %w", WebhookTokensBucket, err)
+		return fmt.Errorf("bucket %s: %w", turn.WebhookTokensBucket, err)
 	}
 	return nil
 }
@@ -236,61 +183,26 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 // TurnPartitions. A stream without the record (new, or of a version before
 // partitioning) is fine: Ensure records it.
 func checkPartitions(ctx context.Context, js jetstream.JetStream) error {
-	s, err := js.Stream(ctx, TurnsStream)
+	s, err := js.Stream(ctx, turn.TurnsStream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("stream %s: %w", TurnsStream, err)
+		return fmt.Errorf("stream %s: %w", turn.TurnsStream, err)
 	}
-	got, ok := s.CachedInfo().Config.Metadata[PartitionsMetadataKey]
-	if ok && got != strconv.Itoa(TurnPartitions) {
+	got, ok := s.CachedInfo().Config.Metadata[turn.PartitionsMetadataKey]
+	if ok && got != strconv.Itoa(turn.TurnPartitions) {
 		return fmt.Errorf("stream %s is partitioned in %s, this version in %d: drain the bridge (switchboard_bridge_lag 0) with the old version before changing the partition count",
-			TurnsStream, got, TurnPartitions)
+			turn.TurnsStream, got, turn.TurnPartitions)
 	}
 	return nil
-}
-
-// PartitionOf is the partition of the turns stream a conversation's turns go to.
-func PartitionOf(conversationID string) int {
-	h := fnv.New32a()
-	h.Write([]byte(conversationID))
-	return int(h.Sum32() % TurnPartitions)
-}
-
-// TurnSubject is the subject a conversation's turns are published on:
-// switchboard.turns.<partition>.<conversation>.
-func TurnSubject(conversationID string) string {
-	return fmt.Sprintf("%s%02d.%s", TurnsSubjectPrefix, PartitionOf(conversationID), conversationID)
-}
-
-// LegacyTurnSubject is the subject versions before partitioning published a
-// conversation's turns on.
-func LegacyTurnSubject(conversationID string) string { return TurnsSubjectPrefix + conversationID }
-
-// PartitionFilter matches the subjects of one partition of the turns stream.
-func PartitionFilter(partition int) string {
-	return fmt.Sprintf("%s%02d.*", TurnsSubjectPrefix, partition)
-}
-
-// PartitionConsumer is the durable consumer the bridge reads a partition through.
-func PartitionConsumer(partition int) string { return fmt.Sprintf("bridge-%02d", partition) }
-
-// BridgeConsumers names every durable consumer of the bridge: the partitions', and
-// the legacy one, which may not exist.
-func BridgeConsumers() []string {
-	names := make([]string, 0, TurnPartitions+1)
-	for p := range TurnPartitions {
-		names = append(names, PartitionConsumer(p))
-	}
-	return append(names, LegacyBridgeConsumer)
 }
 
 // BridgeLag sums, over the bridge's consumers that exist, the turns not yet handed
 // out (pending) and handed out but not acked (ackPending).
 func BridgeLag(ctx context.Context, js jetstream.JetStream) (pending, ackPending uint64, err error) {
-	for _, name := range BridgeConsumers() {
-		cons, err := js.Consumer(ctx, TurnsStream, name)
+	for _, name := range turn.BridgeConsumers() {
+		cons, err := js.Consumer(ctx, turn.TurnsStream, name)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
 			continue
 		}
@@ -307,20 +219,6 @@ func BridgeLag(ctx context.Context, js jetstream.JetStream) (pending, ackPending
 	return pending, ackPending, nil
 }
 
-// EscalationSubject is the subject of a human queue.
-func EscalationSubject(queue string) string { return EscalationsPrefix + queue }
-
-// DeskConsumer is the durable consumer agent desks claim a queue's escalations from.
-func DeskConsumer(queue string) string { return "desk-" + queue }
-
-var queueNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// ValidQueueName reports whether name can be a queue: it becomes a subject token.
-func ValidQueueName(name string) bool { return queueNamePattern.MatchString(name) }
-
-// EventSubject is the subject a conversation's turn outcomes are published on.
-func EventSubject(conversationID string) string { return EventsSubjectPrefix + conversationID }
-
 // PublishTurn publishes t and returns once JetStream has stored it. duplicate is true
 // when the turn id was already in the stream's duplicate window: the turn was
 // accepted before and nothing new was stored.
@@ -332,8 +230,8 @@ func PublishTurn(ctx context.Context, js jetstream.JetStream, t turn.Turn) (seq 
 	if err != nil {
 		return 0, false, err
 	}
-	msg := &nats.Msg{Subject: TurnSubject(t.ConversationID), Data: data, Header: nats.Header{}}
-	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(t.ID), jetstream.WithExpectStream(TurnsStream))
+	msg := &nats.Msg{Subject: turn.TurnSubject(t.ConversationID), Data: data, Header: nats.Header{}}
+	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(t.ID), jetstream.WithExpectStream(turn.TurnsStream))
 	if err != nil {
 		return 0, false, fmt.Errorf("publish turn %s: %w", t.ID, err)
 	}
@@ -366,7 +264,7 @@ type OutcomeWaiter struct {
 // WaitForOutcome subscribes to a conversation's outcomes, filtered to one turn.
 func WaitForOutcome(nc *nats.Conn, conversationID, turnID string) (*OutcomeWaiter, error) {
 	ch := make(chan *nats.Msg, 16)
-	sub, err := nc.ChanSubscribe(EventSubject(conversationID), ch)
+	sub, err := nc.ChanSubscribe(turn.EventSubject(conversationID), ch)
 	if err != nil {
 		return nil, err
 	}

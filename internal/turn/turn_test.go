@@ -58,3 +58,32 @@ func TestValidateAddresses_SMSAndWhatsAppNeedE164_TurnsAlreadyStoredStillValidat
 		t.Fatalf("chat: %v", err)
 	}
 }
+
+func TestValidateIngress_IDsThatNATSWouldTrimAndFieldsPastTheirBounds_AreRefusedByName(t *testing.T) {
+	ok := Turn{ID: "twilio:SM1", ConversationID: "twilio-sms-1", Vendor: VendorTwilio, Channel: ChannelChat, From: "ann", To: "+15550001000", Text: "hi"}
+	if err := ok.ValidateIngress(); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		change func(*Turn)
+		field  string
+	}{
+		"a trailing space": {func(t *Turn) { t.ID += " " }, "id"},
+		"a line break":     {func(t *Turn) { t.ID = "twilio:SM\n1" }, "id"},
+		"a tab at the end": {func(t *Turn) { t.ID += "\t" }, "id"},
+		"a DEL":            {func(t *Turn) { t.ID += "\x7f" }, "id"},
+		"an id too long":   {func(t *Turn) { t.ID = "twilio:" + strings.Repeat("S", MaxIDBytes) }, "id"},
+		"a from too long":  {func(t *Turn) { t.From = strings.Repeat("a", MaxAddressBytes+1) }, "from"},
+		"a to too long":    {func(t *Turn) { t.To = strings.Repeat("1", MaxAddressBytes+1) }, "to"},
+	} {
+		tr := ok
+		c.change(&tr)
+		var fe FieldError
+		if err := tr.ValidateIngress(); !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%s: err = %v, want one naming %s", name, err, c.field)
+		}
+		if err := tr.Validate(); err != nil && c.field == "id" {
+			t.Errorf("%s: Validate, which stored turns must keep passing, refuses it: %v", name, err)
+		}
+	}
+}

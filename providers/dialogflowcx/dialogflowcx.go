@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/nlu"
 )
@@ -143,7 +144,7 @@ func (c *Client) Close() error { return c.sessions.Close() }
 func (c *Client) Name() string { return c.cfg.Name }
 
 // Detect sends q to the agent in the session q.SessionID and returns the matched
-// intent (nlu.NoMatch when none) and the agent's text reply.
+// intent (turn.NoMatch when none) and the agent's text reply.
 func (c *Client) Detect(ctx context.Context, q nlu.Query) (nlu.Result, error) {
 	if q.SessionID == "" {
 		return nlu.Result{}, providers.Classify(c.cfg.Name, providers.ErrRejected, 0, errors.New("query has no session id"))
@@ -200,7 +201,7 @@ func result(qr *cxpb.QueryResult) nlu.Result {
 		}
 	}
 	r := nlu.Result{
-		Intent:     nlu.NoMatch,
+		Intent:     turn.NoMatch,
 		Reply:      strings.Join(texts, "\n"),
 		Confidence: qr.GetMatch().GetConfidence(),
 	}

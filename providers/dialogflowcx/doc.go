@@ -10,4 +10,7 @@
 //
 // Pointing Config.Endpoint at fake.Dialogflow (with Insecure) runs the same client
 // code against a local server, without Google credentials.
+//
+// It imports internal/turn, providers and providers/nlu of the project; never
+// workflows, workers, api, internal/app or internal/streams.
 package dialogflowcx

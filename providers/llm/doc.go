@@ -39,4 +39,7 @@
 //
 // fake.OpenAI serves the same API locally from the demo agent, so the tests run the
 // real client over the wire, faults and malformed model output included.
+//
+// It imports internal/turn, providers, providers/nlu and providers/localnlu of the
+// project; never workflows, workers, api, internal/app or internal/streams.
 package llm

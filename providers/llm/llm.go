@@ -16,6 +16,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/nlu"
@@ -48,7 +49,7 @@ var ErrInvalidOutput = errors.New("invalid model output")
 // IntentSpec is one intent the model may choose.
 type IntentSpec struct {
 	// Name is what Detect reports, e.g. "order.status". Required, unique, not
-	// nlu.NoMatch.
+	// turn.NoMatch.
 	Name string
 	// Description says what the intent covers (optional).
 	Description string
@@ -144,8 +145,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: Name is required", where)
 		case in.Name != strings.TrimSpace(in.Name):
 			return fmt.Errorf("%s: Name %q has surrounding spaces", where, in.Name)
-		case in.Name == nlu.NoMatch:
-			return fmt.Errorf("%s: Name %q is reserved for no match", where, nlu.NoMatch)
+		case in.Name == turn.NoMatch:
+			return fmt.Errorf("%s: Name %q is reserved for no match", where, turn.NoMatch)
 		case seen[in.Name]:
 			return fmt.Errorf("%s: Name %q is a duplicate", where, in.Name)
 		case len([]rune(in.Reply)) > MaxReplyLength:
@@ -207,7 +208,7 @@ func New(cfg Config) (*Client, error) {
 	default:
 		opts = append(opts, option.WithHeaderDel("Authorization"), option.WithHeader(cfg.APIKeyHeader, cfg.APIKey))
 	}
-	known := map[string]bool{nlu.NoMatch: true}
+	known := map[string]bool{turn.NoMatch: true}
 	for _, in := range cfg.Intents {
 		known[in.Name] = true
 	}
@@ -225,7 +226,7 @@ func (c *Client) Name() string { return c.cfg.Name }
 // SystemPrompt is the system message every request carries.
 func (c *Client) SystemPrompt() string { return c.system }
 
-// Detect asks the model to classify q.Text and returns its intent (nlu.NoMatch when
+// Detect asks the model to classify q.Text and returns its intent (turn.NoMatch when
 // none fits), its reply and its confidence. The model is stateless here: the
 // session id is not needed and not sent. An answer that is not a valid
 // classification fails with providers.ErrUnavailable wrapping ErrInvalidOutput.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/llm"
@@ -443,7 +444,7 @@ func TestOutputValidation(t *testing.T) {
 		{name: "valid", content: `{"intent": "greeting", "reply": " Hi! ", "confidence": 0.8}`,
 			want: nlu.Result{Intent: "greeting", Reply: "Hi!", Confidence: 0.8}},
 		{name: "no-match", content: `{"intent": "no-match", "reply": "Sorry?", "confidence": 0}`,
-			want: nlu.Result{Intent: nlu.NoMatch, Reply: "Sorry?"}},
+			want: nlu.Result{Intent: turn.NoMatch, Reply: "Sorry?"}},
 		{name: "extra fields are tolerated", content: `{"intent": "greeting", "reply": "Hi", "confidence": 1, "why": "hello"}`,
 			want: nlu.Result{Intent: "greeting", Reply: "Hi", Confidence: 1}},
 		{name: "code fence is tolerated", content: "```json\n{\"intent\": \"greeting\", \"reply\": \"Hi\", \"confidence\": 0.5}\n```",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/nlu"
 )
 
@@ -44,19 +45,19 @@ func systemPrompt(cfg Config) string {
 			fmt.Fprintf(&b, "  Approved reply: %s\n", quote(in.Reply))
 		}
 	}
-	names = append(names, quote(nlu.NoMatch))
+	names = append(names, quote(turn.NoMatch))
 
 	b.WriteString("\nAnswer with ONLY a JSON object, with no other text and no code fences, of exactly this form:\n")
-	fmt.Fprintf(&b, "{\"intent\": \"<one of the intent names above, or %s>\", \"reply\": \"<text for the customer>\", \"confidence\": <number from 0 to 1>}\n", nlu.NoMatch)
+	fmt.Fprintf(&b, "{\"intent\": \"<one of the intent names above, or %s>\", \"reply\": \"<text for the customer>\", \"confidence\": <number from 0 to 1>}\n", turn.NoMatch)
 	b.WriteString("\nRules:\n")
 	fmt.Fprintf(&b, "- \"intent\" is exactly one of: %s.\n", strings.Join(names, ", "))
 	b.WriteString("- \"reply\": when the intent has an approved reply, that reply word for word. " +
 		"Otherwise one or two short, polite sentences in the customer's language, promising nothing " +
 		"(no refunds, prices, dates or policies).\n")
 	if cfg.NoMatchReply != "" {
-		fmt.Fprintf(&b, "- For %s, \"reply\" is word for word: %s\n", quote(nlu.NoMatch), quote(cfg.NoMatchReply))
+		fmt.Fprintf(&b, "- For %s, \"reply\" is word for word: %s\n", quote(turn.NoMatch), quote(cfg.NoMatchReply))
 	} else {
-		fmt.Fprintf(&b, "- For %s, \"reply\" politely asks the customer to rephrase.\n", quote(nlu.NoMatch))
+		fmt.Fprintf(&b, "- For %s, \"reply\" politely asks the customer to rephrase.\n", quote(turn.NoMatch))
 	}
 	fmt.Fprintf(&b, "- \"reply\" is never empty and at most %d characters.\n", MaxReplyLength)
 	b.WriteString("- \"confidence\" is how sure you are of the intent, from 0 to 1.\n")
@@ -118,7 +119,7 @@ func (c *Client) parse(cc *openai.ChatCompletion) (nlu.Result, error) {
 		return nlu.Result{}, fmt.Errorf("%w: \"intent\" is missing", ErrInvalidOutput)
 	case !c.known[*a.Intent]:
 		return nlu.Result{}, fmt.Errorf("%w: intent %q is neither one of the agent's intents nor %s",
-			ErrInvalidOutput, truncate(*a.Intent, 64), nlu.NoMatch)
+			ErrInvalidOutput, truncate(*a.Intent, 64), turn.NoMatch)
 	case a.Reply == nil:
 		return nlu.Result{}, fmt.Errorf("%w: \"reply\" is missing", ErrInvalidOutput)
 	case strings.TrimSpace(*a.Reply) == "":

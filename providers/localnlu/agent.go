@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/switchboard-cc/switchboard/providers/nlu"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 )
 
 // Agent is a small conversational agent: intents with training phrases and replies.
@@ -104,8 +104,8 @@ func (a *Agent) compile() error {
 		switch {
 		case strings.TrimSpace(in.Name) == "":
 			return fmt.Errorf("%s: name is required", where)
-		case in.Name == nlu.NoMatch:
-			return fmt.Errorf("%s: name %q is reserved for no match", where, nlu.NoMatch)
+		case in.Name == turn.NoMatch:
+			return fmt.Errorf("%s: name %q is reserved for no match", where, turn.NoMatch)
 		case seen[in.Name]:
 			return fmt.Errorf("%s: duplicate intent name", where)
 		case len(in.TrainingPhrases) == 0:

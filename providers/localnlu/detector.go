@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/nlu"
 )
@@ -47,7 +48,7 @@ func (d *Detector) Probe(ctx context.Context) error {
 
 // Detect matches q.Text against the agent's training phrases. A match returns the
 // intent, its reply and the match score as confidence. Without a match it returns
-// nlu.NoMatch with an empty Reply and zero confidence: the local NLU has no business
+// turn.NoMatch with an empty Reply and zero confidence: the local NLU has no business
 // improvising, so the workflow answers with its canned reply and escalates.
 //
 // Detect fails only when ctx is already done (ErrTimeout, like a vendor whose
@@ -63,7 +64,7 @@ func (d *Detector) Detect(ctx context.Context, q nlu.Query) (nlu.Result, error) 
 	}
 	intent, reply, confidence, matched := d.Agent.Match(q.Text)
 	if !matched {
-		return nlu.Result{Intent: nlu.NoMatch}, nil
+		return nlu.Result{Intent: turn.NoMatch}, nil
 	}
 	return nlu.Result{Intent: intent, Reply: reply, Confidence: confidence}, nil
 }

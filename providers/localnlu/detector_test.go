@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/nlu"
@@ -47,7 +48,7 @@ func TestDetectorNoMatchHasNoReply(t *testing.T) {
 	for _, text := range []string{"I want to return a jumper", "", "?!"} {
 		res, err := d.Detect(t.Context(), nlu.Query{SessionID: "s1", Text: text})
 		require.NoError(t, err)
-		require.Equal(t, nlu.Result{Intent: nlu.NoMatch}, res, "%q", text)
+		require.Equal(t, nlu.Result{Intent: turn.NoMatch}, res, "%q", text)
 	}
 }
 

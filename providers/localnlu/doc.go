@@ -5,7 +5,7 @@
 // training phrases and their replies. Detector matches a message against the
 // training phrases by their meaningful words (Agent.Match). It never calls out, so
 // it fails only when the caller's context is done. A message it cannot place is
-// nlu.NoMatch with an empty reply: the workflow then sends its canned reply and
+// turn.NoMatch with an empty reply: the workflow then sends its canned reply and
 // escalates rather than let a word-overlap matcher improvise.
 //
 // # Refreshing the cached flows
@@ -22,4 +22,7 @@
 //
 // The fake Dialogflow CX server (providers/fake) serves ListIntents from the same
 // Agent type, so a refresh is tested over the wire with the official client.
+//
+// It imports internal/turn, providers and providers/nlu of the project; never
+// workflows, workers, api, internal/app or internal/streams.
 package localnlu

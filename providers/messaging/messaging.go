@@ -1,23 +1,16 @@
-// Package messaging is the contract between the conversation workflow and CPaaS
-// providers (Twilio, Vonage) that deliver replies to customers.
+// Package messaging is the interface of the CPaaS providers (Twilio, Vonage) that
+// deliver replies to customers: Sender, its optional Finder, and the Receipt. The
+// reply itself is the contract's turn.Message.
+//
+// It imports internal/turn and nothing else of the project.
 package messaging
 
 import (
 	"context"
 	"time"
-)
 
-// Message is one outbound reply.
-type Message struct {
-	Channel string // sms, whatsapp, ...: the provider maps it to its own addressing
-	From    string // the business address the reply leaves from
-	To      string // the customer's address
-	Body    string
-	// IdempotencyKey identifies this reply across retries (conversation + turn
-	// sequence). Providers pass it to the vendor where the vendor's API has a place
-	// for it, so a send can be traced and reconciled.
-	IdempotencyKey string
-}
+	"github.com/switchboard-cc/switchboard/internal/turn"
+)
 
 // Receipt is the vendor's acknowledgement of a send.
 type Receipt struct {
@@ -30,7 +23,7 @@ type Receipt struct {
 // Implementations are safe for concurrent use, honour ctx's deadline and make exactly
 // one attempt. Errors are classified with the providers package.
 type Sender interface {
-	Send(ctx context.Context, m Message) (Receipt, error)
+	Send(ctx context.Context, m turn.Message) (Receipt, error)
 }
 
 // Finder is an optional ability of a Sender: asking the vendor whether it holds a
@@ -42,5 +35,5 @@ type Sender interface {
 // means the vendor could not be asked; it is classified like Send's. Implementations
 // are safe for concurrent use, honour ctx and make exactly one attempt.
 type Finder interface {
-	Find(ctx context.Context, m Message, since time.Time) (Receipt, bool, error)
+	Find(ctx context.Context, m turn.Message, since time.Time) (Receipt, bool, error)
 }

@@ -1,5 +1,8 @@
-// Package nlu is the contract between the conversation workflow and natural-language
-// understanding providers (Dialogflow CX and its fallbacks).
+// Package nlu is the interface of the natural-language understanding providers
+// (Dialogflow CX and its fallbacks): Detector, its Query and Result.
+//
+// It imports nothing of the project; an intent that matched nothing is the
+// contract's turn.NoMatch.
 package nlu
 
 import "context"
@@ -14,13 +17,10 @@ type Query struct {
 
 // Result is the provider's understanding of a query and the reply it proposes.
 type Result struct {
-	Intent     string  // display name of the matched intent; NoMatch when none matched
+	Intent     string  // display name of the matched intent; turn.NoMatch when none matched
 	Reply      string  // the agent's reply text, possibly empty
 	Confidence float32 // 0..1
 }
-
-// NoMatch is the intent reported when the agent matched nothing.
-const NoMatch = "no-match"
 
 // Detector detects the intent of a query.
 //

@@ -19,4 +19,7 @@
 //
 // Setting Config.BaseURL points the client at another host (the fake in
 // providers/fake in tests and `switchboard dev`): the same code talks to both.
+//
+// It imports internal/turn, providers and providers/messaging of the project; never
+// workflows, workers, api, internal/app or internal/streams.
 package twilio

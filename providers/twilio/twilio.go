@@ -14,11 +14,12 @@ import (
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/messaging"
 )
 
-// IdempotencyHeader carries messaging.Message.IdempotencyKey to Twilio. It is the
+// IdempotencyHeader carries turn.Message.IdempotencyKey to Twilio. It is the
 // header Twilio itself uses to mark retried deliveries, so logs on both sides of the
 // wire name a reply the same way.
 const IdempotencyHeader = "I-Twilio-Idempotency-Token"
@@ -138,7 +139,7 @@ func (s *Sender) Name() string { return s.name }
 
 // Send makes one attempt to hand m to Twilio. The attempt ends at the earlier of
 // ctx's deadline and Config.Timeout.
-func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Receipt, error) {
+func (s *Sender) Send(ctx context.Context, m turn.Message) (messaging.Receipt, error) {
 	to, err := address(m.Channel, m.To)
 	if err != nil {
 		return messaging.Receipt{}, providers.Classify(s.name, providers.ErrRejected, 0, err)
@@ -182,7 +183,7 @@ func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Recei
 // and the creation time; Twilio's own filter on date_sent cannot be used, since a
 // queued message has none. Of several matches it returns the oldest. Like Send it
 // makes one attempt, ending at the earlier of ctx's deadline and Config.Timeout.
-func (s *Sender) Find(ctx context.Context, m messaging.Message, since time.Time) (messaging.Receipt, bool, error) {
+func (s *Sender) Find(ctx context.Context, m turn.Message, since time.Time) (messaging.Receipt, bool, error) {
 	to, err := address(m.Channel, m.To)
 	if err != nil {
 		return messaging.Receipt{}, false, providers.Classify(s.name, providers.ErrRejected, 0, err)

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/fake"
-	"github.com/switchboard-cc/switchboard/providers/messaging"
 	"github.com/switchboard-cc/switchboard/providers/messaging/messagingtest"
 	"github.com/switchboard-cc/switchboard/providers/twilio"
 )
@@ -91,7 +91,7 @@ func TestWhatsAppAddressesArePrefixedOnceOnTheWire(t *testing.T) {
 	srv := w.serve(t)
 	s := newSender(t, twilio.Config{AccountSID: testSID, AuthToken: testToken, BaseURL: srv.URL})
 
-	for _, m := range []messaging.Message{
+	for _, m := range []turn.Message{
 		{Channel: "whatsapp", From: "+15550001111", To: "+15557654321", Body: "plain"},
 		{Channel: "whatsapp", From: "whatsapp:+15550001111", To: "whatsapp:+15557654321", Body: "already prefixed"},
 	} {
@@ -116,7 +116,7 @@ func TestIdempotencyKeyTravelsAsAHeaderOnlyWhenSet(t *testing.T) {
 	s := newSender(t, twilio.Config{AccountSID: testSID, AuthToken: testToken, BaseURL: srv.URL})
 
 	for _, key := range []string{"conv-9:turn-2", ""} {
-		m := messaging.Message{From: "+15550001111", To: "+15557654321", Body: "hi", IdempotencyKey: key}
+		m := turn.Message{From: "+15550001111", To: "+15557654321", Body: "hi", IdempotencyKey: key}
 		if _, err := s.Send(t.Context(), m); err != nil {
 			t.Fatalf("Send: %v", err)
 		}
@@ -138,7 +138,7 @@ func TestBaseURLPathPrefixIsKept(t *testing.T) {
 	t.Cleanup(srv.Close)
 	s := newSender(t, twilio.Config{AccountSID: testSID, AuthToken: testToken, BaseURL: srv.URL + "/twilio/"})
 
-	if _, err := s.Send(t.Context(), messaging.Message{From: "+15550001111", To: "+15557654321", Body: "hi"}); err != nil {
+	if _, err := s.Send(t.Context(), turn.Message{From: "+15550001111", To: "+15557654321", Body: "hi"}); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	if n := len(outbox.List()); n != 1 {
@@ -151,7 +151,7 @@ func TestWrongCredentialsAreRejectedWithoutLeakingTheToken(t *testing.T) {
 	const wrong = "wrongTokenAlsoSecret"
 	s := newSender(t, twilio.Config{AccountSID: testSID, AuthToken: wrong, BaseURL: srv.URL})
 
-	_, err := s.Send(t.Context(), messaging.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
+	_, err := s.Send(t.Context(), turn.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
 	if !errors.Is(err, providers.ErrRejected) || !providers.Permanent(err) {
 		t.Fatalf("err = %v, want a permanent ErrRejected", err)
 	}
@@ -168,7 +168,7 @@ func TestMissingBodyIsRejectedByTwilio(t *testing.T) {
 	srv, outbox, _ := startFake(t)
 	s := newSender(t, twilio.Config{AccountSID: testSID, AuthToken: testToken, BaseURL: srv.URL})
 
-	_, err := s.Send(t.Context(), messaging.Message{From: "+15550001111", To: "+15557654321"})
+	_, err := s.Send(t.Context(), turn.Message{From: "+15550001111", To: "+15557654321"})
 	if !errors.Is(err, providers.ErrRejected) || !strings.Contains(err.Error(), "21602") {
 		t.Fatalf("err = %v, want ErrRejected carrying Twilio error 21602", err)
 	}
@@ -183,7 +183,7 @@ func TestConfiguredTimeoutBoundsACallerWithoutDeadline(t *testing.T) {
 		Timeout: 150 * time.Millisecond})
 
 	err := srv.RequireGivesUp(t, func() error {
-		_, err := s.Send(context.Background(), messaging.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
+		_, err := s.Send(context.Background(), turn.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
 		return err
 	})
 	if !errors.Is(err, providers.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
@@ -198,7 +198,7 @@ func TestACallerWhoGivesUpAfterTheSendIsNotAProviderFailureButLeavesDeliveryUnkn
 
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	_, err := s.Send(ctx, messaging.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
+	_, err := s.Send(ctx, turn.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -222,7 +222,7 @@ func TestUnreachableTwilioIsUnavailable(t *testing.T) {
 	ln.Close() // nothing listens there any more: connection refused
 
 	s := newSender(t, twilio.Config{AccountSID: testSID, AuthToken: testToken, BaseURL: "http://" + addr})
-	_, err = s.Send(t.Context(), messaging.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
+	_, err = s.Send(t.Context(), turn.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
 	if !errors.Is(err, providers.ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
@@ -237,7 +237,7 @@ func TestAnErrorPageTwilioGoCannotDecodeIsClassifiedByStatus(t *testing.T) {
 	t.Cleanup(srv.Close)
 	s := newSender(t, twilio.Config{AccountSID: testSID, AuthToken: testToken, BaseURL: srv.URL})
 
-	_, err := s.Send(t.Context(), messaging.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
+	_, err := s.Send(t.Context(), turn.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
 	var pe *providers.Error
 	if !errors.Is(err, providers.ErrUnavailable) || !errors.As(err, &pe) || pe.Status != http.StatusBadGateway {
 		t.Fatalf("err = %v, want ErrUnavailable with status 502", err)
@@ -249,7 +249,7 @@ func TestAnUnsupportedChannelIsRejectedBeforeAnyCall(t *testing.T) {
 	srv := w.serve(t)
 	s := newSender(t, twilio.Config{AccountSID: testSID, AuthToken: testToken, BaseURL: srv.URL})
 
-	_, err := s.Send(t.Context(), messaging.Message{Channel: "pigeon", From: "+15550001111", To: "+15557654321", Body: "hi"})
+	_, err := s.Send(t.Context(), turn.Message{Channel: "pigeon", From: "+15550001111", To: "+15557654321", Body: "hi"})
 	if !errors.Is(err, providers.ErrRejected) {
 		t.Fatalf("err = %v, want ErrRejected", err)
 	}
@@ -304,7 +304,7 @@ func TestA2xxThatCannotBeReadLeavesTheDeliveryUnknown(t *testing.T) {
 			}))
 			t.Cleanup(srv.Close)
 			s := newSender(t, twilio.Config{AccountSID: testSID, AuthToken: testToken, BaseURL: srv.URL})
-			_, err := s.Send(t.Context(), messaging.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
+			_, err := s.Send(t.Context(), turn.Message{From: "+15550001111", To: "+15557654321", Body: "hi"})
 			if err == nil || !providers.DeliveryUnknown(err) {
 				t.Fatalf("err = %v, want delivery unknown: Twilio said 201", err)
 			}

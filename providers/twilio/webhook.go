@@ -39,6 +39,13 @@ func ParseInbound(form url.Values) (Inbound, error) {
 		// presence is not required.
 		Body: form.Get("Body"),
 	}
+	in.Channel = "sms"
+	if strings.HasPrefix(in.From, WhatsAppPrefix) {
+		in.Channel = "whatsapp"
+		in.From = strings.TrimPrefix(in.From, WhatsAppPrefix)
+		in.To = strings.TrimPrefix(in.To, WhatsAppPrefix)
+	}
+	// Checked after the prefix is gone: "whatsapp:" alone is no address.
 	for _, f := range []struct{ name, v string }{
 		{"MessageSid", in.MessageSID},
 		{"AccountSid", in.AccountSID},
@@ -48,12 +55,6 @@ func ParseInbound(form url.Values) (Inbound, error) {
 		if f.v == "" {
 			return Inbound{}, fmt.Errorf("twilio inbound webhook: %s is missing", f.name)
 		}
-	}
-	in.Channel = "sms"
-	if strings.HasPrefix(in.From, WhatsAppPrefix) {
-		in.Channel = "whatsapp"
-		in.From = strings.TrimPrefix(in.From, WhatsAppPrefix)
-		in.To = strings.TrimPrefix(in.To, WhatsAppPrefix)
 	}
 	return in, nil
 }

@@ -12,4 +12,7 @@
 //
 // Vonage numbers are E.164 without the plus; Switchboard's are with it. Send removes
 // the plus and ParseInbound restores it, so addresses stay provider-neutral.
+//
+// It imports internal/turn, providers and providers/messaging of the project; never
+// workflows, workers, api, internal/app or internal/streams.
 package vonage

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/messaging"
 )
@@ -165,7 +166,7 @@ type sendRequest struct {
 
 // Send makes one attempt to hand m to Vonage. The attempt ends at the earlier of
 // ctx's deadline and Config.Timeout.
-func (s *Sender) Send(ctx context.Context, m messaging.Message) (messaging.Receipt, error) {
+func (s *Sender) Send(ctx context.Context, m turn.Message) (messaging.Receipt, error) {
 	channel := m.Channel
 	switch channel {
 	case "":

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/fake"
-	"github.com/switchboard-cc/switchboard/providers/messaging"
 	"github.com/switchboard-cc/switchboard/providers/messaging/messagingtest"
 	"github.com/switchboard-cc/switchboard/providers/vonage"
 )
@@ -49,8 +49,8 @@ func newSender(t *testing.T, cfg vonage.Config) *vonage.Sender {
 	return s
 }
 
-func hi() messaging.Message {
-	return messaging.Message{Channel: "sms", From: "+15550001111", To: "+15557654321", Body: "hi"}
+func hi() turn.Message {
+	return turn.Message{Channel: "sms", From: "+15550001111", To: "+15557654321", Body: "hi"}
 }
 
 func TestVonageMeetsTheMessagingContract(t *testing.T) {
@@ -93,7 +93,7 @@ func TestTheWireCarriesPluslessNumbersAndTheClientRef(t *testing.T) {
 	srv := rec.serve(t, fake.NewVonage(testKey, testSecret, nil, nil, "vonage"))
 	s := newSender(t, vonage.Config{APIKey: testKey, APISecret: testSecret, BaseURL: srv.URL})
 
-	m := messaging.Message{Channel: "whatsapp", From: "+15550001111", To: "+15557654321",
+	m := turn.Message{Channel: "whatsapp", From: "+15550001111", To: "+15557654321",
 		Body: "hello", IdempotencyKey: "conv-4:turn-7"}
 	if _, err := s.Send(t.Context(), m); err != nil {
 		t.Fatalf("Send: %v", err)

@@ -6,4 +6,7 @@
 // calls it something else, the workflow fails over for one vendor and not the other.
 // Each vendor package runs Run from its tests; a new vendor gets the whole contract by
 // writing a Harness.
+//
+// It imports internal/turn and the providers packages (the contract, the fakes) of
+// the project; nothing above them.
 package messagingtest

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/messaging"
@@ -37,7 +38,7 @@ const (
 func Run(t *testing.T, h Harness) {
 	t.Run("a sent reply reaches the vendor with its idempotency key", func(t *testing.T) {
 		f := h(t)
-		m := messaging.Message{Channel: "sms", From: business, To: customer,
+		m := turn.Message{Channel: "sms", From: business, To: customer,
 			Body: "Your order shipped.", IdempotencyKey: "conv-1:turn-3"}
 		r, err := f.Sender.Send(ctxFor(t, 5*time.Second), m)
 		if err != nil {
@@ -60,7 +61,7 @@ func Run(t *testing.T, h Harness) {
 
 	t.Run("a whatsapp reply is addressed on the whatsapp channel", func(t *testing.T) {
 		f := h(t)
-		m := messaging.Message{Channel: "whatsapp", From: business, To: customer,
+		m := turn.Message{Channel: "whatsapp", From: business, To: customer,
 			Body: "Hi from WhatsApp", IdempotencyKey: "conv-2:turn-1"}
 		if _, err := f.Sender.Send(ctxFor(t, 5*time.Second), m); err != nil {
 			t.Fatalf("Send: %v", err)
@@ -104,7 +105,7 @@ func Run(t *testing.T, h Harness) {
 		}
 		before := time.Now().Add(-time.Second)
 		setFault(t, f, fake.Fault{Mode: fake.ModeAcceptThenHang})
-		m := messaging.Message{Channel: "sms", From: business, To: customer, Body: "Your parcel is on its way.", IdempotencyKey: "conv-u:turn-1"}
+		m := turn.Message{Channel: "sms", From: business, To: customer, Body: "Your parcel is on its way.", IdempotencyKey: "conv-u:turn-1"}
 		if _, err := f.Sender.Send(ctxFor(t, 300*time.Millisecond), m); !providers.DeliveryUnknown(err) {
 			t.Fatalf("Send under accept_then_hang: %v, want delivery unknown", err)
 		}
@@ -177,7 +178,7 @@ func Run(t *testing.T, h Harness) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				receipts[i], errs[i] = f.Sender.Send(ctx, messaging.Message{
+				receipts[i], errs[i] = f.Sender.Send(ctx, turn.Message{
 					Channel: "sms", From: business, To: customer,
 					Body: fmt.Sprintf("reply %d", i), IdempotencyKey: fmt.Sprintf("conv-c:turn-%d", i),
 				})
@@ -220,7 +221,7 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 
 func sendOne(t *testing.T, f Fixture, deadline time.Duration) error {
 	t.Helper()
-	_, err := f.Sender.Send(ctxFor(t, deadline), messaging.Message{
+	_, err := f.Sender.Send(ctxFor(t, deadline), turn.Message{
 		Channel: "sms", From: business, To: customer, Body: "hello", IdempotencyKey: "conv-f:turn-1",
 	})
 	if err == nil {

@@ -2,6 +2,9 @@
 // implementation runs against its fake vendor. The workflow's failover logic relies
 // on these behaviours (classified errors, one prompt attempt, concurrency safety),
 // so each implementation proves them the same way.
+//
+// It imports internal/turn and the providers packages (the contract, the fakes) of
+// the project; nothing above them.
 package nlutest
 
 import (
@@ -14,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/nlu"
@@ -55,7 +59,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("gibberish is no match with the no-match reply", func(t *testing.T) {
 		res, err := h.Detector.Detect(callCtx(t), query(0, "zxqv blorft wumpus"))
 		require.NoError(t, err)
-		require.Equal(t, nlu.NoMatch, res.Intent)
+		require.Equal(t, turn.NoMatch, res.Intent)
 		require.Equal(t, h.Agent.NoMatchReply, res.Reply)
 	})
 

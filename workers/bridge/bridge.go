@@ -1,4 +1,4 @@
-package workers
+package bridge
 
 import (
 	"context"
@@ -22,8 +22,8 @@ import (
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
-// BridgeConfig tunes the JetStream → Temporal bridge.
-type BridgeConfig struct {
+// Config tunes the JetStream → Temporal bridge.
+type Config struct {
 	// TaskQueue the conversation workflows run on.
 	TaskQueue string
 	// CallTimeout bounds one update-with-start call.
@@ -54,7 +54,7 @@ type BridgeConfig struct {
 }
 
 // Validate fills defaults and reports the first bad field.
-func (c *BridgeConfig) Validate() error {
+func (c *Config) Validate() error {
 	if c.TaskQueue == "" {
 		return errors.New("bridge: TaskQueue is required")
 	}
@@ -96,9 +96,9 @@ func (c *BridgeConfig) Validate() error {
 // Bridge hands turns from the JetStream turns stream to their conversation workflows,
 // with update-with-start. A turn is acked only after its workflow accepted it.
 //
-// Order. The turns stream is partitioned by conversation (streams.PartitionOf), and
-// each of its streams.TurnPartitions partitions has one durable consumer
-// (streams.PartitionConsumer) with MaxAckPending 1: JetStream hands out the next
+// Order. The turns stream is partitioned by conversation (turn.PartitionOf), and
+// each of its turn.TurnPartitions partitions has one durable consumer
+// (turn.PartitionConsumer) with MaxAckPending 1: JetStream hands out the next
 // turn of a partition only once the one before it is acked or terminated. Every
 // bridge of every worker pulls from every partition; whichever gets the turn, the
 // turns of one conversation reach its workflow one after the other, in stream
@@ -120,7 +120,7 @@ func (c *BridgeConfig) Validate() error {
 // and terminated, never redelivered forever.
 //
 // Migration. Versions before partitioning published on switchboard.turns.<conv>
-// and read through the single consumer streams.LegacyBridgeConsumer. If that
+// and read through the single consumer turn.LegacyBridgeConsumer. If that
 // consumer exists, the bridge reads it too, one turn at a time, and starts the
 // partition consumers only once every turn it had handed out before the partition
 // consumers began is acked, so that no conversation's older turns are overtaken by
@@ -130,7 +130,7 @@ func (c *BridgeConfig) Validate() error {
 type Bridge struct {
 	js  jetstream.JetStream
 	tc  client.Client
-	cfg BridgeConfig
+	cfg Config
 	log *slog.Logger
 
 	// deliver is Deliver; tests replace it.
@@ -145,8 +145,8 @@ type configFault struct {
 	err   error
 }
 
-// NewBridge validates cfg and builds a bridge.
-func NewBridge(js jetstream.JetStream, tc client.Client, cfg BridgeConfig, log *slog.Logger) (*Bridge, error) {
+// New validates cfg and builds a bridge.
+func New(js jetstream.JetStream, tc client.Client, cfg Config, log *slog.Logger) (*Bridge, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -176,7 +176,7 @@ func (b *Bridge) Fault() error {
 		return nil
 	}
 	return fmt.Errorf("Temporal refuses turns as misconfigured (%d of %d partitions, since %s): %w",
-		n, streams.TurnPartitions, first.since.UTC().Format(time.RFC3339), first.err)
+		n, turn.TurnPartitions, first.since.UTC().Format(time.RFC3339), first.err)
 }
 
 func (b *Bridge) setFault(partition int, err error) {
@@ -230,7 +230,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			return nil // stopped while draining
 		}
 	}
-	for p := range streams.TurnPartitions {
+	for p := range turn.TurnPartitions {
 		cons, err := b.partition(ctx, p, startSeq)
 		if err != nil {
 			return nil // stopped before JetStream answered
@@ -245,12 +245,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 func (b *Bridge) partition(ctx context.Context, p int, startSeq uint64) (jetstream.Consumer, error) {
 	for attempt := uint64(1); ; attempt++ {
 		cfg := b.partitionConfig(p, startSeq)
-		c, err := b.js.Consumer(ctx, streams.TurnsStream, cfg.Durable)
+		c, err := b.js.Consumer(ctx, turn.TurnsStream, cfg.Durable)
 		if err == nil {
 			cfg.DeliverPolicy, cfg.OptStartSeq = c.CachedInfo().Config.DeliverPolicy, c.CachedInfo().Config.OptStartSeq
 		}
 		if err == nil || errors.Is(err, jetstream.ErrConsumerNotFound) {
-			c, err = b.js.CreateOrUpdateConsumer(ctx, streams.TurnsStream, cfg)
+			c, err = b.js.CreateOrUpdateConsumer(ctx, turn.TurnsStream, cfg)
 		}
 		if err == nil {
 			return c, nil
@@ -270,8 +270,8 @@ func (b *Bridge) partition(ctx context.Context, p int, startSeq uint64) (jetstre
 
 func (b *Bridge) partitionConfig(p int, startSeq uint64) jetstream.ConsumerConfig {
 	cfg := jetstream.ConsumerConfig{
-		Durable:       streams.PartitionConsumer(p),
-		FilterSubject: streams.PartitionFilter(p),
+		Durable:       turn.PartitionConsumer(p),
+		FilterSubject: turn.PartitionFilter(p),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       b.cfg.AckWait,
 		MaxDeliver:    -1, // Temporal outages may be long; poison is handled explicitly
@@ -291,39 +291,39 @@ func (b *Bridge) partitionConfig(p int, startSeq uint64) jetstream.ConsumerConfi
 // drainTo, the stream's last sequence now: every turn up to it must be through the
 // legacy consumer before the partitions start.
 func (b *Bridge) legacy(ctx context.Context) (cons jetstream.Consumer, startSeq, drainTo uint64, err error) {
-	cons, err = b.js.Consumer(ctx, streams.TurnsStream, streams.LegacyBridgeConsumer)
+	cons, err = b.js.Consumer(ctx, turn.TurnsStream, turn.LegacyBridgeConsumer)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, 0, 0, nil
 	}
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("legacy bridge consumer: %w", err)
 	}
-	stream, err := b.js.Stream(ctx, streams.TurnsStream)
+	stream, err := b.js.Stream(ctx, turn.TurnsStream)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("stream %s: %w", streams.TurnsStream, err)
+		return nil, 0, 0, fmt.Errorf("stream %s: %w", turn.TurnsStream, err)
 	}
 	info := cons.CachedInfo()
 	// One turn at a time, in stream order, across every process that still reads it.
 	if info.Config.MaxAckPending != 1 {
 		cfg := info.Config
 		cfg.MaxAckPending = 1
-		if c, err := b.js.UpdateConsumer(ctx, streams.TurnsStream, cfg); err != nil {
+		if c, err := b.js.UpdateConsumer(ctx, turn.TurnsStream, cfg); err != nil {
 			b.log.Warn("bridge: legacy consumer keeps its MaxAckPending; its turns may be handed over out of order across processes", "error", err)
 		} else {
 			cons = c
 		}
 	}
 	startSeq, drainTo = info.Delivered.Stream+1, stream.CachedInfo().State.LastSeq
-	if p0, err := b.js.Consumer(ctx, streams.TurnsStream, streams.PartitionConsumer(0)); err == nil {
+	if p0, err := b.js.Consumer(ctx, turn.TurnsStream, turn.PartitionConsumer(0)); err == nil {
 		// Created by an earlier start: the partitions keep their start.
 		startSeq = 1
 		if c := p0.CachedInfo().Config; c.DeliverPolicy == jetstream.DeliverByStartSequencePolicy {
 			startSeq = max(c.OptStartSeq, 1)
 		}
 	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, 0, 0, fmt.Errorf("bridge consumer %s: %w", streams.PartitionConsumer(0), err)
+		return nil, 0, 0, fmt.Errorf("bridge consumer %s: %w", turn.PartitionConsumer(0), err)
 	}
-	b.log.Info("bridge: draining the legacy consumer before the partitions", "consumer", streams.LegacyBridgeConsumer,
+	b.log.Info("bridge: draining the legacy consumer before the partitions", "consumer", turn.LegacyBridgeConsumer,
 		"drain_to_stream_seq", drainTo, "new_partitions_from_stream_seq", startSeq)
 	return cons, startSeq, drainTo, nil
 }
@@ -378,7 +378,7 @@ func (b *Bridge) consume(ctx context.Context, cons jetstream.Consumer, partition
 				}
 				continue
 			}
-			if skipFrom > 0 && strings.Count(m.Subject(), ".") != strings.Count(streams.LegacyTurnsFilter, ".") {
+			if skipFrom > 0 && strings.Count(m.Subject(), ".") != strings.Count(turn.LegacyTurnsFilter, ".") {
 				if meta, err := m.Metadata(); err == nil && meta.Sequence.Stream >= skipFrom {
 					_ = m.Ack() // a partition consumer hands it over
 					continue
@@ -545,13 +545,13 @@ func (b *Bridge) nak(m jetstream.Msg, delay time.Duration) {
 // deadLetter copies the turn to the dead-letter stream with the reason, then
 // terminates it. If the copy fails the turn is nak'ed instead: it is never dropped.
 func (b *Bridge) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, cause error) {
-	msg := &nats.Msg{Subject: streams.DeadLetterSubject, Data: m.Data(), Header: nats.Header{}}
-	msg.Header.Set("Switchboard-Error", cause.Error())
-	msg.Header.Set("Switchboard-Subject", m.Subject())
-	msg.Header.Set("Switchboard-Stream-Sequence", fmt.Sprint(meta.Sequence.Stream))
+	msg := &nats.Msg{Subject: turn.DeadLetterSubject, Data: m.Data(), Header: nats.Header{}}
+	msg.Header.Set(turn.HeaderError, cause.Error())
+	msg.Header.Set(turn.HeaderSubject, m.Subject())
+	msg.Header.Set(turn.HeaderStreamSequence, fmt.Sprint(meta.Sequence.Stream))
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := b.js.PublishMsg(pctx, msg, jetstream.WithMsgID(fmt.Sprintf("dead:%d", meta.Sequence.Stream))); err != nil {
+	if _, err := b.js.PublishMsg(pctx, msg, jetstream.WithMsgID(turn.DeadLetterMsgID(meta.Sequence.Stream))); err != nil {
 		b.log.Error("bridge: dead-letter publish failed; turn kept", "subject", m.Subject(), "error", err)
 		b.nak(m, b.cfg.MaxBackoff)
 		return

@@ -1,4 +1,4 @@
-package workers
+package bridge
 
 import (
 	"context"
@@ -74,7 +74,7 @@ func (w *workflowModel) of(conv string) []string {
 
 func testBridge(t *testing.T, js jetstream.JetStream, m *metrics.Metrics, deliver func(context.Context, turn.Turn) (workflows.Accepted, error)) *Bridge {
 	t.Helper()
-	b, err := NewBridge(js, nil, BridgeConfig{
+	b, err := New(js, nil, Config{
 		TaskQueue: "q", AckWait: 3 * time.Second, CallTimeout: time.Second,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Metrics: m,
 		LegacyPoll: 50 * time.Millisecond,
@@ -117,7 +117,7 @@ func convsIn(prefix string, n int, keep func(partition int) bool) []string {
 	var out []string
 	for i := 0; len(out) < n; i++ {
 		id := fmt.Sprintf("%s%d", prefix, i)
-		if keep(streams.PartitionOf(id)) {
+		if keep(turn.PartitionOf(id)) {
 			out = append(out, id)
 		}
 	}
@@ -198,7 +198,7 @@ func TestBridge_ASlowConversation_StallsOnlyItsPartition(t *testing.T) {
 	_, js := connectJS(t, url)
 	ctx := context.Background()
 	slow := "api:slow"
-	others := convsIn("api:other-", 12, func(p int) bool { return p != streams.PartitionOf(slow) })
+	others := convsIn("api:other-", 12, func(p int) bool { return p != turn.PartitionOf(slow) })
 	// More turns of the slow conversation than any local buffer holds.
 	for k := range 12 {
 		_, _, err := streams.PublishTurn(ctx, js, testTurn(slow, k))
@@ -297,7 +297,7 @@ func TestBridge_TemporalMisconfigured_TurnWaitsAndReadinessFails_ValidatorReject
 		require.NoError(t, m.BridgeResults.WithLabelValues("config_fault").Write(&c))
 		return c.GetCounter().GetValue() >= 2
 	}, 10*time.Second, 20*time.Millisecond, "retried, counted each time")
-	dl, err := js.Stream(ctx, streams.DeadLetterStream)
+	dl, err := js.Stream(ctx, turn.DeadLetterStream)
 	require.NoError(t, err)
 	info, err := dl.Info(ctx)
 	require.NoError(t, err)
@@ -321,9 +321,9 @@ func TestBridge_TemporalMisconfigured_TurnWaitsAndReadinessFails_ValidatorReject
 	require.Equal(t, []string{good.ID, next.ID}, model.of(conv))
 	raw, err := dl.GetMsg(ctx, 1)
 	require.NoError(t, err)
-	require.Contains(t, raw.Header.Get(streams.HeaderError), "text is not allowed")
-	require.Equal(t, streams.TurnSubject(conv), raw.Header.Get(streams.HeaderSubject))
-	require.Equal(t, "2", raw.Header.Get(streams.HeaderStreamSequence))
+	require.Contains(t, raw.Header.Get(turn.HeaderError), "text is not allowed")
+	require.Equal(t, turn.TurnSubject(conv), raw.Header.Get(turn.HeaderSubject))
+	require.Equal(t, "2", raw.Header.Get(turn.HeaderStreamSequence))
 	require.Nil(t, b.Fault())
 }
 
@@ -333,8 +333,8 @@ func TestBridge_LegacyConsumerWithTurns_IsDrainedFirst_NothingLostOrReordered(t 
 	ctx := context.Background()
 	// What a version before partitioning left behind: its consumer, and turns on
 	// the old subjects, some handed out and never acked (its worker died).
-	_, err := js.CreateOrUpdateConsumer(ctx, streams.TurnsStream, jetstream.ConsumerConfig{
-		Durable: streams.LegacyBridgeConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 3 * time.Second,
+	_, err := js.CreateOrUpdateConsumer(ctx, turn.TurnsStream, jetstream.ConsumerConfig{
+		Durable: turn.LegacyBridgeConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 3 * time.Second,
 		MaxDeliver: -1, MaxAckPending: 256, DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	require.NoError(t, err)
@@ -344,11 +344,11 @@ func TestBridge_LegacyConsumerWithTurns_IsDrainedFirst_NothingLostOrReordered(t 
 		tr := testTurn(conv, k)
 		data, err := json.Marshal(tr)
 		require.NoError(t, err)
-		_, err = js.Publish(ctx, streams.LegacyTurnSubject(conv), data, jetstream.WithMsgID(tr.ID))
+		_, err = js.Publish(ctx, turn.LegacyTurnSubject(conv), data, jetstream.WithMsgID(tr.ID))
 		require.NoError(t, err)
 		want = append(want, tr.ID)
 	}
-	old, err := js.Consumer(ctx, streams.TurnsStream, streams.LegacyBridgeConsumer)
+	old, err := js.Consumer(ctx, turn.TurnsStream, turn.LegacyBridgeConsumer)
 	require.NoError(t, err)
 	batch, err := old.Fetch(2)
 	require.NoError(t, err)
@@ -421,7 +421,7 @@ func TestBridge_ABusyConversation_ItsTurnsWaitInOrder_NothingIsDeadLettered(t *t
 	busy.Store(false) // the workflow caught up
 	require.Eventually(t, func() bool { return len(model.of(conv)) == 4 }, 10*time.Second, 20*time.Millisecond)
 	require.Equal(t, ids, model.of(conv), "in the order JetStream stored them")
-	dl, err := js.Stream(ctx, streams.DeadLetterStream)
+	dl, err := js.Stream(ctx, turn.DeadLetterStream)
 	require.NoError(t, err)
 	info, err := dl.Info(ctx)
 	require.NoError(t, err)

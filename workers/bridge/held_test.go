@@ -1,4 +1,4 @@
-package workers
+package bridge
 
 import (
 	"context"
@@ -14,7 +14,8 @@ import (
 
 func TestHeldTurns_ConcurrentHoldsOfOneConversationAreAllKept(t *testing.T) {
 	ctx := context.Background()
-	h, err := NewHeldTurns(ctx, newJetStream(t))
+	_, js := connectJS(t, natsURL(t))
+	h, err := NewHeldTurns(ctx, js)
 	require.NoError(t, err)
 	conv := "api:order-42" // JSON API ids may hold ':', which KV keys may not
 	var wg sync.WaitGroup

@@ -1,4 +1,4 @@
-package workers
+package bridge
 
 import (
 	"context"
@@ -7,18 +7,17 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/switchboard-cc/switchboard/internal/streams"
+	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
 // HeldTurns records, per conversation, the turns the bridge has failed to hand to
 // their workflow for longer than stuck_after. It lives in the NATS KV bucket
-// streams.HeldBucket so that every process sees it, including when Temporal is down
+// turn.HeldBucket so that every process sees it, including when Temporal is down
 // and the workflow cannot be told. The bridge refreshes an entry each time it fails
 // again with a held turn; an entry nobody refreshes expires after streams.HeldTTL,
 // so a process that died holding turns leaves no ghost behind.
@@ -28,15 +27,12 @@ type HeldTurns struct {
 
 // NewHeldTurns opens the registry on the bucket made by streams.Ensure.
 func NewHeldTurns(ctx context.Context, js jetstream.JetStream) (*HeldTurns, error) {
-	kv, err := js.KeyValue(ctx, streams.HeldBucket)
+	kv, err := js.KeyValue(ctx, turn.HeldBucket)
 	if err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", streams.HeldBucket, err)
+		return nil, fmt.Errorf("bucket %s: %w", turn.HeldBucket, err)
 	}
 	return &HeldTurns{kv: kv}, nil
 }
-
-func heldKey(conversationID string) string { return kvKey(conversationID) }
-func heldConversation(key string) string   { return strings.ReplaceAll(key, "=", ":") }
 
 // Hold records (or refreshes) a held turn of a conversation.
 func (h *HeldTurns) Hold(ctx context.Context, conversationID string, t workflows.HeldTurn) error {
@@ -58,7 +54,7 @@ func (h *HeldTurns) Release(ctx context.Context, conversationID, turnID string) 
 
 // Get returns a conversation's held turns, oldest first.
 func (h *HeldTurns) Get(ctx context.Context, conversationID string) ([]workflows.HeldTurn, error) {
-	e, err := h.kv.Get(ctx, heldKey(conversationID))
+	e, err := h.kv.Get(ctx, turn.HeldKey(conversationID))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
 	}
@@ -76,12 +72,12 @@ func (h *HeldTurns) All(ctx context.Context) (map[string][]workflows.HeldTurn, e
 	}
 	out := map[string][]workflows.HeldTurn{}
 	for key := range lister.Keys() {
-		list, err := h.Get(ctx, heldConversation(key))
+		list, err := h.Get(ctx, turn.HeldConversation(key))
 		if err != nil {
 			return nil, err
 		}
 		if len(list) > 0 {
-			out[heldConversation(key)] = list
+			out[turn.HeldConversation(key)] = list
 		}
 	}
 	return out, nil
@@ -90,7 +86,7 @@ func (h *HeldTurns) All(ctx context.Context) (map[string][]workflows.HeldTurn, e
 // update applies change to a conversation's entry with optimistic concurrency:
 // two bridges holding turns of one conversation do not overwrite each other.
 func (h *HeldTurns) update(ctx context.Context, conversationID string, change func([]workflows.HeldTurn) []workflows.HeldTurn) error {
-	key := heldKey(conversationID)
+	key := turn.HeldKey(conversationID)
 	for attempt := range 32 {
 		if attempt > 0 {
 			time.Sleep(time.Duration(1+rand.IntN(attempt*2)) * time.Millisecond) // let the winner finish

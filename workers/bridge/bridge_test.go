@@ -1,4 +1,4 @@
-package workers
+package bridge
 
 import (
 	"context"
@@ -48,8 +48,8 @@ func TestBridgeErrors_OutagesAndConfigFaultsWait_OnlyValidatorRejectionsAreDeadL
 }
 
 func TestBridgeConfig_NamesTheBadField(t *testing.T) {
-	c := BridgeConfig{}
+	c := Config{}
 	require.ErrorContains(t, c.Validate(), "TaskQueue")
-	c = BridgeConfig{TaskQueue: "q", CallTimeout: 20 * time.Second, AckWait: 30 * time.Second}
+	c = Config{TaskQueue: "q", CallTimeout: 20 * time.Second, AckWait: 30 * time.Second}
 	require.ErrorContains(t, c.Validate(), "AckWait")
 }

@@ -1,15 +1,12 @@
 package routing
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/switchboard-cc/switchboard/internal/turn"
-	"github.com/switchboard-cc/switchboard/workflows"
 )
 
 // PlanInput describes a turn to route and the providers' health.
@@ -47,10 +44,10 @@ type Plan struct {
 	FallbackReply   string
 	LanguageCode    string
 	// StaleReply is the policy's stale_reply section as the workflow takes it.
-	StaleReply workflows.StaleReply
+	StaleReply turn.StaleReply
 	// Escalation is the policy's escalation section as the workflow takes it (empty
 	// when the policy has none: the workflow then only logs that it wanted a human).
-	Escalation workflows.EscalationPolicy
+	Escalation turn.EscalationPolicy
 	// Warnings explain a plan that can't serve the turn fully.
 	Warnings []string
 }
@@ -59,7 +56,7 @@ type Plan struct {
 type NLUStep struct {
 	Provider string
 	Kind     string
-	Attempt  workflows.Attempt
+	Attempt  turn.Attempt
 }
 
 // CPaaSStep is one CPaaS provider to try, on a delivery channel, from the business's
@@ -71,7 +68,7 @@ type CPaaSStep struct {
 	// replies of sms, chat and voice conversations as SMS).
 	Channel string
 	From    string
-	Attempt workflows.Attempt
+	Attempt turn.Attempt
 	// Fallback marks a step of the fallback channel.
 	Fallback bool
 }
@@ -110,10 +107,10 @@ func (p *Policy) Plan(in PlanInput) Plan {
 	pl := Plan{
 		Channel: in.Channel, Vendor: in.Vendor, BusinessAddress: in.Business,
 		FallbackReply: p.Replies.Fallback, LanguageCode: p.Language,
-		StaleReply: workflows.StaleReply{After: p.StaleReply.After, Suppress: p.StaleReply.Action == StaleSuppress, Apology: p.StaleReply.Apology},
+		StaleReply: turn.StaleReply{After: p.StaleReply.After, Suppress: p.StaleReply.Action == StaleSuppress, Apology: p.StaleReply.Apology},
 	}
 	if e := p.Escalation; e != nil {
-		pl.Escalation = workflows.EscalationPolicy{
+		pl.Escalation = turn.EscalationPolicy{
 			HandoffIntents: slices.Clone(e.HandoffIntents), MaxNoMatch: e.MaxNoMatch,
 			Queues: slices.Clone(e.Queues), EscalatingReply: p.Replies.Escalating, FinalMessage: e.FinalMessage,
 		}
@@ -247,13 +244,13 @@ func (p *Policy) inboundFirst(list []string, vendor, to string) []string {
 }
 
 // Route is the plan as the conversation workflow consumes it.
-func (pl Plan) Route() workflows.Route {
-	r := workflows.Route{FallbackReply: pl.FallbackReply, LanguageCode: pl.LanguageCode, Escalation: pl.Escalation, StaleReply: pl.StaleReply}
+func (pl Plan) Route() turn.Route {
+	r := turn.Route{FallbackReply: pl.FallbackReply, LanguageCode: pl.LanguageCode, Escalation: pl.Escalation, StaleReply: pl.StaleReply}
 	for _, s := range pl.NLU {
-		r.NLU = append(r.NLU, workflows.NLUCandidate{Provider: s.Provider, Attempt: s.Attempt, Local: s.Kind == KindLocal})
+		r.NLU = append(r.NLU, turn.NLUCandidate{Provider: s.Provider, Attempt: s.Attempt, Local: s.Kind == KindLocal})
 	}
 	for _, s := range pl.CPaaS {
-		r.CPaaS = append(r.CPaaS, workflows.CPaaSCandidate{Provider: s.Provider, Channel: s.Channel, From: s.From, Attempt: s.Attempt})
+		r.CPaaS = append(r.CPaaS, turn.CPaaSCandidate{Provider: s.Provider, Channel: s.Channel, From: s.From, Attempt: s.Attempt})
 	}
 	return r
 }
@@ -275,7 +272,7 @@ func (pl Plan) String() string {
 		fmt.Fprintf(&b, ", language %s", pl.LanguageCode)
 	}
 	b.WriteString("\n")
-	attempts := func(a workflows.Attempt) string {
+	attempts := func(a turn.Attempt) string {
 		s := "attempts"
 		if a.MaxAttempts == 1 {
 			s = "attempt"
@@ -324,28 +321,4 @@ func (pl Plan) String() string {
 		fmt.Fprintf(&b, "warning: %s\n", w)
 	}
 	return b.String()
-}
-
-// Router routes turns with the current policy. It implements the workers' Router.
-type Router struct {
-	// Policy returns the policy in force, e.g. (*Watcher).Current.
-	Policy func() *Policy
-	// Down and ChannelDown report provider health, as in PlanInput. Optional.
-	Down        func(provider string) bool
-	ChannelDown func(provider, channel string) bool
-}
-
-// Route plans the turn with the current policy.
-func (r *Router) Route(_ context.Context, in workflows.RouteInput) (workflows.Route, error) {
-	var p *Policy
-	if r.Policy != nil {
-		p = r.Policy()
-	}
-	if p == nil {
-		return workflows.Route{}, errors.New("routing: no policy loaded")
-	}
-	if p.Channels[in.Channel] == nil {
-		return workflows.Route{}, fmt.Errorf("routing: channel %q is not in the routing policy %s", in.Channel, p.Source())
-	}
-	return p.Plan(PlanInput{Channel: in.Channel, Vendor: in.Vendor, Business: in.From, Down: r.Down, ChannelDown: r.ChannelDown}).Route(), nil
 }

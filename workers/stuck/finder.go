@@ -1,4 +1,4 @@
-package workers
+package stuck
 
 import (
 	"cmp"
@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -23,12 +22,13 @@ import (
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
+	"github.com/switchboard-cc/switchboard/workers/bridge"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
-// Stuck finds stuck conversations and replays them. A conversation is stuck when
+// Conversations finds stuck conversations and replays them. A conversation is stuck when
 //   - a turn of it has waited in JetStream longer than stuck_after without reaching
-//     its workflow: held by the bridge (HeldTurns), or never delivered to any bridge
+//     its workflow: held by the bridge (bridge.HeldTurns), or never delivered to any bridge
 //     (no worker running, found by scanning the turns stream past the bridge
 //     consumer's delivered sequence);
 //   - its workflow reports itself stuck (SwitchboardStatus="stuck"): replies no
@@ -42,9 +42,9 @@ import (
 // idempotency keys (the send ledger turns a reply that did leave into a no-op) and
 // to re-open a flagged escalation. Nothing is sent twice; turns are re-driven in
 // stream order, paced by Pace.
-type Stuck struct {
+type Conversations struct {
 	JS        jetstream.JetStream
-	Held      *HeldTurns
+	Held      *bridge.HeldTurns
 	Temporal  client.Client
 	Namespace string
 	// StuckAfter is the policy's stuck_after.
@@ -69,7 +69,7 @@ type Stuck struct {
 // List returns the stuck conversations, oldest first. problems names the sources
 // that could not be read (Temporal down, say): the list is then partial, never
 // silently so.
-func (s *Stuck) List(ctx context.Context) (list []turn.Stuck, problems []string) {
+func (s *Conversations) List(ctx context.Context) (list []turn.Stuck, problems []string) {
 	found := map[string]*turn.Stuck{}
 	add := func(id string, r turn.StuckReason) {
 		st := found[id]
@@ -153,19 +153,19 @@ func jetstreamReasons(held, undelivered map[string][]workflows.HeldTurn) map[str
 // sequence, for turns older than stuck_after: no bridge has even seen them (a
 // partition hands out one turn at a time, so the turns behind a held one are
 // found here too). conversationID narrows the scan to one conversation.
-func (s *Stuck) undelivered(ctx context.Context, conversationID string) (map[string][]workflows.HeldTurn, error) {
+func (s *Conversations) undelivered(ctx context.Context, conversationID string) (map[string][]workflows.HeldTurn, error) {
 	type source struct{ consumer, filter string }
 	var sources []source
 	if conversationID != "" {
 		sources = []source{
-			{streams.PartitionConsumer(streams.PartitionOf(conversationID)), streams.TurnSubject(conversationID)},
-			{streams.LegacyBridgeConsumer, streams.LegacyTurnSubject(conversationID)},
+			{turn.PartitionConsumer(turn.PartitionOf(conversationID)), turn.TurnSubject(conversationID)},
+			{turn.LegacyBridgeConsumer, turn.LegacyTurnSubject(conversationID)},
 		}
 	} else {
-		for p := range streams.TurnPartitions {
-			sources = append(sources, source{streams.PartitionConsumer(p), streams.PartitionFilter(p)})
+		for p := range turn.TurnPartitions {
+			sources = append(sources, source{turn.PartitionConsumer(p), turn.PartitionFilter(p)})
 		}
-		sources = append(sources, source{streams.LegacyBridgeConsumer, streams.LegacyTurnsFilter})
+		sources = append(sources, source{turn.LegacyBridgeConsumer, turn.LegacyTurnsFilter})
 	}
 	out := map[string][]workflows.HeldTurn{}
 	for _, src := range sources {
@@ -180,10 +180,10 @@ func (s *Stuck) undelivered(ctx context.Context, conversationID string) (map[str
 	return out, nil
 }
 
-func (s *Stuck) undeliveredBy(ctx context.Context, consumer, filter string) (map[string][]workflows.HeldTurn, error) {
-	cons, err := s.JS.Consumer(ctx, streams.TurnsStream, consumer)
+func (s *Conversations) undeliveredBy(ctx context.Context, consumer, filter string) (map[string][]workflows.HeldTurn, error) {
+	cons, err := s.JS.Consumer(ctx, turn.TurnsStream, consumer)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		if consumer == streams.LegacyBridgeConsumer {
+		if consumer == turn.LegacyBridgeConsumer {
 			return nil, nil // a stream of this version: nothing on legacy subjects is read
 		}
 		return s.scan(ctx, 1, filter, "no bridge has ever consumed its partition of the turns stream")
@@ -201,11 +201,11 @@ func (s *Stuck) undeliveredBy(ctx context.Context, consumer, filter string) (map
 	return s.scan(ctx, info.Delivered.Stream+1, filter, "no bridge has taken it from JetStream (is a worker running?)")
 }
 
-func (s *Stuck) scan(ctx context.Context, from uint64, filter, detail string) (map[string][]workflows.HeldTurn, error) {
+func (s *Conversations) scan(ctx context.Context, from uint64, filter, detail string) (map[string][]workflows.HeldTurn, error) {
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from, FilterSubjects: []string{filter},
 	}
-	oc, err := s.JS.OrderedConsumer(ctx, streams.TurnsStream, cfg)
+	oc, err := s.JS.OrderedConsumer(ctx, turn.TurnsStream, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +246,7 @@ func (s *Stuck) scan(ctx context.Context, from uint64, filter, detail string) (m
 
 // workflowStuck lists the conversations whose workflow reports itself stuck, with
 // what each is stuck on.
-func (s *Stuck) workflowStuck(ctx context.Context) ([]turn.Stuck, error) {
+func (s *Conversations) workflowStuck(ctx context.Context) ([]turn.Stuck, error) {
 	q := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND %s = '%s'", workflows.WorkflowName, workflows.SAStatus.GetName(), workflows.StatusStuck)
 	var ids []string
 	var token []byte
@@ -293,8 +293,8 @@ const temporalWait = 5 * time.Second
 // failingTasks lists the conversations whose workflow task keeps failing or timing
 // out: Temporal sets TemporalReportedProblems after several in a row (five, by
 // default: system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute).
-func (s *Stuck) failingTasks(ctx context.Context) (map[string]turn.StuckReason, error) {
-	q := "WorkflowId STARTS_WITH 'conversation/' AND ExecutionStatus = 'Running' AND " + reportedProblems + " IN ('category=WorkflowTaskFailed', 'category=WorkflowTaskTimedOut')"
+func (s *Conversations) failingTasks(ctx context.Context) (map[string]turn.StuckReason, error) {
+	q := "WorkflowId STARTS_WITH '" + turn.WorkflowIDPrefix + "' AND ExecutionStatus = 'Running' AND " + reportedProblems + " IN ('category=WorkflowTaskFailed', 'category=WorkflowTaskTimedOut')"
 	resp, err := s.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.Namespace, Query: q, PageSize: 1000})
 	if err != nil {
 		return nil, err
@@ -321,20 +321,20 @@ func failingTask(problems *commonpb.Payload, since time.Time) turn.StuckReason {
 		Detail: fmt.Sprintf("its workflow task keeps failing (%s): a replay cannot help; fix or roll back the worker, and it carries on by itself", strings.Join(list, ", "))}
 }
 
-func (s *Stuck) transcript(ctx context.Context, id string) (turn.Transcript, error) {
+func (s *Conversations) transcript(ctx context.Context, id string) (turn.Transcript, error) {
 	ctx, cancel := context.WithTimeout(ctx, temporalWait)
 	defer cancel()
 	return s.Transcript(ctx, id)
 }
 
-func (s *Stuck) describe(ctx context.Context, id string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+func (s *Conversations) describe(ctx context.Context, id string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, temporalWait)
 	defer cancel()
 	return s.Temporal.DescribeWorkflowExecution(ctx, turn.WorkflowID(id), "")
 }
 
 // one finds what a single conversation is stuck on, or nil.
-func (s *Stuck) one(ctx context.Context, id string) (*turn.Stuck, *turn.Transcript, error) {
+func (s *Conversations) one(ctx context.Context, id string) (*turn.Stuck, *turn.Transcript, error) {
 	held, err := s.Held.Get(ctx, id)
 	if err != nil {
 		return nil, nil, fmt.Errorf("held turns: %w", err)
@@ -375,218 +375,14 @@ func (s *Stuck) one(ctx context.Context, id string) (*turn.Stuck, *turn.Transcri
 	return st, trp, nil
 }
 
-// Replay replays one stuck conversation (see Stuck). With opts.DryRun it only
-// reports what it would do. Replies of unknown delivery are resent through the send
-// ledger, which asks the vendor first; with opts.SendUnknown they are sent even when
-// the vendor cannot be asked. turn.ErrNotStuck if there is nothing to replay,
-// turn.ErrNoConversation if the conversation is unknown.
-func (s *Stuck) Replay(ctx context.Context, id string, opts turn.ReplayOptions) (turn.ReplayReport, error) {
-	dryRun, by := opts.DryRun, opts.By
-	rep := turn.ReplayReport{ConversationID: id, DryRun: dryRun}
-	st, tr, err := s.one(ctx, id)
-	switch {
-	case err != nil:
-		return rep, err
-	case st == nil && tr == nil:
-		return rep, turn.ErrNoConversation
-	case st == nil:
-		return rep, turn.ErrNotStuck
-	}
-	rep.Stuck = st
-	var seqs []uint64
-	var heldIDs, unanswered []string
-	flagged := false
-	for _, r := range st.Reasons {
-		switch r.Source {
-		case turn.StuckJetStream:
-			seqs, heldIDs = append(seqs, r.Sequences...), append(heldIDs, r.Turns...)
-		case turn.StuckUnanswered, turn.StuckDeliveryUnknown:
-			unanswered = append(unanswered, r.Turns...)
-		case turn.StuckEscalation:
-			flagged = true
-		}
-	}
-	if len(seqs) == 0 && len(unanswered) == 0 && !flagged {
-		return rep, fmt.Errorf("%w: %s", turn.ErrNotReplayable, st.Reasons[0].Detail)
-	}
-	if dryRun {
-		for i, seq := range seqs {
-			rep.Redelivered = append(rep.Redelivered, turn.Redelivery{TurnID: heldIDs[i], Sequence: seq, Result: "would_redeliver"})
-		}
-		rep.Resend = unanswered
-		if flagged {
-			rep.Reopened = "the flagged escalation"
-		}
-		return rep, nil
-	}
-	s.log().Info("replaying stuck conversation", "conversation", id, "by", by, "redeliver", len(seqs), "resend", len(unanswered), "reopen", flagged)
-	defer func() {
-		result := "replayed"
-		if rep.Error != "" {
-			result = "failed"
-		}
-		s.metrics().Replays.WithLabelValues(result).Inc()
-	}()
-	if err := s.redeliver(ctx, id, seqs, &rep); err != nil {
-		rep.Error = err.Error()
-		return rep, nil
-	}
-	if len(unanswered) == 0 && !flagged {
-		return rep, nil
-	}
-	for range unanswered {
-		if err := s.pace(ctx); err != nil {
-			rep.Error = err.Error()
-			return rep, nil
-		}
-	}
-	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: turn.WorkflowID(id), UpdateName: workflows.UpdateReplay, UpdateID: opts.UpdateID,
-		Args: []any{workflows.ReplayRequest{By: by, SendUnknown: opts.SendUnknown}}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	var res workflows.ReplayResult
-	if err == nil {
-		err = h.Get(ctx, &res)
-	}
-	if err != nil {
-		rep.Error = "workflow replay: " + err.Error()
-		return rep, nil
-	}
-	rep.Resent, rep.Reopened = res.Resent, res.Reopened
-	return rep, nil
-}
-
-// redeliver hands the held turns to the workflow in stream order, and stops at the
-// first failure so that order holds.
-func (s *Stuck) redeliver(ctx context.Context, id string, seqs []uint64, rep *turn.ReplayReport) error {
-	if len(seqs) == 0 {
-		return nil
-	}
-	stream, err := s.JS.Stream(ctx, streams.TurnsStream)
-	if err != nil {
-		return err
-	}
-	slices.Sort(seqs)
-	for _, seq := range seqs {
-		if err := s.pace(ctx); err != nil {
-			return err
-		}
-		raw, err := stream.GetMsg(ctx, seq)
-		if err != nil {
-			return fmt.Errorf("turn at stream sequence %d: %w", seq, err)
-		}
-		t, err := streams.DecodeTurn(raw.Data)
-		if err != nil {
-			return fmt.Errorf("turn at stream sequence %d: %w", seq, err)
-		}
-		d := turn.Redelivery{TurnID: t.ID, Sequence: seq, Result: "accepted"}
-		acc, err := s.Deliver(ctx, t)
-		if err != nil {
-			d.Result, d.Error = "failed", err.Error()
-			rep.Redelivered = append(rep.Redelivered, d)
-			return fmt.Errorf("turn %s not taken by its workflow: %w", t.ID, err)
-		}
-		if acc.Duplicate {
-			d.Result = "duplicate"
-		}
-		rep.Redelivered = append(rep.Redelivered, d)
-		if err := s.Held.Release(ctx, id, t.ID); err != nil {
-			s.log().Warn("replayed turn still listed as held until its entry expires", "turn", t.ID, "error", err)
-		}
-	}
-	return nil
-}
-
-func (s *Stuck) pace(ctx context.Context) error {
-	if s.Pace == nil {
-		return nil
-	}
-	return s.Pace.Wait(ctx)
-}
-
-// Sweep lists the stuck conversations every interval until ctx ends: it keeps
-// switchboard_stuck_conversations current, logs each newly stuck conversation, and
-// tells each workflow which of its turns are held in JetStream, so that its
-// SwitchboardStatus shows stuck in the Temporal UI.
-func (s *Stuck) Sweep(ctx context.Context, interval time.Duration) {
-	known, told := map[string]bool{}, map[string]bool{}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		known = s.sweep(ctx, known, told)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-func (s *Stuck) sweep(ctx context.Context, known, told map[string]bool) map[string]bool {
-	list, problems := s.List(ctx)
-	for _, p := range problems {
-		s.log().Warn("stuck sweep: a source could not be read; the stuck list is partial", "problem", p)
-	}
-	counts := map[string]int{turn.StuckJetStream: 0, turn.StuckUnanswered: 0, turn.StuckEscalation: 0, turn.StuckWorkflowTask: 0}
-	now := map[string]bool{}
-	for _, st := range list {
-		now[st.ConversationID] = true
-		for _, r := range st.Reasons {
-			counts[r.Source]++
-			if r.Source == turn.StuckJetStream {
-				s.tell(ctx, st.ConversationID, r, told)
-			}
-		}
-		if !known[st.ConversationID] {
-			s.log().Warn("conversation stuck", "conversation", st.ConversationID, "since", st.Since, "source", st.Reasons[0].Source, "detail", st.Reasons[0].Detail)
-		}
-	}
-	for src, n := range counts {
-		s.metrics().Stuck.WithLabelValues(src).Set(float64(n))
-	}
-	for id := range told {
-		if !slices.ContainsFunc(list, func(st turn.Stuck) bool {
-			return slices.ContainsFunc(st.Reasons, func(r turn.StuckReason) bool { return slices.Contains(r.Turns, id) })
-		}) {
-			delete(told, id)
-		}
-	}
-	return now
-}
-
-// tell signals the workflow about held turns this process has not told it of yet
-// (the workflow ignores turns it already has). A workflow that does not exist yet
-// learns nothing: the turn that starts it is the held one.
-func (s *Stuck) tell(ctx context.Context, id string, r turn.StuckReason, told map[string]bool) {
-	var held []workflows.HeldTurn
-	for i := range r.Turns {
-		if !told[r.Turns[i]] {
-			held = append(held, workflows.HeldTurn{TurnID: r.Turns[i], Sequence: r.Sequences[i], Since: r.Since, Detail: r.Detail})
-		}
-	}
-	if len(held) == 0 {
-		return
-	}
-	err := s.Temporal.SignalWorkflow(ctx, turn.WorkflowID(id), "", workflows.SignalHeld, held)
-	var nf *serviceerror.NotFound
-	switch {
-	case err == nil || errors.As(err, &nf):
-		for _, h := range held {
-			told[h.TurnID] = true
-		}
-	default:
-		s.log().Debug("stuck sweep: workflow not told of its held turns", "conversation", id, "error", err)
-	}
-}
-
-func (s *Stuck) metrics() *metrics.Metrics {
+func (s *Conversations) metrics() *metrics.Metrics {
 	if s.Metrics != nil {
 		return s.Metrics
 	}
 	return metrics.Discard()
 }
 
-func (s *Stuck) log() *slog.Logger {
+func (s *Conversations) log() *slog.Logger {
 	if s.Log != nil {
 		return s.Log
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/switchboard-cc/switchboard/internal/turn"
-	"github.com/switchboard-cc/switchboard/workflows"
 )
 
 func down(names ...string) func(string) bool {
@@ -191,26 +190,26 @@ func TestThePlanBecomesTheWorkflowsRoute(t *testing.T) {
 	p := mustParse(t, basePolicy(t))
 	pl := p.Plan(PlanInput{Channel: "whatsapp", Vendor: "twilio", Business: "+15550001001", Down: down("cx-global", "llm")})
 	got := pl.Route()
-	want := workflows.Route{
-		NLU: []workflows.NLUCandidate{
-			{Provider: "cx-europe", Attempt: workflows.Attempt{Timeout: 4 * time.Second, MaxAttempts: 2}},
-			{Provider: "local", Attempt: workflows.Attempt{Timeout: 5 * time.Second, MaxAttempts: 2}, Local: true},
+	want := turn.Route{
+		NLU: []turn.NLUCandidate{
+			{Provider: "cx-europe", Attempt: turn.Attempt{Timeout: 4 * time.Second, MaxAttempts: 2}},
+			{Provider: "local", Attempt: turn.Attempt{Timeout: 5 * time.Second, MaxAttempts: 2}, Local: true},
 		},
-		CPaaS: []workflows.CPaaSCandidate{
-			{Provider: "twilio", Channel: "whatsapp", From: "+15550001001", Attempt: workflows.Attempt{Timeout: 5 * time.Second, MaxAttempts: 2}},
-			{Provider: "twilio", Channel: "sms", From: "+15550001001", Attempt: workflows.Attempt{Timeout: 5 * time.Second, MaxAttempts: 2}},
-			{Provider: "vonage", Channel: "sms", From: "+15550002001", Attempt: workflows.Attempt{Timeout: 5 * time.Second, MaxAttempts: 2}},
+		CPaaS: []turn.CPaaSCandidate{
+			{Provider: "twilio", Channel: "whatsapp", From: "+15550001001", Attempt: turn.Attempt{Timeout: 5 * time.Second, MaxAttempts: 2}},
+			{Provider: "twilio", Channel: "sms", From: "+15550001001", Attempt: turn.Attempt{Timeout: 5 * time.Second, MaxAttempts: 2}},
+			{Provider: "vonage", Channel: "sms", From: "+15550002001", Attempt: turn.Attempt{Timeout: 5 * time.Second, MaxAttempts: 2}},
 		},
 		FallbackReply: "Sorry, we're having technical difficulties.",
 		LanguageCode:  "en-GB", // the bakery's own language
-		Escalation: workflows.EscalationPolicy{
+		Escalation: turn.EscalationPolicy{
 			HandoffIntents:  []string{"handoff.human"},
 			MaxNoMatch:      2,
 			Queues:          []turn.Queue{{Name: "tier1", AckSLA: 2 * time.Minute}, {Name: "tier2", AckSLA: 5 * time.Minute}},
 			EscalatingReply: "Let me connect you with a member of our team.",
 			FinalMessage:    "An agent will call you back within the hour.",
 		},
-		StaleReply: workflows.StaleReply{After: DefaultStaleAfter, Apology: DefaultApology},
+		StaleReply: turn.StaleReply{After: DefaultStaleAfter, Apology: DefaultApology},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("route\n got %+v\nwant %+v", got, want)
@@ -220,17 +219,17 @@ func TestThePlanBecomesTheWorkflowsRoute(t *testing.T) {
 func TestTheRouterRoutesWithTheCurrentPolicy(t *testing.T) {
 	p := mustParse(t, basePolicy(t))
 	r := &Router{Policy: func() *Policy { return p }, Down: down("twilio")}
-	route, err := r.Route(t.Context(), workflows.RouteInput{Vendor: "twilio", Channel: "sms", From: "+15550001000"})
+	route, err := r.Route(t.Context(), turn.RouteInput{Vendor: "twilio", Channel: "sms", From: "+15550001000"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(route.CPaaS) != 1 || route.CPaaS[0].Provider != "vonage" || route.CPaaS[0].From != "+15550002000" {
 		t.Errorf("CPaaS %+v, want vonage from +15550002000", route.CPaaS)
 	}
-	if _, err := r.Route(t.Context(), workflows.RouteInput{Vendor: "twilio", Channel: "voice", From: "+15550001000"}); err == nil || !strings.Contains(err.Error(), `channel "voice" is not in the routing policy`) {
+	if _, err := r.Route(t.Context(), turn.RouteInput{Vendor: "twilio", Channel: "voice", From: "+15550001000"}); err == nil || !strings.Contains(err.Error(), `channel "voice" is not in the routing policy`) {
 		t.Errorf("voice: err = %v", err)
 	}
-	if _, err := (&Router{Policy: func() *Policy { return nil }}).Route(t.Context(), workflows.RouteInput{Channel: "sms"}); err == nil {
+	if _, err := (&Router{Policy: func() *Policy { return nil }}).Route(t.Context(), turn.RouteInput{Channel: "sms"}); err == nil {
 		t.Error("no policy: want an error")
 	}
 }
