@@ -53,8 +53,20 @@ var rules = []rule{
 		why: "the API hands turns to JetStream and reads Temporal; it runs no worker and no wiring"},
 	{pkg: "internal/drill", never: []string{"internal/app/...", "workers/...", "api/...", "workflows/..."},
 		why: "a drill drives the stack from outside, through the binary's processes and their HTTP and NATS APIs; it runs none of the service's code"},
-	{pkg: "...", except: []string{"internal/devtemporal"}, never: []string{"go.temporal.io/server/..."},
-		why: "only the embedded dev stack imports the Temporal server"},
+	{pkg: "internal/conversations", only: []string{"internal/turn", "workflows"},
+		why: "the conversation store reads Temporal for the API, the stuck finder and the canary; it imports none of them"},
+	{pkg: "internal/auth", only: []string{"internal/turn"},
+		why: "auth guards every listener and knows none of them"},
+	{pkg: "internal/devstack/devnats", only: []string{},
+		why: "devnats is a test helper of every package: it imports nothing of the project"},
+	{pkg: "internal/devstack/devtemporal", only: []string{},
+		why: "devtemporal runs the Temporal server and imports nothing of the project"},
+	{pkg: "...", except: []string{"internal/devstack/devtemporal"}, never: []string{"go.temporal.io/server/...", "github.com/temporalio/ui-server/..."},
+		why: "only the embedded dev stack imports the Temporal server and its UI"},
+	{pkg: "...", except: []string{"internal/devstack/...", "internal/bench", "cmd/switchboard", "internal/streams/streamstest"}, never: []string{"internal/devstack/..."},
+		why: "the dev stack is for dev, bench and the tests (whose imports these rules do not read, and streamstest, a test helper); cmd/switchboard's slim build leaves it out (cmd/switchboard/slim_test.go)"},
+	{pkg: "internal/app", deps: true, never: []string{"internal/devstack/...", "go.temporal.io/server/...", "github.com/temporalio/ui-server/..."},
+		why: "the production roles are wired by internal/app: it must not carry the dev stack or the Temporal server"},
 }
 
 // pkgInfo is what go list says of a package.
@@ -81,14 +93,28 @@ func TestLayout_ABadImportIsNamed(t *testing.T) {
 		{ImportPath: module + "/internal/turn", Imports: []string{"fmt"}},
 		{ImportPath: module + "/workflows", Imports: []string{module + "/internal/turn", module + "/providers/messaging"}},
 		{ImportPath: module + "/providers/twilio", Imports: []string{module + "/providers", module + "/workers"}, Deps: []string{"go.temporal.io/server/common"}},
-		{ImportPath: module + "/internal/devtemporal", Imports: []string{"go.temporal.io/server/temporal"}},
+		{ImportPath: module + "/internal/devstack/devtemporal", Imports: []string{"go.temporal.io/server/temporal", "github.com/temporalio/ui-server/v2/server"}},
 		{ImportPath: module + "/api", Imports: []string{"go.temporal.io/server/temporal"}},
+		{ImportPath: module + "/internal/conversations", Imports: []string{module + "/internal/turn", module + "/workflows", module + "/api"}},
+		{ImportPath: module + "/internal/auth", Imports: []string{module + "/internal/turn", module + "/internal/app"}},
+		{ImportPath: module + "/internal/devstack/devnats", Imports: []string{module + "/internal/turn"}},
+		{ImportPath: module + "/internal/devstack/devtemporal", Imports: []string{module + "/workflows"}},
+		{ImportPath: module + "/workers", Imports: []string{"github.com/temporalio/ui-server/v2/server", module + "/internal/devstack/devnats"}},
+		{ImportPath: module + "/internal/bench", Imports: []string{module + "/internal/devstack"}},
+		{ImportPath: module + "/internal/app", Imports: []string{module + "/api"}, Deps: []string{module + "/api", "go.temporal.io/server/common"}},
 	}
 	got := violations(rules, pkgs)
 	want := []string{
 		module + "/workflows imports " + module + "/providers/messaging",
 		module + "/providers/twilio imports " + module + "/workers",
 		module + "/api imports go.temporal.io/server/temporal",
+		module + "/internal/conversations imports " + module + "/api",
+		module + "/internal/auth imports " + module + "/internal/app",
+		module + "/internal/devstack/devnats imports " + module + "/internal/turn",
+		module + "/internal/devstack/devtemporal imports " + module + "/workflows",
+		module + "/workers imports github.com/temporalio/ui-server/v2/server",
+		module + "/workers imports " + module + "/internal/devstack/devnats",
+		module + "/internal/app depends on go.temporal.io/server/common",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("violations %q, want %d naming %q", got, len(want), want)

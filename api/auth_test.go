@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/internal/auth"
 )
 
 const testIngressToken = "ingress-unit-token-00000"
@@ -28,8 +29,8 @@ func postTurnStatus(t *testing.T, hs *httptest.Server, token string) int {
 }
 
 func TestTurnAPI_TakesOnlyIngressAndOpsTokens(t *testing.T) {
-	tokens := api.Tokens{testOpsToken: api.RoleOps, testAgentToken: api.RoleAgent}
-	tokens.Add(api.RoleIngress, " "+testIngressToken+", ")
+	tokens := auth.Tokens{testOpsToken: auth.RoleOps, testAgentToken: auth.RoleAgent}
+	tokens.Add(auth.RoleIngress, " "+testIngressToken+", ")
 	srv, err := api.New(api.Config{
 		PublicURL: "http://127.0.0.1", TwilioAuthToken: "twilio-token", VonageSignatureSecret: "vonage-secret", Tokens: tokens,
 	}, nil, nil, nil, nil)
@@ -49,7 +50,7 @@ func TestTurnAPI_TakesOnlyIngressAndOpsTokens(t *testing.T) {
 func TestAuth_AnUnknownTokenIsInvalid_NoTokenIsRequired(t *testing.T) {
 	srv, err := api.New(api.Config{
 		PublicURL: "http://127.0.0.1", TwilioAuthToken: "twilio-token", VonageSignatureSecret: "vonage-secret",
-		Tokens: api.Tokens{testOpsToken: api.RoleOps, testIngressToken: api.RoleIngress},
+		Tokens: auth.Tokens{testOpsToken: auth.RoleOps, testIngressToken: auth.RoleIngress},
 	}, nil, nil, nil, nil)
 	require.NoError(t, err)
 	hs := httptest.NewServer(srv.Handler())

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/internal/auth"
 	"github.com/switchboard-cc/switchboard/internal/canary"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 )
@@ -25,7 +26,7 @@ func canaryServer(t *testing.T, run func(context.Context) (turn.CanaryReport, er
 	t.Helper()
 	srv, err := api.New(api.Config{
 		PublicURL: "http://127.0.0.1", TwilioAuthToken: "twilio-token", VonageSignatureSecret: "vonage-secret",
-		Tokens: api.Tokens{testOpsToken: api.RoleOps, testAgentToken: api.RoleAgent, testIngressToken: api.RoleIngress},
+		Tokens: auth.Tokens{testOpsToken: auth.RoleOps, testAgentToken: auth.RoleAgent, testIngressToken: auth.RoleIngress},
 		Canary: run,
 	}, nil, nil, nil, nil)
 	require.NoError(t, err)

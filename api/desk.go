@@ -4,24 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
+	"github.com/switchboard-cc/switchboard/internal/conversations"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
 // The agent-desk API. Escalations wait in JetStream, one subject per queue, and the
-// conversation workflow is the source of truth of their state: every desk action is
-// a workflow update whose validator refuses stale actions (an escalation that moved
-// to another queue, or was resolved) before anything is recorded.
+// conversation workflow is the source of truth of their state (see package
+// conversations): a stale action is refused before anything is recorded.
 //
 //	GET  /v1/queues/{queue}/escalations        open escalations waiting in the queue
 //	POST /v1/queues/{queue}/claim              {agent}: claim the next escalation
@@ -36,59 +31,14 @@ import (
 // judged against the escalation as it is then (409 once it was resolved), and every
 // reply is a new message.
 
-// ErrRejected is returned when the workflow refused a desk action.
-var ErrRejected = errors.New("rejected")
-
-// Desk performs agent actions on escalations.
+// Desk performs agent actions on escalations (conversations.Store, in production).
 type Desk interface {
 	// Act sends a desk update (workflows.UpdateClaim, UpdateAck, ...) to a
-	// conversation. Errors wrap ErrRejected or ErrNotFound where that is the cause.
+	// conversation. Errors wrap conversations.ErrRejected or turn.ErrNoConversation
+	// where that is the cause.
 	Act(ctx context.Context, conversationID, update string, r workflows.DeskRequest) (turn.Escalation, error)
 	// Waiting lists the open escalations whose conversation waits in queue.
 	Waiting(ctx context.Context, queue string, limit int) ([]turn.Escalation, error)
-}
-
-// Act implements Desk.
-func (c TemporalConversations) Act(ctx context.Context, conversationID, update string, r workflows.DeskRequest) (turn.Escalation, error) {
-	h, err := c.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: turn.WorkflowID(conversationID), UpdateName: update, Args: []any{r},
-		UpdateID: r.UpdateID, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	var e turn.Escalation
-	if err == nil {
-		err = h.Get(ctx, &e)
-	}
-	var nf *serviceerror.NotFound
-	var appErr *temporal.ApplicationError
-	switch {
-	case errors.As(err, &nf):
-		return e, ErrNotFound
-	case errors.As(err, &appErr):
-		return e, fmt.Errorf("%w: %s", ErrRejected, appErr.Message())
-	}
-	return e, err
-}
-
-// Waiting implements Desk.
-func (c TemporalConversations) Waiting(ctx context.Context, queue string, limit int) ([]turn.Escalation, error) {
-	q := fmt.Sprintf("%s = %s AND %s = %s", workflows.SAStatus.GetName(), quote(workflows.StatusWaitingHuman), workflows.SAQueue.GetName(), quote(queue))
-	resp, err := c.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: c.Namespace, Query: q, PageSize: int32(limit)})
-	if err != nil {
-		return nil, err
-	}
-	out := []turn.Escalation{}
-	for _, e := range resp.Executions {
-		id, ok := turn.ConversationFromWorkflowID(e.GetExecution().GetWorkflowId())
-		if !ok {
-			continue
-		}
-		tr, err := c.Transcript(ctx, id)
-		if err != nil || tr.Escalation == nil || tr.Escalation.Queue != queue {
-			continue // visibility lags the workflow; the workflow is the truth
-		}
-		out = append(out, *tr.Escalation)
-	}
-	return out, nil
 }
 
 type deskBody struct {
@@ -175,7 +125,7 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) {
 			_ = m.Ack()
 			writeJSON(w, http.StatusOK, got)
 			return
-		case errors.Is(err, ErrRejected), errors.Is(err, ErrNotFound):
+		case errors.Is(err, conversations.ErrRejected), errors.Is(err, turn.ErrNoConversation):
 			_ = m.Term() // stale: the workflow moved on
 		default:
 			_ = m.Nak()
@@ -212,9 +162,9 @@ func (s *Server) escalationAction(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := s.desk.Act(r.Context(), id, update, workflows.DeskRequest{EscalationID: b.EscalationID, Agent: b.Agent, Text: b.Text, UpdateID: updateID})
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, turn.ErrNoConversation):
 		writeError(w, http.StatusNotFound, "conversation not found")
-	case errors.Is(err, ErrRejected):
+	case errors.Is(err, conversations.ErrRejected):
 		writeError(w, http.StatusConflict, err.Error())
 	case err != nil:
 		s.log.Error("escalation action failed", "conversation", id, "action", r.PathValue("action"), "error", err)

@@ -8,12 +8,13 @@
 // retry is deduplicated by the same message id.
 //
 // Nobody outside speaks for a customer: webhooks are authenticated by their vendor's
-// signature (a Vonage JWT also by its age and its never-seen jti, see SeenTokens),
+// signature (a Vonage JWT also by its age and its never-seen jti, see auth.SeenTokens),
 // and POST /v1/turns by an ingress or ops bearer token, unless it is explicitly
 // opened (Config.AnonymousTurns). A JSON-API turn belongs to the API's own
 // conversations only (ids "api-..."), never to a Twilio or Vonage one.
 //
-// It imports internal/turn, internal/streams, workflows (update and query names),
-// providers (health, routing, the vendors' webhook checks) and the internal ops
-// packages; never workers or internal/app.
+// Bearer tokens and their roles are internal/auth's; conversations are read and
+// acted on through the Conversations and Desk interfaces (internal/conversations in
+// production). It must not import app, workers, internal/devstack or the Temporal
+// server.
 package api

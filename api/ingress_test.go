@@ -24,6 +24,7 @@ import (
 
 	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/deploy"
+	"github.com/switchboard-cc/switchboard/internal/auth"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/streams/streamstest"
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -62,7 +63,7 @@ func ingressServer(t testing.TB, nc *nats.Conn, js jetstream.JetStream, change f
 	t.Helper()
 	pol, err := routing.ParseFile("policy.dev.yaml", deploy.DevPolicy)
 	require.NoError(t, err)
-	tokens := api.Tokens{testOpsToken: api.RoleOps, testAgentToken: api.RoleAgent, testIngressToken: api.RoleIngress}
+	tokens := auth.Tokens{testOpsToken: auth.RoleOps, testAgentToken: auth.RoleAgent, testIngressToken: auth.RoleIngress}
 	cfg := api.Config{
 		PublicURL: "http://127.0.0.1", TwilioAuthToken: "twilio-token", VonageSignatureSecret: ingressVonageSecret,
 		Tokens: tokens, Policy: fixedPolicy{pol},
@@ -224,7 +225,7 @@ func TestTurnAPI_AStartWithoutAnIngressTokenFails_OnlyAnExplicitFlagOpensIt(t *t
 	base := func() api.Config {
 		return api.Config{
 			PublicURL: "http://127.0.0.1", TwilioAuthToken: "twilio-token", VonageSignatureSecret: "vonage-secret",
-			Tokens: api.Tokens{testOpsToken: api.RoleOps, testAgentToken: api.RoleAgent},
+			Tokens: auth.Tokens{testOpsToken: auth.RoleOps, testAgentToken: auth.RoleAgent},
 		}
 	}
 	_, err := api.New(base(), nil, nil, nil, nil)
@@ -234,7 +235,7 @@ func TestTurnAPI_AStartWithoutAnIngressTokenFails_OnlyAnExplicitFlagOpensIt(t *t
 	}
 
 	both := base()
-	both.Tokens.Add(api.RoleIngress, testIngressToken)
+	both.Tokens.Add(auth.RoleIngress, testIngressToken)
 	both.AnonymousTurns = true
 	_, err = api.New(both, nil, nil, nil, nil)
 	require.ErrorContains(t, err, "exclude each other")
@@ -320,7 +321,7 @@ func TestVonageWebhook_AStaleTokenIsRefused_TheMaximumAgeIsConfigurable(t *testi
 
 	_, err := api.New(api.Config{
 		PublicURL: "http://127.0.0.1", TwilioAuthToken: "t", VonageSignatureSecret: "v", VonageMaxTokenAge: 2 * time.Hour,
-		Tokens: api.Tokens{testOpsToken: api.RoleOps, testIngressToken: api.RoleIngress},
+		Tokens: auth.Tokens{testOpsToken: auth.RoleOps, testIngressToken: auth.RoleIngress},
 	}, nil, nil, nil, nil)
 	require.ErrorContains(t, err, "--vonage-jwt-max-age")
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/internal/auth"
+	"github.com/switchboard-cc/switchboard/internal/conversations"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/workflows"
@@ -20,23 +22,23 @@ import (
 // listStore is a conversation store that records the listings asked of it.
 type listStore struct {
 	mu     sync.Mutex
-	asked  []api.ListFilter
+	asked  []conversations.ListFilter
 	limits []int
 }
 
 func (s *listStore) Transcript(context.Context, string) (turn.Transcript, error) {
-	return turn.Transcript{}, api.ErrNotFound
+	return turn.Transcript{}, turn.ErrNoConversation
 }
 
-func (s *listStore) List(_ context.Context, f api.ListFilter, limit int) ([]api.Summary, error) {
+func (s *listStore) List(_ context.Context, f conversations.ListFilter, limit int) ([]conversations.Summary, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.asked, s.limits = append(s.asked, f), append(s.limits, limit)
-	return []api.Summary{{ConversationID: "api-sms-1", Status: "active"}, {ConversationID: "api-sms-2", Status: "closed"}}, nil
+	return []conversations.Summary{{ConversationID: "api-sms-1", Status: "active"}, {ConversationID: "api-sms-2", Status: "closed"}}, nil
 }
 
 func (s *listStore) Act(context.Context, string, string, workflows.DeskRequest) (turn.Escalation, error) {
-	return turn.Escalation{}, api.ErrNotFound
+	return turn.Escalation{}, turn.ErrNoConversation
 }
 
 func (s *listStore) Waiting(context.Context, string, int) ([]turn.Escalation, error) { return nil, nil }
@@ -62,7 +64,7 @@ func get(t *testing.T, url, auth, accept string) (int, string) {
 func listAPI(t *testing.T, store *listStore) *httptest.Server {
 	t.Helper()
 	nc, js := ingressNATS(t, streams.Config{})
-	tokens := api.Tokens{testOpsToken: api.RoleOps, testIngressToken: api.RoleIngress}
+	tokens := auth.Tokens{testOpsToken: auth.RoleOps, testIngressToken: auth.RoleIngress}
 	dev := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `[{"to":"+15551230001","body":"We open at nine."}]`+"\n")
@@ -82,7 +84,7 @@ func TestConversationList_WithoutAFilter_ListsTheMostRecentWithALimit(t *testing
 	require.Contains(t, body, "api-sms-1")
 	code, body = get(t, hs.URL+"/v1/conversations?limit=5", bearer(testOpsToken), "")
 	require.Equal(t, http.StatusOK, code, body)
-	require.Equal(t, []api.ListFilter{{}, {}}, store.asked)
+	require.Equal(t, []conversations.ListFilter{{}, {}}, store.asked)
 	require.Equal(t, []int{api.DefaultRecentLimit, 5}, store.limits)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchboard-cc/switchboard/internal/auth"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -33,8 +34,8 @@ type Config struct {
 	// (default vonage.DefaultMaxTokenAge, 5 min). An older one is refused.
 	VonageMaxTokenAge time.Duration
 	// SeenTokens refuses webhook JWTs whose jti was seen before. Nil: the NATS KV
-	// bucket turn.WebhookTokensBucket, through the server's JetStream.
-	SeenTokens SeenTokens
+	// bucket streams.WebhookTokensBucket, through the server's JetStream.
+	SeenTokens auth.SeenTokens
 	// MaxBodyBytes bounds every request body.
 	MaxBodyBytes int64
 	// MaxWait caps the ?wait duration of POST /v1/turns.
@@ -51,7 +52,7 @@ type Config struct {
 	Metrics *metrics.Metrics
 	// Tokens authenticate the ops, agent-desk and turn endpoints. At least one ops
 	// token is required, and an ingress token unless AnonymousTurns is set.
-	Tokens Tokens
+	Tokens auth.Tokens
 	// AnonymousTurns opens POST /v1/turns to callers without a token
 	// (--insecure-anonymous-turns). Anyone who can reach the API may then speak as
 	// any customer of the API's conversations, and have the business reply to any
@@ -110,20 +111,10 @@ func (c *Config) Validate() error {
 	case c.VonageMaxTokenAge < 10*time.Second || c.VonageMaxTokenAge > MaxVonageTokenAge:
 		return fmt.Errorf("api: VonageMaxTokenAge (--vonage-jwt-max-age) must be between 10s and %s", MaxVonageTokenAge)
 	}
-	hasOps := false
-	for tok, role := range c.Tokens {
-		if len(tok) < 16 {
-			return errors.New("api: every bearer token must be at least 16 characters")
-		}
-		if role != RoleOps && role != RoleAgent && role != RoleIngress {
-			return fmt.Errorf("api: unknown role %q", role)
-		}
-		hasOps = hasOps || role == RoleOps
+	if err := c.Tokens.Validate(); err != nil {
+		return fmt.Errorf("api: %w", err)
 	}
-	if !hasOps {
-		return errors.New("api: an ops token is required (--ops-token)")
-	}
-	switch hasIngress := c.Tokens.has(RoleIngress); {
+	switch hasIngress := c.Tokens.Has(auth.RoleIngress); {
 	case !hasIngress && !c.AnonymousTurns:
 		return errors.New("api: POST /v1/turns needs an ingress token: set --ingress-token (SWITCHBOARD_INGRESS_TOKEN), " +
 			"or --insecure-anonymous-turns (SWITCHBOARD_INSECURE_ANONYMOUS_TURNS=true) to let anyone who reaches the API post turns")
@@ -137,7 +128,7 @@ func (c *Config) Validate() error {
 // Server serves the API.
 type Server struct {
 	cfg    Config
-	tokens SeenTokens // nil: webhooks that need a replay check get 503
+	tokens auth.SeenTokens // nil: webhooks that need a replay check get 503
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	convs  Conversations
@@ -165,7 +156,7 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream, store Store, log *sl
 	}
 	s := &Server{cfg: cfg, tokens: cfg.SeenTokens, nc: nc, js: js, convs: store, desk: store, log: log, now: time.Now}
 	if s.tokens == nil && js != nil {
-		s.tokens = &KVSeenTokens{JS: js}
+		s.tokens = &auth.KVSeenTokens{JS: js}
 	}
 	if cfg.AnonymousTurns {
 		log.Warn("POST /v1/turns is open to anonymous callers (--insecure-anonymous-turns): anyone who reaches this API " +
@@ -182,11 +173,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /webhooks/vonage/inbound", s.vonageInbound)
 	var turns http.Handler = http.HandlerFunc(s.postTurn)
 	if !s.cfg.AnonymousTurns {
-		turns = s.require(turns, RoleIngress, RoleOps)
+		turns = auth.Require(s.cfg.Tokens, turns, auth.RoleIngress, auth.RoleOps)
 	}
 	mux.Handle("POST /v1/turns", turns)
-	ops := func(h http.Handler) http.Handler { return s.require(h, RoleOps) }
-	desk := func(f http.HandlerFunc) http.Handler { return s.require(f, RoleOps, RoleAgent) }
+	ops := func(h http.Handler) http.Handler { return auth.Require(s.cfg.Tokens, h, auth.RoleOps) }
+	desk := func(f http.HandlerFunc) http.Handler {
+		return auth.Require(s.cfg.Tokens, f, auth.RoleOps, auth.RoleAgent)
+	}
 	mux.Handle("GET /v1/conversations/{id}", desk(s.getConversation))
 	mux.Handle("GET /v1/conversations", ops(http.HandlerFunc(s.listConversations)))
 	mux.Handle("GET /v1/queues/{queue}/escalations", desk(s.waitingEscalations))

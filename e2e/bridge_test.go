@@ -18,8 +18,10 @@ import (
 	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/deploy/agent"
 	"github.com/switchboard-cc/switchboard/internal/app"
-	"github.com/switchboard-cc/switchboard/internal/devnats"
-	"github.com/switchboard-cc/switchboard/internal/devtemporal"
+	"github.com/switchboard-cc/switchboard/internal/auth"
+	"github.com/switchboard-cc/switchboard/internal/devstack"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devnats"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
@@ -63,20 +65,19 @@ func startServeStack(t *testing.T) *serveStack {
 	require.NoError(t, os.WriteFile(policyFile, deploy.DevPolicy, 0o600))
 	pol, err := routing.Load(policyFile)
 	require.NoError(t, err)
-	fakes, err := app.StartFakes(pol, demo, app.DevTwilioAuthToken)
+	fakes, err := devstack.StartFakes(pol, demo, testmsg.DevTwilioAuthToken)
 	require.NoError(t, err)
 	t.Cleanup(fakes.Stop)
 	s.cfg = app.Config{
 		HTTPAddr: "127.0.0.1:0", NATSURL: ns.ClientURL(), TemporalAddr: ts.FrontendAddr(),
-		VonageSignatureSecret: app.DevVonageSignatureSecret, PolicyFile: policyFile,
+		VonageSignatureSecret: testmsg.DevVonageSignatureSecret, PolicyFile: policyFile,
 	}
 	fakes.Apply(&s.cfg)
-	s.cfg.API.Tokens = app.Tokens(opsToken, agentToken)
-	s.cfg.API.Tokens[ingressToken] = "ingress" // api.RoleIngress: POST /v1/turns needs a token
+	s.cfg.API.Tokens = auth.FromLists(opsToken, agentToken, ingressToken) // POST /v1/turns needs a token
 	s.cfg.Bridge.MinBackoff, s.cfg.Bridge.MaxBackoff = 200*time.Millisecond, time.Second
 	s.Outbox, s.Faults = fakes.Outbox, fakes.Faults
 	s.API, s.PublicURL, s.stop = s.startInstance(t, "w1")
-	s.signer = testmsg.Signer{PublicURL: s.PublicURL, TwilioAccountSID: app.DevTwilioAccountSID, TwilioAuthToken: app.DevTwilioAuthToken, VonageSecret: app.DevVonageSignatureSecret}
+	s.signer = testmsg.DevSigner(s.PublicURL)
 	return s
 }
 

@@ -17,11 +17,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/switchboard-cc/switchboard/internal/app"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/routing"
+	"github.com/switchboard-cc/switchboard/workers"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
@@ -108,7 +108,7 @@ func TestCanary_StackHealthRunsATurnThroughEveryHop_FeedsBreakers_AndIsScheduled
 	// Ensuring it again (every worker does at start) changes nothing; a schedule
 	// changed by hand is brought back to the wanted spec, and an operator's pause is
 	// kept.
-	require.NoError(t, app.EnsureCanarySchedule(ctx, tc, "switchboard-conversations"))
+	require.NoError(t, workers.EnsureCanarySchedule(ctx, tc, "switchboard-conversations"))
 	again, err := sched.Describe(ctx)
 	require.NoError(t, err)
 	require.Equal(t, desc.Info.LastUpdateAt, again.Info.LastUpdateAt, "an up-to-date schedule is not rewritten")
@@ -117,7 +117,7 @@ func TestCanary_StackHealthRunsATurnThroughEveryHop_FeedsBreakers_AndIsScheduled
 		in.Description.Schedule.State.Paused = true
 		return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
 	}}))
-	require.NoError(t, app.EnsureCanarySchedule(ctx, tc, "switchboard-conversations"))
+	require.NoError(t, workers.EnsureCanarySchedule(ctx, tc, "switchboard-conversations"))
 	again, err = sched.Describe(ctx)
 	require.NoError(t, err)
 	require.Equal(t, time.Minute, again.Schedule.Spec.Intervals[0].Every)

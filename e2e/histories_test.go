@@ -21,7 +21,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/switchboard-cc/switchboard/internal/devtemporal"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/workflows"
 )

@@ -14,8 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-cc/switchboard/internal/app"
-	"github.com/switchboard-cc/switchboard/internal/devtemporal"
+	"github.com/switchboard-cc/switchboard/internal/devstack"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
 	"github.com/switchboard-cc/switchboard/internal/logging"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -60,13 +60,13 @@ func status(t *testing.T, method, url, token string) int {
 func TestAPISecurity_TokensAndRoles_NoSecretOrBodyInTheLogs(t *testing.T) {
 	var logs lockedBuffer
 	log := slog.New(logging.Mask(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	dc := app.DevConfig{HTTPAddr: "127.0.0.1:0", TemporalPort: devtemporal.RandomPort, NATSPort: -1, DisableUI: true,
+	dc := devstack.Config{HTTPAddr: "127.0.0.1:0", TemporalPort: devtemporal.RandomPort, NATSPort: -1, DisableUI: true,
 		InMemory: true, OpsToken: opsToken, AgentToken: agentToken, IngressToken: ingressToken}
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan app.DevReady, 1)
+	ready := make(chan devstack.Ready, 1)
 	done := make(chan error, 1)
-	go func() { done <- app.RunDev(ctx, dc, startTemporal, log, func(r app.DevReady) { ready <- r }) }()
-	var r app.DevReady
+	go func() { done <- devstack.Run(ctx, dc, log, func(r devstack.Ready) { ready <- r }) }()
+	var r devstack.Ready
 	select {
 	case r = <-ready:
 	case err := <-done:
@@ -102,7 +102,7 @@ func TestAPISecurity_TokensAndRoles_NoSecretOrBodyInTheLogs(t *testing.T) {
 	}
 
 	// A turn with a body and a phone number, then a look at everything logged.
-	signer := testmsg.Signer{PublicURL: r.PublicURL, TwilioAccountSID: app.DevTwilioAccountSID, TwilioAuthToken: app.DevTwilioAuthToken, VonageSecret: app.DevVonageSignatureSecret}
+	signer := testmsg.DevSigner(r.PublicURL)
 	secretText := "my card number is 4111 1111 1111 1111"
 	req, _, err := signer.Request(context.Background(), r.API, testmsg.Message{Vendor: "twilio", From: "+15558880001", To: business, Text: secretText})
 	require.NoError(t, err)
@@ -113,7 +113,7 @@ func TestAPISecurity_TokensAndRoles_NoSecretOrBodyInTheLogs(t *testing.T) {
 
 	out := logs.String()
 	require.NotEmpty(t, out)
-	for _, secret := range []string{opsToken, agentToken, ingressToken, app.DevTwilioAuthToken, "4111", "5558880001"} {
+	for _, secret := range []string{opsToken, agentToken, ingressToken, testmsg.DevTwilioAuthToken, "4111", "5558880001"} {
 		require.NotContains(t, out, secret)
 	}
 }
@@ -191,7 +191,7 @@ func TestAPISecurity_ACapturedVonageWebhookReplayed_AndAStaleOne_AreRefused(t *t
 	require.Equal(t, http.StatusUnauthorized, code, body)
 	require.Contains(t, body, "used before")
 	// A delivery signed ten minutes ago (captured then): too old.
-	stale, err := vonage.SignToken(app.DevVonageSignatureSecret, captured, vonage.Token{ID: "jti-captured-long-ago", IssuedAt: time.Now().Add(-10 * time.Minute)})
+	stale, err := vonage.SignToken(testmsg.DevVonageSignatureSecret, captured, vonage.Token{ID: "jti-captured-long-ago", IssuedAt: time.Now().Add(-10 * time.Minute)})
 	require.NoError(t, err)
 	code, body = replay(stale)
 	require.Equal(t, http.StatusUnauthorized, code, body)

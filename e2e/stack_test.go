@@ -17,19 +17,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-cc/switchboard/internal/app"
-	"github.com/switchboard-cc/switchboard/internal/devtemporal"
+	"github.com/switchboard-cc/switchboard/internal/devstack"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 )
-
-func startTemporal(ctx context.Context, o app.TemporalOptions) (app.EmbeddedTemporal, error) {
-	return devtemporal.Start(ctx, devtemporal.Config{
-		FrontendPort: o.FrontendPort, UIPort: o.UIPort, DisableUI: o.DisableUI,
-		DBFile: o.DBFile, SearchAttributes: o.SearchAttributes, LogLevel: "error",
-	})
-}
 
 // Bearer tokens of the test stacks. Requests from the tests carry the ops token
 // unless they set Authorization themselves (see TestMain).
@@ -64,7 +57,7 @@ func testLogger() *slog.Logger {
 
 // stack is a running dev stack.
 type stack struct {
-	app.DevReady
+	devstack.Ready
 	signer testmsg.Signer
 	stop   func()
 }
@@ -73,19 +66,19 @@ type stack struct {
 // in memory.
 func startStack(t *testing.T, dataDir string) *stack {
 	t.Helper()
-	dc := app.DevConfig{
+	dc := devstack.Config{
 		DataDir: dataDir, InMemory: dataDir == "", HTTPAddr: "127.0.0.1:0",
 		TemporalPort: devtemporal.RandomPort, NATSPort: -1, DisableUI: true,
 		OpsToken: opsToken, AgentToken: agentToken,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan app.DevReady, 1)
+	ready := make(chan devstack.Ready, 1)
 	done := make(chan error, 1)
-	go func() { done <- app.RunDev(ctx, dc, startTemporal, testLogger(), func(r app.DevReady) { ready <- r }) }()
+	go func() { done <- devstack.Run(ctx, dc, testLogger(), func(r devstack.Ready) { ready <- r }) }()
 	var s stack
 	select {
 	case r := <-ready:
-		s.DevReady = r
+		s.Ready = r
 	case err := <-done:
 		cancel()
 		t.Fatalf("dev stack did not start: %v", err)
@@ -93,10 +86,7 @@ func startStack(t *testing.T, dataDir string) *stack {
 		cancel()
 		t.Fatal("dev stack did not start within 60s")
 	}
-	s.signer = testmsg.Signer{
-		PublicURL: s.PublicURL, TwilioAccountSID: app.DevTwilioAccountSID,
-		TwilioAuthToken: app.DevTwilioAuthToken, VonageSecret: app.DevVonageSignatureSecret,
-	}
+	s.signer = testmsg.DevSigner(s.PublicURL)
 	stopped := false
 	s.stop = func() {
 		if stopped {

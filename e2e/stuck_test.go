@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-cc/switchboard/internal/devtemporal"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"

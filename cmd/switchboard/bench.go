@@ -1,3 +1,5 @@
+//go:build !slim
+
 package main
 
 import (
@@ -39,7 +41,7 @@ It prints a report on stdout and stops by itself; Ctrl-C cancels it.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return bench.Run(ctx, cfg, bench.Options{
-				StartTemporal: startTemporal, Out: os.Stdout, Progress: os.Stderr, CPUProfile: cpuProfile, MemProfile: memProfile,
+				Out: os.Stdout, Progress: os.Stderr, CPUProfile: cpuProfile, MemProfile: memProfile,
 			})
 		},
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/internal/conversations"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
@@ -75,7 +76,7 @@ func conversationsCommand() *cobra.Command {
 				return err
 			}
 			var got struct {
-				Conversations []api.Summary `json:"conversations"`
+				Conversations []conversations.Summary `json:"conversations"`
 			}
 			if err := callAPI(cmd.Context(), http.MethodGet, apiURL, token, "/v1/conversations?"+q.Encode(), nil, &got, 30*time.Second); err != nil {
 				return err
@@ -134,7 +135,7 @@ func printStuck(w io.Writer, list []turn.Stuck, now time.Time) error {
 	return tw.Flush()
 }
 
-func printSummaries(w io.Writer, list []api.Summary) error {
+func printSummaries(w io.Writer, list []conversations.Summary) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONVERSATION\tSTATUS\tCHANNEL\tTURNS\tLAST TURN")
 	for _, s := range list {

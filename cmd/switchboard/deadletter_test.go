@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/internal/auth"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/streams/streamstest"
 	"github.com/switchboard-cc/switchboard/internal/turn"
@@ -44,9 +45,9 @@ func deadLetterAPI(t *testing.T) (url string, js jetstream.JetStream, tr turn.Tu
 		require.NoError(t, err)
 	}
 
-	tokens := api.Tokens{}
-	tokens.Add(api.RoleOps, cliToken)
-	tokens.Add(api.RoleIngress, "ingress-token-for-the-cli-test")
+	tokens := auth.Tokens{}
+	tokens.Add(auth.RoleOps, cliToken)
+	tokens.Add(auth.RoleIngress, "ingress-token-for-the-cli-test")
 	srv, err := api.New(api.Config{PublicURL: "http://example.invalid", TwilioAuthToken: "twilio-token", VonageSignatureSecret: "vonage-secret", Tokens: tokens}, nc, js, nil, nil)
 	require.NoError(t, err)
 	hs := httptest.NewServer(srv.Handler())

@@ -523,6 +523,7 @@ type dockerfile struct {
 	cmd        string
 	goVersion  string
 	user       string
+	build      []string // the fields of the RUN line that builds the binary
 }
 
 func readDockerfile(t *testing.T) dockerfile {
@@ -553,6 +554,10 @@ func readDockerfile(t *testing.T) dockerfile {
 			d.cmd = strings.Join(f[1:], " ")
 		case "USER":
 			d.user = f[1]
+		case "RUN":
+			if strings.Contains(line, "go build") {
+				d.build = f
+			}
 		case "ARG":
 			if v, ok := strings.CutPrefix(f[1], "GO_VERSION="); ok {
 				d.goVersion = v
@@ -586,6 +591,11 @@ func TestDockerfile(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindStringSubmatch(string(gomod)); m == nil || m[1] != d.goVersion {
 		t.Errorf("deploy/Dockerfile builds with Go %q, go.mod wants %v", d.goVersion, m)
+	}
+	// The image is the production build, without the embedded dev stack
+	// (slim_test.go checks what that leaves out).
+	if i := slices.Index(d.build, "-tags"); i < 0 || i+1 == len(d.build) || d.build[i+1] != "slim" || !slices.Contains(d.build, "./cmd/switchboard") {
+		t.Errorf("deploy/Dockerfile builds %q, want go build -tags slim ./cmd/switchboard", strings.Join(d.build, " "))
 	}
 	port := portOf(t, "serve --http-addr", serveDefault(t, "http-addr"))
 	if !slices.Equal(d.expose, []int{port}) {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/internal/conversations"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 )
 
@@ -41,7 +41,7 @@ func fakeDeskAPI(t *testing.T) (*httptest.Server, func() []string) {
 		switch {
 		case r.URL.Path == "/v1/conversations" && r.URL.Query().Get("customer") == "" && r.URL.Query().Get("status") == "":
 			at := time.Date(2026, 12, 3, 13, 1, 2, 0, time.UTC)
-			_ = enc.Encode(map[string]any{"conversations": []api.Summary{{ConversationID: cliConv, Status: "active", Channel: "sms", Turns: 1, LastTurnAt: &at}}})
+			_ = enc.Encode(map[string]any{"conversations": []conversations.Summary{{ConversationID: cliConv, Status: "active", Channel: "sms", Turns: 1, LastTurnAt: &at}}})
 		case r.URL.Path == "/v1/conversations/"+cliConv:
 			_ = enc.Encode(turn.Transcript{ConversationID: cliConv, Vendor: "twilio", Channel: "sms", Customer: "+15551230001", Business: "+15550001000", Status: "active",
 				Turns: []turn.Outcome{{Seq: 1, Text: "where is my order", Intent: "order.status", NLUProvider: "cx-europe", NLUDuration: 12 * time.Millisecond,

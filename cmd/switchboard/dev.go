@@ -1,9 +1,9 @@
+//go:build !slim
+
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"maps"
 	"os"
 	"os/signal"
@@ -14,13 +14,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/switchboard-cc/switchboard/internal/app"
-	"github.com/switchboard-cc/switchboard/internal/devtemporal"
-	"github.com/switchboard-cc/switchboard/internal/logging"
+	"github.com/switchboard-cc/switchboard/internal/devstack"
+	"github.com/switchboard-cc/switchboard/internal/testmsg"
 )
 
 func devCommand() *cobra.Command {
-	var dc app.DevConfig
+	var dc devstack.Config
 	var logLevel string
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -55,7 +54,7 @@ Every flag can also be set with SWITCHBOARD_<FLAG>, e.g. SWITCHBOARD_DATA_DIR.`,
 			log := newLogger(logLevel)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			err := app.RunDev(ctx, dc, startTemporal, log, func(r app.DevReady) {
+			err := devstack.Run(ctx, dc, log, func(r devstack.Ready) {
 				if dc.OnlyInfra {
 					printInfra(r, dc.DataDir, generated)
 					return
@@ -65,7 +64,7 @@ Every flag can also be set with SWITCHBOARD_<FLAG>, e.g. SWITCHBOARD_DATA_DIR.`,
 				if generated {
 					// Printed, not logged: only the person who started dev sees them.
 					fmt.Printf("bearer tokens (generated, kept in %s; set --ops-token/--agent-token/--ingress-token to choose them): ops %s  agent %s  ingress %s\n",
-						filepath.Join(dc.DataDir, app.DevTokensFile), r.OpsToken, r.AgentToken, r.IngressToken)
+						filepath.Join(dc.DataDir, devstack.TokensFile), r.OpsToken, r.AgentToken, r.IngressToken)
 				}
 			})
 			if err == nil {
@@ -83,8 +82,8 @@ Every flag can also be set with SWITCHBOARD_<FLAG>, e.g. SWITCHBOARD_DATA_DIR.`,
 	f.BoolVar(&dc.OnlyInfra, "only-infra", false, "run NATS, Temporal and the fake vendors only, for separate switchboard api and switchboard worker processes; prints their settings and writes them to <data-dir>/infra.env")
 	f.IntVar(&dc.NATSPort, "nats-port", 4222, "NATS client port")
 	f.StringVar(&dc.PublicURL, "public-url", "", "base URL vendors call, which webhook signatures cover (default http://<http-addr>)")
-	f.StringVar(&dc.TwilioAuthToken, "twilio-auth-token", app.DevTwilioAuthToken, "Twilio auth token: verifies webhook signatures and opens the fake Twilio")
-	f.StringVar(&dc.VonageSignatureSecret, "vonage-signature-secret", app.DevVonageSignatureSecret, "Vonage signature secret: verifies inbound webhook JWTs")
+	f.StringVar(&dc.TwilioAuthToken, "twilio-auth-token", testmsg.DevTwilioAuthToken, "Twilio auth token: verifies webhook signatures and opens the fake Twilio")
+	f.StringVar(&dc.VonageSignatureSecret, "vonage-signature-secret", testmsg.DevVonageSignatureSecret, "Vonage signature secret: verifies inbound webhook JWTs")
 	f.StringVar(&dc.AgentFile, "agent-file", "", "Dialogflow CX agent the fake serves (default: the embedded demo agent, deploy/agent/demo-agent.json)")
 	f.StringVar(&dc.PolicyFile, "policy", "", "routing policy file, reloaded on change (default <data-dir>/policy.yaml, created from the dev policy on first start)")
 	f.StringVar(&dc.OpsToken, "ops-token", "", "bearer token(s) of the ops role, comma-separated (secret: environment or file:/path; default: generated and printed)")
@@ -97,7 +96,7 @@ Every flag can also be set with SWITCHBOARD_<FLAG>, e.g. SWITCHBOARD_DATA_DIR.`,
 // printInfra reports a dev stack started with --only-infra, and writes the settings
 // of its api and worker processes to <data-dir>/infra.env (owner-only: it holds the
 // bearer tokens).
-func printInfra(r app.DevReady, dataDir string, generated bool) {
+func printInfra(r devstack.Ready, dataDir string, generated bool) {
 	ui := r.TemporalUI
 	if ui == "" {
 		ui = "off"
@@ -146,21 +145,4 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// startTemporal adapts package devtemporal, the only package that imports the
-// Temporal server, to the dev stack.
-func startTemporal(ctx context.Context, o app.TemporalOptions) (app.EmbeddedTemporal, error) {
-	return devtemporal.Start(ctx, devtemporal.Config{
-		FrontendPort: o.FrontendPort, UIPort: o.UIPort, DisableUI: o.DisableUI,
-		DBFile: o.DBFile, SearchAttributes: o.SearchAttributes, LogLevel: "error",
-	})
-}
-
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(logging.Mask(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchboard-cc/switchboard/deploy"
-	"github.com/switchboard-cc/switchboard/internal/app"
 	"github.com/switchboard-cc/switchboard/internal/drill"
+	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 )
 
@@ -127,9 +127,9 @@ non-zero when a promise was broken.`,
 	f.StringVar(&target.OpsToken, "ops-token", "", "with --api: an ops bearer token (secret: environment or file:/path)")
 	f.StringVar(&target.AgentToken, "agent-token", "", "with --api: an agent bearer token, for the scenario's agents")
 	f.StringVar(&target.IngressToken, "ingress-token", "", "with --api: an ingress bearer token for POST /v1/turns (default the ops token)")
-	f.StringVar(&target.TwilioAccountSID, "twilio-account-sid", app.DevTwilioAccountSID, "with --api: the Twilio account the webhooks come from")
-	f.StringVar(&target.TwilioAuthToken, "twilio-auth-token", app.DevTwilioAuthToken, "with --api: signs the Twilio webhooks")
-	f.StringVar(&target.VonageSignatureSecret, "vonage-signature-secret", app.DevVonageSignatureSecret, "with --api: signs the Vonage webhooks")
+	f.StringVar(&target.TwilioAccountSID, "twilio-account-sid", testmsg.DevTwilioAccountSID, "with --api: the Twilio account the webhooks come from")
+	f.StringVar(&target.TwilioAuthToken, "twilio-auth-token", testmsg.DevTwilioAuthToken, "with --api: signs the Twilio webhooks")
+	f.StringVar(&target.VonageSignatureSecret, "vonage-signature-secret", testmsg.DevVonageSignatureSecret, "with --api: signs the Vonage webhooks")
 	return cmd
 }
 

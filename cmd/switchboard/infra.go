@@ -1,3 +1,5 @@
+//go:build !slim
+
 package main
 
 import (
@@ -17,9 +19,10 @@ import (
 
 	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/deploy/agent"
-	"github.com/switchboard-cc/switchboard/internal/app"
-	"github.com/switchboard-cc/switchboard/internal/devnats"
-	"github.com/switchboard-cc/switchboard/internal/devtemporal"
+	"github.com/switchboard-cc/switchboard/internal/devstack"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devnats"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
+	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/workflows"
@@ -131,7 +134,7 @@ webhooks signed for them, owner-only.`,
 			if err != nil {
 				return fmt.Errorf("--agent-file: %w", err)
 			}
-			fakes, err := app.StartFakes(pol, a, twilioToken)
+			fakes, err := devstack.StartFakes(pol, a, twilioToken)
 			if err != nil {
 				return err
 			}
@@ -164,8 +167,8 @@ webhooks signed for them, owner-only.`,
 	f.StringVar(&policyFile, "policy", "", "routing policy whose providers get a fake (required)")
 	f.StringVar(&agentFile, "agent-file", "", "the agent the fake Dialogflow CX and OpenAI servers answer from (default: the embedded demo agent)")
 	f.StringVar(&envFile, "env-file", "", "write the workers' and apis' settings for the fakes to this file")
-	f.StringVar(&twilioToken, "twilio-auth-token", app.DevTwilioAuthToken, "Twilio auth token the fake Twilio accepts")
-	f.StringVar(&vonageSecret, "vonage-signature-secret", app.DevVonageSignatureSecret, "Vonage signature secret written to --env-file for the api")
+	f.StringVar(&twilioToken, "twilio-auth-token", testmsg.DevTwilioAuthToken, "Twilio auth token the fake Twilio accepts")
+	f.StringVar(&vonageSecret, "vonage-signature-secret", testmsg.DevVonageSignatureSecret, "Vonage signature secret written to --env-file for the api")
 	_ = cmd.MarkFlagRequired("policy")
 	return cmd
 }

@@ -1,11 +1,17 @@
 // Command switchboard keeps contact-center conversations running when the vendors
 // under them fail. See the README for the architecture and the operations.
+//
+// It holds the commands and their flags only; internal/app wires the service. Built
+// with -tags slim (the production image) it leaves out dev and bench (dev.go,
+// bench.go), and with them internal/devstack and the Temporal server and UI that
+// only they import (slim.go answers for them).
 package main
 
 import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -15,6 +21,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/switchboard-cc/switchboard/internal/logging"
 )
 
 func main() {
@@ -198,4 +206,12 @@ func setFlag(f *pflag.Flag, v any) error {
 	default:
 		return f.Value.Set(fmt.Sprint(v))
 	}
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(logging.Mask(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
 }

@@ -6,13 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/switchboard-cc/switchboard/providers/health"
+	"github.com/switchboard-cc/switchboard/providers/routing"
 )
 
 func providersCommand() *cobra.Command {
@@ -104,7 +104,7 @@ func printProviders(w io.Writer, list []health.Status, now time.Time) error {
 		default:
 			probes = "ok " + ago(s.LastProbe)
 		}
-		window := shortDuration(s.Window)
+		window := routing.FormatDuration(s.Window)
 		errRate, p95 := "no calls in "+window, "-"
 		if s.Calls > 0 {
 			errRate = fmt.Sprintf("%.1f%% of %d in %s", s.ErrorRate*100, s.Calls, window)
@@ -114,18 +114,6 @@ func printProviders(w io.Writer, list []health.Status, now time.Time) error {
 			s.Name, s.State, s.Override, reason, since, probes, errRate, p95, s.Calls)
 	}
 	return tw.Flush()
-}
-
-// shortDuration writes 1m0s as 1m and 1h0m0s as 1h.
-func shortDuration(d time.Duration) string {
-	out := d.String()
-	if strings.HasSuffix(out, "m0s") {
-		out = strings.TrimSuffix(out, "0s")
-	}
-	if strings.HasSuffix(out, "h0m") {
-		out = strings.TrimSuffix(out, "0m")
-	}
-	return out
 }
 
 // roundLatency keeps two or three significant digits: 1.234567s → 1.23s, 87.6543ms → 87.7ms.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/switchboard-cc/switchboard/internal/app"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 )
 
@@ -58,8 +57,8 @@ func sendCommand() *cobra.Command {
 	f.StringVar(&m.MessageID, "message-id", "", "vendor message id (default: a fresh one; repeat one to test deduplication)")
 	f.StringVar(&apiURL, "api", "http://127.0.0.1:8080", "where to post the webhook")
 	f.StringVar(&s.PublicURL, "public-url", "", "URL the signature covers (default: --api)")
-	f.StringVar(&s.TwilioAccountSID, "twilio-account-sid", app.DevTwilioAccountSID, "AccountSid in the Twilio webhook")
-	f.StringVar(&s.TwilioAuthToken, "twilio-auth-token", app.DevTwilioAuthToken, "Twilio auth token to sign with")
-	f.StringVar(&s.VonageSecret, "vonage-signature-secret", app.DevVonageSignatureSecret, "Vonage signature secret to sign with")
+	f.StringVar(&s.TwilioAccountSID, "twilio-account-sid", testmsg.DevTwilioAccountSID, "AccountSid in the Twilio webhook")
+	f.StringVar(&s.TwilioAuthToken, "twilio-auth-token", testmsg.DevTwilioAuthToken, "Twilio auth token to sign with")
+	f.StringVar(&s.VonageSecret, "vonage-signature-secret", testmsg.DevVonageSignatureSecret, "Vonage signature secret to sign with")
 	return cmd
 }

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/internal/app"
+	"github.com/switchboard-cc/switchboard/internal/auth"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/vonage"
 	"github.com/switchboard-cc/switchboard/workers"
@@ -74,8 +74,7 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 					return err
 				}
 			}
-			cfg.API.Tokens = app.Tokens(opsToken, agentToken)
-			cfg.API.Tokens.Add(api.RoleIngress, ingressToken)
+			cfg.API.Tokens = auth.FromLists(opsToken, agentToken, ingressToken)
 			if agentFile != "" {
 				a, err := localnlu.LoadAgent(agentFile)
 				if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchboard-cc/switchboard/internal/app"
+	"github.com/switchboard-cc/switchboard/internal/conversations"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
@@ -29,7 +30,7 @@ func setupCommand() *cobra.Command {
 		Use:   "setup",
 		Short: "Prepare an external Temporal namespace for Switchboard: register its search attributes",
 		Long: `setup registers the search attributes that the conversation workflows keep up to date
-(` + app.DescribeSearchAttributes(workflows.SearchAttributes()) + `)
+(` + conversations.DescribeSearchAttributes(workflows.SearchAttributes()) + `)
 on a Temporal namespace, through the operator service. Run it once per namespace before the
 first ` + "`switchboard serve`" + `, and on every deploy: it is idempotent. An attribute that already exists
 with another type is an error that names it; nothing is changed then.
@@ -53,7 +54,11 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			want := workflows.SearchAttributes()
-			added, err := app.Setup(ctx, cfg, app.SetupOptions{
+			topts, err := app.TemporalClientOptions(cfg, log)
+			if err != nil {
+				return err
+			}
+			added, err := conversations.Setup(ctx, topts, conversations.SetupOptions{
 				SearchAttributes: want, Wait: time.Duration(wait), Settle: settle,
 			}, log)
 			if err != nil {

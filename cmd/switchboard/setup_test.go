@@ -17,8 +17,8 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
-	"github.com/switchboard-cc/switchboard/internal/app"
-	"github.com/switchboard-cc/switchboard/internal/devtemporal"
+	"github.com/switchboard-cc/switchboard/internal/conversations"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
@@ -60,7 +60,7 @@ func TestSetup(t *testing.T) {
 	}
 
 	t.Run("registers, then is idempotent", func(t *testing.T) {
-		added, err := app.RegisterSearchAttributes(ctx, c, ns, want)
+		added, err := conversations.RegisterSearchAttributes(ctx, c, ns, want)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,21 +73,21 @@ func TestSetup(t *testing.T) {
 				t.Errorf("%s: listed as %v, want %v", name, got[name], typ)
 			}
 		}
-		added, err = app.RegisterSearchAttributes(ctx, c, ns, want)
+		added, err = conversations.RegisterSearchAttributes(ctx, c, ns, want)
 		if err != nil || len(added) != 0 {
 			t.Errorf("second call: added %v, error %v; want nothing added and no error", added, err)
 		}
 	})
 
 	t.Run("another type is a conflict naming the attribute", func(t *testing.T) {
-		if _, err := app.RegisterSearchAttributes(ctx, c, ns, map[string]enumspb.IndexedValueType{"SetupTestCount": enumspb.INDEXED_VALUE_TYPE_KEYWORD}); err != nil {
+		if _, err := conversations.RegisterSearchAttributes(ctx, c, ns, map[string]enumspb.IndexedValueType{"SetupTestCount": enumspb.INDEXED_VALUE_TYPE_KEYWORD}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := app.RegisterSearchAttributes(ctx, c, ns, map[string]enumspb.IndexedValueType{
+		_, err := conversations.RegisterSearchAttributes(ctx, c, ns, map[string]enumspb.IndexedValueType{
 			"SetupTestCount": enumspb.INDEXED_VALUE_TYPE_INT,
 			"SetupTestOther": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		})
-		var conflict *app.SearchAttributeConflictError
+		var conflict *conversations.SearchAttributeConflictError
 		if !errors.As(err, &conflict) || conflict.Name != "SetupTestCount" || conflict.Have != enumspb.INDEXED_VALUE_TYPE_KEYWORD {
 			t.Fatalf("error %v, want a conflict on SetupTestCount (Keyword)", err)
 		}
@@ -97,7 +97,7 @@ func TestSetup(t *testing.T) {
 		if _, ok := list().GetCustomAttributes()["SetupTestOther"]; ok {
 			t.Error("SetupTestOther was added although the request had a conflict")
 		}
-		_, err = app.RegisterSearchAttributes(ctx, c, ns, map[string]enumspb.IndexedValueType{"WorkflowType": enumspb.INDEXED_VALUE_TYPE_KEYWORD})
+		_, err = conversations.RegisterSearchAttributes(ctx, c, ns, map[string]enumspb.IndexedValueType{"WorkflowType": enumspb.INDEXED_VALUE_TYPE_KEYWORD})
 		if !errors.As(err, &conflict) || !conflict.System {
 			t.Errorf("registering the system attribute WorkflowType: error %v, want a system conflict", err)
 		}

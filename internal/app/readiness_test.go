@@ -8,7 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-cc/switchboard/internal/devnats"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devnats"
 )
 
 func TestReadiness_ABridgeConfigurationFault_FailsWithTheReason(t *testing.T) {

@@ -18,6 +18,8 @@ import (
 	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/deploy/agent"
 	"github.com/switchboard-cc/switchboard/internal/app"
+	"github.com/switchboard-cc/switchboard/internal/devstack"
+	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
@@ -97,7 +99,7 @@ func (a *baselineActivities) Send(ctx context.Context, m turn.Message) (messagin
 type baseline struct {
 	tc     client.Client
 	w      worker.Worker
-	fakes  *app.Fakes
+	fakes  *devstack.Fakes
 	outbox *fake.Outbox
 	close  func()
 }
@@ -114,7 +116,7 @@ func startBaseline(ctx context.Context, temporalAddr string, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	fakes, err := app.StartFakes(pol, demo, app.DevTwilioAuthToken)
+	fakes, err := devstack.StartFakes(pol, demo, testmsg.DevTwilioAuthToken)
 	if err != nil {
 		return nil, err
 	}

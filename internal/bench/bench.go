@@ -14,16 +14,13 @@ import (
 	"time"
 
 	"github.com/switchboard-cc/switchboard/deploy"
-	"github.com/switchboard-cc/switchboard/internal/app"
+	"github.com/switchboard-cc/switchboard/internal/devstack"
 	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 )
 
 // Options are what Run needs besides the Config.
 type Options struct {
-	// StartTemporal starts the embedded Temporal server (package devtemporal, which
-	// only the binary may import).
-	StartTemporal app.TemporalStarter
 	// Out receives the report; Progress receives progress lines and the stack's logs.
 	Out, Progress io.Writer
 	// CPUProfile, when set, is the file a CPU profile of the measured phases is
@@ -41,9 +38,6 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if o.StartTemporal == nil {
-		return errors.New("bench: Options.StartTemporal is required")
-	}
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
@@ -58,7 +52,7 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 	log := slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: level}))
 
 	rep := &Report{Started: time.Now(), Config: cfg, LoadStart: loadAverage()}
-	dc := app.DevConfig{
+	dc := devstack.Config{
 		HTTPAddr: "127.0.0.1:0", TemporalPort: -1, NATSPort: -1, DisableUI: true, InMemory: cfg.InMemory,
 	}
 	switch {
@@ -76,10 +70,10 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 
 	progress("starting the embedded stack (%s)", rep.Storage)
 	stackCtx, stopStack := context.WithCancel(ctx)
-	ready := make(chan app.DevReady, 1)
+	ready := make(chan devstack.Ready, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- app.RunDev(stackCtx, dc, o.StartTemporal, log, func(r app.DevReady) { ready <- r })
+		done <- devstack.Run(stackCtx, dc, log, func(r devstack.Ready) { ready <- r })
 	}()
 	stop := func() error {
 		stopStack()
@@ -90,7 +84,7 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 			return errors.New("the dev stack did not stop within 60s")
 		}
 	}
-	var dev app.DevReady
+	var dev devstack.Ready
 	select {
 	case dev = <-ready:
 	case err := <-done:
@@ -113,7 +107,7 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 	return err
 }
 
-func runPhases(ctx context.Context, cfg Config, o Options, dev app.DevReady, rep *Report, progress func(string, ...any), log *slog.Logger) error {
+func runPhases(ctx context.Context, cfg Config, o Options, dev devstack.Ready, rep *Report, progress func(string, ...any), log *slog.Logger) error {
 	if o.CPUProfile != "" {
 		f, err := os.Create(o.CPUProfile)
 		if err != nil {
@@ -128,11 +122,8 @@ func runPhases(ctx context.Context, cfg Config, o Options, dev app.DevReady, rep
 	runID := randomID()
 	conns := 2 * max(cfg.Concurrency, 64)
 	w := &webhooks{
-		api: dev.API,
-		signer: testmsg.Signer{
-			PublicURL: dev.PublicURL, TwilioAccountSID: app.DevTwilioAccountSID,
-			TwilioAuthToken: app.DevTwilioAuthToken, VonageSecret: app.DevVonageSignatureSecret,
-		},
+		api:     dev.API,
+		signer:  testmsg.DevSigner(dev.PublicURL),
 		hc:      newHTTPClient(conns),
 		timeout: cfg.TurnTimeout,
 	}

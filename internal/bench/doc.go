@@ -2,7 +2,7 @@
 // process that runs it, and compares it with a bare Temporal design. It backs
 // `switchboard bench`.
 //
-// Run starts app.RunDev (NATS with JetStream, Temporal on SQLite, the fake vendors,
+// Run starts devstack.Run (NATS with JetStream, Temporal on SQLite, the fake vendors,
 // the worker and the API, all on random loopback ports) and then runs four phases:
 //
 //  1. throughput: closed loop. --concurrency conversations at a time each send their
@@ -29,6 +29,7 @@
 // deployed shape: conversation state lives in a database, not in the worker's heap.
 // Config.InMemory measures the in-memory stack of the tests instead.
 //
-// It drives the stack from outside, as a load generator would: it imports
-// internal/app and the vendor fakes; nothing imports it but cmd/switchboard.
+// It runs on internal/devstack, so it carries the Temporal server: only
+// cmd/switchboard's bench command imports it (left out of the slim build), and no
+// package of the production roles may.
 package bench

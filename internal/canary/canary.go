@@ -1,7 +1,8 @@
 // Package canary runs the stack canary: one synthetic customer turn sent through the
 // real stack (JetStream, the bridge, the conversation workflow, the NLU and CPaaS
 // providers), reported hop by hop. GET /v1/health/stack runs it on demand; the
-// Temporal Schedule "switchboard-canary" runs it every minute (workers.CanaryActivity).
+// Temporal Schedule "switchboard-canary" (kept by every worker,
+// workers.KeepCanarySchedule) runs it every minute (workers.CanaryActivity).
 //
 // The canary turn is an ordinary turn marked Canary: it is routed by the same policy
 // and served through the same breaker-guarded provider attempts as customer turns, so
@@ -9,9 +10,9 @@
 // would. Its conversation never escalates to a human and is never reported stuck; the
 // canary reports what went wrong instead.
 //
-// Its report (turn.CanaryReport) is the contract's. It imports internal/turn,
-// internal/streams and providers/routing of the project; never workflows, workers,
-// api or internal/app.
+// It reads conversations through the function it is given (app hands it
+// conversations.Store.Transcript); it must not import workflows, workers, api or
+// app.
 package canary
 
 import (

@@ -14,7 +14,7 @@ import (
 
 	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/internal/canary"
-	"github.com/switchboard-cc/switchboard/internal/devnats"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devnats"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/routing"

@@ -1,7 +1,12 @@
 // Package testmsg builds customer messages as the vendors would post them: a Twilio
 // incoming-message webhook with a valid X-Twilio-Signature, or a Vonage Messages API
 // inbound webhook with its signed JWT. `switchboard send`, the end-to-end tests and
-// the benchmark all use it, so nobody computes signatures by hand.
+// the benchmark all use it, so nobody computes signatures by hand. It holds the dev
+// stack's webhook credentials (DevSigner) too, so that `switchboard send` signs for
+// `switchboard dev` without importing the dev stack.
+//
+// It imports the vendor packages' signing only; it must not import api, app or
+// internal/devstack.
 package testmsg
 
 import (
@@ -21,6 +26,22 @@ import (
 	"github.com/switchboard-cc/switchboard/providers/twilio"
 	"github.com/switchboard-cc/switchboard/providers/vonage"
 )
+
+// Credentials the dev stack (`switchboard dev`) verifies webhooks with, and so the
+// defaults `switchboard send` signs with. They are not secrets: they only open the dev
+// stack and its fake Twilio on loopback. Twilio requires alphanumeric test
+// credentials.
+const (
+	DevTwilioAccountSID      = "ACdev00000000000000000000000000000"
+	DevTwilioAuthToken       = "devtwilioauthtoken0000000000000"
+	DevVonageSignatureSecret = "dev-vonage-signature-secret"
+)
+
+// DevSigner signs as the dev stack expects, for a stack whose webhooks are computed
+// over publicURL.
+func DevSigner(publicURL string) Signer {
+	return Signer{PublicURL: publicURL, TwilioAccountSID: DevTwilioAccountSID, TwilioAuthToken: DevTwilioAuthToken, VonageSecret: DevVonageSignatureSecret}
+}
 
 // Paths of the vendor webhooks.
 const (

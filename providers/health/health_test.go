@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-cc/switchboard/internal/devnats"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devnats"
 	"github.com/switchboard-cc/switchboard/providers"
 	"github.com/switchboard-cc/switchboard/providers/health"
 )

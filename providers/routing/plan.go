@@ -277,7 +277,7 @@ func (pl Plan) String() string {
 		if a.MaxAttempts == 1 {
 			s = "attempt"
 		}
-		return fmt.Sprintf("%d %s of %s", a.MaxAttempts, s, fmtDur(a.Timeout))
+		return fmt.Sprintf("%d %s of %s", a.MaxAttempts, s, FormatDuration(a.Timeout))
 	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NLU, tried in order:")

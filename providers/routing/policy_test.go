@@ -139,8 +139,8 @@ func TestTheExampleDocumentsTheBuiltInSlowCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("slow_call: %s", fmtDur(BuiltinSlowCall(builtinDefaults.AttemptTimeout)))
-	if !strings.Contains(string(b), "attempt_timeout: "+fmtDur(builtinDefaults.AttemptTimeout)) || !strings.Contains(string(b), want) {
-		t.Errorf("deploy/policy.example.yaml should show the built-in attempt_timeout %s and %q", fmtDur(builtinDefaults.AttemptTimeout), want)
+	want := fmt.Sprintf("slow_call: %s", FormatDuration(BuiltinSlowCall(builtinDefaults.AttemptTimeout)))
+	if !strings.Contains(string(b), "attempt_timeout: "+FormatDuration(builtinDefaults.AttemptTimeout)) || !strings.Contains(string(b), want) {
+		t.Errorf("deploy/policy.example.yaml should show the built-in attempt_timeout %s and %q", FormatDuration(builtinDefaults.AttemptTimeout), want)
 	}
 }

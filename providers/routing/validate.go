@@ -85,16 +85,16 @@ func (p *Policy) validate(errs *errorList) {
 
 	// Stuck detection must not flag a healthy but slow turn.
 	if p.StuckAfter < 10*time.Second || p.StuckAfter > 24*time.Hour {
-		errs.at("stuck_after", "%s is out of range: between 10s and 24h", fmtDur(p.StuckAfter))
+		errs.at("stuck_after", "%s is out of range: between 10s and 24h", FormatDuration(p.StuckAfter))
 	} else {
 		var slow []string
 		for _, name := range p.ChannelNames() {
 			if worst := p.worstTurn(name); worst >= p.StuckAfter {
-				slow = append(slow, fmt.Sprintf("%s %s", name, fmtDur(worst)))
+				slow = append(slow, fmt.Sprintf("%s %s", name, FormatDuration(worst)))
 			}
 		}
 		if len(slow) > 0 {
-			errs.at("stuck_after", "%s is not longer than the slowest turn when every provider uses every attempt (%s): such turns would be reported as stuck; raise it, or lower attempt_timeout or retries", fmtDur(p.StuckAfter), strings.Join(slow, ", "))
+			errs.at("stuck_after", "%s is not longer than the slowest turn when every provider uses every attempt (%s): such turns would be reported as stuck; raise it, or lower attempt_timeout or retries", FormatDuration(p.StuckAfter), strings.Join(slow, ", "))
 		}
 	}
 }
@@ -108,7 +108,7 @@ func (p *Policy) Warnings() []*Error {
 	for _, name := range p.ProviderNames() {
 		pr := p.Providers[name]
 		if pr.Breaker.SlowCall == 0 && pr.AttemptTimeout >= LongAttemptTimeout {
-			l.at("providers."+name+".breaker.slow_call", "slow-call counting is off while attempt_timeout is %s: a provider that hangs up to %s on every call, and then answers, never trips its breaker, and every turn routed to it waits; set slow_call below attempt_timeout (the built-in is %s)", fmtDur(pr.AttemptTimeout), fmtDur(pr.AttemptTimeout), fmtDur(BuiltinSlowCall(pr.AttemptTimeout)))
+			l.at("providers."+name+".breaker.slow_call", "slow-call counting is off while attempt_timeout is %s: a provider that hangs up to %s on every call, and then answers, never trips its breaker, and every turn routed to it waits; set slow_call below attempt_timeout (the built-in is %s)", FormatDuration(pr.AttemptTimeout), FormatDuration(pr.AttemptTimeout), FormatDuration(BuiltinSlowCall(pr.AttemptTimeout)))
 		}
 	}
 	return l.errs
@@ -127,7 +127,7 @@ func (p *Policy) validateSettings(errs *errorList, prefix string, s Settings) {
 	check := func(field string) bool { return prefix == "defaults." || p.src.written(prefix+field) }
 	durIn := func(field string, d, lo, hi time.Duration) {
 		if check(field) && (d < lo || d > hi) {
-			errs.at(prefix+field, "%s is out of range: between %s and %s", fmtDur(d), fmtDur(lo), fmtDur(hi))
+			errs.at(prefix+field, "%s is out of range: between %s and %s", FormatDuration(d), FormatDuration(lo), FormatDuration(hi))
 		}
 	}
 	intIn := func(field string, n, lo, hi int) {
@@ -148,13 +148,13 @@ func (p *Policy) validateSettings(errs *errorList, prefix string, s Settings) {
 	switch {
 	case b.SlowCall < 0:
 		if check("breaker.slow_call") {
-			errs.at(prefix+"breaker.slow_call", "%s is negative; 0 switches slow-call counting off", fmtDur(b.SlowCall))
+			errs.at(prefix+"breaker.slow_call", "%s is negative; 0 switches slow-call counting off", FormatDuration(b.SlowCall))
 		}
 	case b.SlowCall > 0 && b.SlowCall >= s.AttemptTimeout && (check("breaker.slow_call") || check("attempt_timeout")):
 		if check("breaker.slow_call") {
-			errs.at(prefix+"breaker.slow_call", "%s is not shorter than attempt_timeout (%s), so no call could ever count as slow: lower it, or write 0 to switch slow-call counting off", fmtDur(b.SlowCall), fmtDur(s.AttemptTimeout))
+			errs.at(prefix+"breaker.slow_call", "%s is not shorter than attempt_timeout (%s), so no call could ever count as slow: lower it, or write 0 to switch slow-call counting off", FormatDuration(b.SlowCall), FormatDuration(s.AttemptTimeout))
 		} else {
-			errs.at(prefix+"attempt_timeout", "%s is not longer than breaker.slow_call (%s, from defaults), so no call could ever count as slow: raise it, or set this provider's breaker.slow_call lower or to 0", fmtDur(s.AttemptTimeout), fmtDur(b.SlowCall))
+			errs.at(prefix+"attempt_timeout", "%s is not longer than breaker.slow_call (%s, from defaults), so no call could ever count as slow: raise it, or set this provider's breaker.slow_call lower or to 0", FormatDuration(s.AttemptTimeout), FormatDuration(b.SlowCall))
 		}
 	}
 	durIn("breaker.open_for", b.OpenFor, time.Second, time.Hour)
@@ -371,9 +371,9 @@ func (p *Policy) validateEscalation(errs *errorList, e *Escalation) {
 		}
 		switch {
 		case q.AckSLA == 0:
-			errs.in(at+".ack_sla", "is required: how long the queue has to acknowledge before the next one is tried (at least %s)", fmtDur(minAckSLA))
+			errs.in(at+".ack_sla", "is required: how long the queue has to acknowledge before the next one is tried (at least %s)", FormatDuration(minAckSLA))
 		case q.AckSLA < minAckSLA || q.AckSLA > 24*time.Hour:
-			errs.at(at+".ack_sla", "%s is out of range: between %s and 24h", fmtDur(q.AckSLA), fmtDur(minAckSLA))
+			errs.at(at+".ack_sla", "%s is out of range: between %s and 24h", FormatDuration(q.AckSLA), FormatDuration(minAckSLA))
 		}
 	}
 	if strings.TrimSpace(e.FinalMessage) == "" {
@@ -385,7 +385,7 @@ func (p *Policy) validateEscalation(errs *errorList, e *Escalation) {
 func (p *Policy) validateStaleReply(errs *errorList) {
 	s := p.StaleReply
 	if s.After < time.Minute || s.After > 7*24*time.Hour {
-		errs.at("stale_reply.after", "%s is out of range: between 1m and 168h", fmtDur(s.After))
+		errs.at("stale_reply.after", "%s is out of range: between 1m and 168h", FormatDuration(s.After))
 	}
 	switch s.Action {
 	case StaleApologize:
@@ -446,8 +446,8 @@ func (p *Policy) worstTurn(channel string) time.Duration {
 	return total
 }
 
-// fmtDur prints 90s as 1m30s and 2m0s as 2m.
-func fmtDur(d time.Duration) string {
+// FormatDuration prints 90s as 1m30s and 2m0s as 2m.
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

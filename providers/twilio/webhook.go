@@ -85,6 +85,14 @@ func Verify(authToken, fullURL string, form url.Values, signature string) bool {
 // Like twilio-go's validator, it signs only the first value of a repeated
 // parameter; Twilio's incoming-message webhooks never repeat one.
 func Sign(authToken, fullURL string, form url.Values) string {
+	mac := hmac.New(sha1.New, []byte(authToken))
+	mac.Write([]byte(signedString(fullURL, form)))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// signedString is what the signature covers: the URL, then every parameter's name
+// and first value, sorted by name, with nothing between them.
+func signedString(fullURL string, form url.Values) string {
 	keys := make([]string, 0, len(form))
 	for k := range form {
 		keys = append(keys, k)
@@ -96,7 +104,5 @@ func Sign(authToken, fullURL string, form url.Values) string {
 		b.WriteString(k)
 		b.WriteString(form.Get(k))
 	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return b.String()
 }

@@ -51,7 +51,7 @@ type Conversations struct {
 	StuckAfter func() time.Duration
 	// Deliver hands a turn to its workflow: the bridge's Deliver.
 	Deliver func(ctx context.Context, t turn.Turn) (workflows.Accepted, error)
-	// Transcript queries a conversation's workflow (api.TemporalConversations);
+	// Transcript queries a conversation's workflow (conversations.Store.Transcript);
 	// turn.ErrNoConversation if Temporal does not know it.
 	Transcript func(ctx context.Context, id string) (turn.Transcript, error)
 	// Pace bounds the turns re-driven and replies re-sent per second, across every

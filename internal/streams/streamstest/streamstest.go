@@ -8,7 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/switchboard-cc/switchboard/internal/devnats"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devnats"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 )
 

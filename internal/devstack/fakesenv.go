@@ -1,4 +1,4 @@
-package app
+package devstack
 
 // FakesEnv is what a `switchboard worker` needs to reach the fakes (and an `api` to
 // verify their webhooks), as SWITCHBOARD_<FLAG> settings: each fake's address by

@@ -4,9 +4,12 @@
 // but the switchboard binary, and end-to-end tests use it because the SDK's
 // testsuite.StartDevServer downloads a CLI binary, which does not work offline.
 //
-// It is the only package in the module that imports go.temporal.io/server. That
-// dependency is very large (a cold build takes minutes), so only cmd/ and end-to-end
-// tests may import this package; unit tests use the SDK's test environment instead.
+// It is the only package in the module that imports go.temporal.io/server and
+// github.com/temporalio/ui-server. That dependency is very large (a cold build takes
+// minutes, and it is most of the binary), so only the dev stack (package devstack),
+// cmd/switchboard's setup test and the end-to-end tests may import this package;
+// unit tests use the SDK's test environment instead. It must not import anything of
+// the project.
 //
 // What Start sets up, and why:
 //

@@ -3,8 +3,9 @@
 // and unit and end-to-end tests of other packages use it to get a real JetStream
 // (streams, acks, dedupe windows, redelivery) on a random port in milliseconds.
 //
-// It is deliberately light: it imports nats-server only, never Temporal, so any test
-// may use it without pulling in the Temporal server build.
+// It is deliberately light: it imports nats-server only, never Temporal nor anything
+// of the project, so the tests of any package may use it without pulling in the
+// Temporal server build; no production code may.
 //
 // JetStream stores its data in files under Config.StoreDir, so streams and their
 // messages survive a restart on the same directory; an empty StoreDir gives a

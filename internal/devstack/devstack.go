@@ -1,66 +1,32 @@
-package app
+package devstack
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/switchboard-cc/switchboard/api"
-	"github.com/switchboard-cc/switchboard/workers"
-	"go.temporal.io/sdk/worker"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 
-	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/deploy/agent"
-	"github.com/switchboard-cc/switchboard/internal/devnats"
+	"github.com/switchboard-cc/switchboard/internal/app"
+	"github.com/switchboard-cc/switchboard/internal/auth"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devnats"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
+	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/routing"
+	"github.com/switchboard-cc/switchboard/workers"
 	"github.com/switchboard-cc/switchboard/workflows"
 )
 
-// Credentials the dev stack's fake vendors accept. They are not secrets: they only
-// open the fakes on loopback. Twilio requires alphanumeric test credentials.
-const (
-	DevTwilioAccountSID      = "ACdev00000000000000000000000000000"
-	DevTwilioAuthToken       = "devtwilioauthtoken0000000000000"
-	DevVonageAPIKey          = "devvonagekey"
-	DevVonageAPISecret       = "devvonagesecret"
-	DevVonageSignatureSecret = "dev-vonage-signature-secret"
-	devDialogflowProject     = "switchboard-dev"
-	devDialogflowLocation    = "global"
-	devDialogflowAgent       = "demo-agent"
-)
-
-// EmbeddedTemporal is a running embedded Temporal server.
-type EmbeddedTemporal interface {
-	FrontendAddr() string
-	UIURL() string
-	Stop() error
-}
-
-// TemporalOptions are what the dev stack asks of its embedded Temporal server.
-type TemporalOptions struct {
-	DBFile           string // empty: in memory
-	FrontendPort     int    // -1: random
-	UIPort           int    // -1: random; 0 with DisableUI
-	DisableUI        bool
-	SearchAttributes map[string]enumspb.IndexedValueType
-}
-
-// TemporalStarter starts an embedded Temporal server. It is a parameter so that this
-// package does not import the Temporal server, which only the binary and end-to-end
-// tests may pay for (package devtemporal provides it).
-type TemporalStarter func(ctx context.Context, o TemporalOptions) (EmbeddedTemporal, error)
-
-// DevConfig configures `switchboard dev`.
-type DevConfig struct {
+// Config configures `switchboard dev`.
+type Config struct {
 	DataDir      string
 	HTTPAddr     string
 	TemporalPort int
@@ -91,8 +57,8 @@ type DevConfig struct {
 	OnlyInfra bool
 }
 
-// DevReady describes a started dev stack.
-type DevReady struct {
+// Ready describes a started dev stack.
+type Ready struct {
 	// API is the HTTP API's URL; with OnlyInfra, the URL of the fakes' /dev/ API.
 	API, PublicURL, TemporalUI, Temporal, NATS string
 	// OpsToken, AgentToken and IngressToken are the bearer tokens in force
@@ -116,14 +82,14 @@ type DevReady struct {
 // EnvVar is one environment variable.
 type EnvVar struct{ Name, Value string }
 
-// RunDev runs the whole stack in one process: NATS with JetStream, Temporal with its
+// Run runs the whole stack in one process: NATS with JetStream, Temporal with its
 // UI, the fake vendors, the worker and the API, until ctx is cancelled.
-func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, log *slog.Logger, onReady func(DevReady)) error {
+func Run(ctx context.Context, dc Config, log *slog.Logger, onReady func(Ready)) error {
 	if dc.TwilioAuthToken == "" {
-		dc.TwilioAuthToken = DevTwilioAuthToken
+		dc.TwilioAuthToken = testmsg.DevTwilioAuthToken
 	}
 	if dc.VonageSignatureSecret == "" {
-		dc.VonageSignatureSecret = DevVonageSignatureSecret
+		dc.VonageSignatureSecret = testmsg.DevVonageSignatureSecret
 	}
 	agentDef := agent.Demo
 	if dc.AgentFile != "" {
@@ -160,7 +126,7 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 			return fmt.Errorf("data dir: %w", err)
 		}
 	}
-	if err := keepDevTokens(dc.DataDir, &dc); err != nil {
+	if err := keepTokens(dc.DataDir, &dc); err != nil {
 		return err
 	}
 	if dc.PolicyFile == "" {
@@ -189,9 +155,9 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 	// The SDK's workflow cache is process-wide and sized by the first worker to
 	// start: the embedded server's system workers come first, so size it now.
 	worker.SetStickyWorkflowCacheSize(workers.DefaultCachedConversations)
-	tsrv, err := startTemporal(ctx, TemporalOptions{
+	tsrv, err := devtemporal.Start(ctx, devtemporal.Config{
 		DBFile: dbFile, FrontendPort: dc.TemporalPort, UIPort: dc.UIPort, DisableUI: dc.DisableUI,
-		SearchAttributes: workflows.SearchAttributes(),
+		SearchAttributes: workflows.SearchAttributes(), LogLevel: "error",
 	})
 	if err != nil {
 		return err
@@ -211,7 +177,7 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 		return serveInfra(ctx, dc, agentDef, ns.ClientURL(), tsrv, fakes, log, onReady)
 	}
 
-	cfg := Config{
+	cfg := app.Config{
 		HTTPAddr:              dc.HTTPAddr,
 		PublicURL:             dc.PublicURL,
 		NATSURL:               ns.ClientURL(),
@@ -222,12 +188,11 @@ func RunDev(ctx context.Context, dc DevConfig, startTemporal TemporalStarter, lo
 		TemporalCompression:   "none", // loopback: compression costs CPU and saves nothing
 	}
 	fakes.Apply(&cfg)
-	cfg.API.Tokens = Tokens(dc.OpsToken, dc.AgentToken)
-	cfg.API.Tokens.Add(api.RoleIngress, dc.IngressToken)
+	cfg.API.Tokens = auth.FromLists(dc.OpsToken, dc.AgentToken, dc.IngressToken)
 	cfg.Streams.MemoryStorage = dc.InMemory
-	return Run(ctx, cfg, log, func(r Ready) {
+	return app.Run(ctx, cfg, log, func(r app.Ready) {
 		if onReady != nil {
-			onReady(DevReady{API: "http://" + r.HTTPAddr, PublicURL: r.PublicURL, TemporalUI: tsrv.UIURL(), Temporal: tsrv.FrontendAddr(), NATS: ns.ClientURL(), Outbox: fakes.Outbox, Faults: fakes.Faults, OpsToken: dc.OpsToken, AgentToken: dc.AgentToken, IngressToken: dc.IngressToken})
+			onReady(Ready{API: "http://" + r.HTTPAddr, PublicURL: r.PublicURL, TemporalUI: tsrv.UIURL(), Temporal: tsrv.FrontendAddr(), NATS: ns.ClientURL(), Outbox: fakes.Outbox, Faults: fakes.Faults, OpsToken: dc.OpsToken, AgentToken: dc.AgentToken, IngressToken: dc.IngressToken})
 		}
 	})
 }
@@ -254,17 +219,3 @@ func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 	return minLevel{h.Handler.WithAttrs(a), h.min}
 }
 func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }
-
-// Tokens builds the API's token table from comma-separated ops and agent tokens.
-func Tokens(ops, agent string) api.Tokens {
-	t := api.Tokens{}
-	t.Add(api.RoleAgent, agent)
-	t.Add(api.RoleOps, ops)
-	return t
-}
-
-func randomToken() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}

@@ -1,4 +1,4 @@
-package app
+package devstack
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/internal/app"
+	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/providers/fake"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/routing"
@@ -22,13 +24,21 @@ type Fakes struct {
 	Outbox *fake.Outbox
 	Faults *fake.Faults
 
-	conn  Connections
+	conn  app.Connections
 	names map[string]bool
 	stops []func()
 }
 
-// devOpenAIKey opens the fake OpenAI server.
-const devOpenAIKey = "dev-openai-key"
+// Credentials the fake vendors accept besides those webhooks are signed with
+// (testmsg.DevTwilioAccountSID and the others). They are not secrets: they only open
+// the fakes on loopback.
+const (
+	vonageAPIKey      = "devvonagekey"
+	vonageAPISecret   = "devvonagesecret"
+	openAIKey         = "dev-openai-key"
+	dialogflowProject = "switchboard-dev"
+	dialogflowAgent   = "demo-agent"
+)
 
 // StartFakes starts a fake vendor for every provider of pol. agent is what the fake
 // Dialogflow CX and OpenAI servers answer from, and the local NLU's cached flows.
@@ -39,12 +49,12 @@ func StartFakes(pol *routing.Policy, agent *localnlu.Agent, twilioAuthToken stri
 		// The address is the start's policy's: a reload that changes it is not seen.
 		f.Outbox.SetCanaryCustomers(pol.Canary.Customer)
 	}
-	f.conn = Connections{
-		DialogflowProject: devDialogflowProject, DialogflowAgent: devDialogflowAgent,
-		OpenAIAPIKey: devOpenAIKey,
+	f.conn = app.Connections{
+		DialogflowProject: dialogflowProject, DialogflowAgent: dialogflowAgent,
+		OpenAIAPIKey: openAIKey,
 		LocalAgent:   agent,
-		Twilio:       twilio.Config{AccountSID: DevTwilioAccountSID, AuthToken: twilioAuthToken},
-		Vonage:       vonage.Config{APIKey: DevVonageAPIKey, APISecret: DevVonageAPISecret},
+		Twilio:       twilio.Config{AccountSID: testmsg.DevTwilioAccountSID, AuthToken: twilioAuthToken},
+		Vonage:       vonage.Config{APIKey: vonageAPIKey, APISecret: vonageAPISecret},
 		ProviderURLs: map[string]string{},
 	}
 	for _, name := range pol.ProviderNames() {
@@ -63,12 +73,12 @@ func StartFakes(pol *routing.Policy, agent *localnlu.Agent, twilioAuthToken stri
 				u = "http://" + u // gRPC without TLS
 			}
 		case routing.KindOpenAI:
-			u, err = f.serve(fake.NewOpenAI(agent, f.Faults, name, devOpenAIKey))
+			u, err = f.serve(fake.NewOpenAI(agent, f.Faults, name, openAIKey))
 			u += "/v1"
 		case routing.KindTwilio:
-			u, err = f.serve(fake.NewTwilio(DevTwilioAccountSID, twilioAuthToken, f.Outbox, f.Faults, name))
+			u, err = f.serve(fake.NewTwilio(testmsg.DevTwilioAccountSID, twilioAuthToken, f.Outbox, f.Faults, name))
 		case routing.KindVonage:
-			u, err = f.serve(fake.NewVonage(DevVonageAPIKey, DevVonageAPISecret, f.Outbox, f.Faults, name))
+			u, err = f.serve(fake.NewVonage(vonageAPIKey, vonageAPISecret, f.Outbox, f.Faults, name))
 		}
 		if u != "" && err == nil {
 			f.conn.ProviderURLs[name] = u
@@ -82,7 +92,7 @@ func StartFakes(pol *routing.Policy, agent *localnlu.Agent, twilioAuthToken stri
 }
 
 // Apply points cfg's vendor clients at the fakes and mounts their /dev/ API.
-func (f *Fakes) Apply(cfg *Config) {
+func (f *Fakes) Apply(cfg *app.Config) {
 	cfg.Connections = f.conn
 	cfg.Dev = f.DevHandler()
 }
@@ -93,7 +103,7 @@ func (f *Fakes) DevHandler() http.Handler {
 }
 
 // Connections reach the fakes.
-func (f *Fakes) Connections() Connections { return f.conn }
+func (f *Fakes) Connections() app.Connections { return f.conn }
 
 // Stop stops every fake.
 func (f *Fakes) Stop() {

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/deploy"
+	"github.com/switchboard-cc/switchboard/internal/auth"
 	"github.com/switchboard-cc/switchboard/internal/metrics"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 	"github.com/switchboard-cc/switchboard/providers/twilio"
@@ -37,7 +37,7 @@ func baseConfig(roles Roles) Config {
 func TestValidate_EachRoleAsksForWhatItUses(t *testing.T) {
 	// The API verifies webhooks: it needs both vendors' secrets and an ops token.
 	c := baseConfig(RoleAPI)
-	c.API.Tokens = Tokens(testOps, "")
+	c.API.Tokens = auth.FromLists(testOps, "", "")
 	c.Connections.Twilio.AuthToken = "tw"
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "VonageSignatureSecret") {
 		t.Fatalf("api without the Vonage signature secret: %v", err)
@@ -47,7 +47,7 @@ func TestValidate_EachRoleAsksForWhatItUses(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--ingress-token") {
 		t.Fatalf("api without an ingress token: %v", err)
 	}
-	c.API.Tokens.Add(api.RoleIngress, testIngress)
+	c.API.Tokens.Add(auth.RoleIngress, testIngress)
 	if err := c.Validate(); err != nil {
 		t.Fatalf("api: %v", err)
 	}
@@ -66,11 +66,11 @@ func TestValidate_EachRoleAsksForWhatItUses(t *testing.T) {
 	if err := w.Validate(); err == nil || !strings.Contains(err.Error(), "ops token") {
 		t.Fatalf("worker without an ops token: %v", err)
 	}
-	w.API.Tokens = Tokens("short", "")
+	w.API.Tokens = auth.FromLists("short", "", "")
 	if err := w.Validate(); err == nil || !strings.Contains(err.Error(), "16 characters") {
 		t.Fatalf("worker with a short token: %v", err)
 	}
-	w.API.Tokens = Tokens(testOps, "")
+	w.API.Tokens = auth.FromLists(testOps, "", "")
 	if err := w.Validate(); err != nil {
 		t.Fatalf("worker: %v", err)
 	}
@@ -83,7 +83,7 @@ func TestValidate_EachRoleAsksForWhatItUses(t *testing.T) {
 
 	// Zero is both, and then the API's requirements hold.
 	b := baseConfig(0)
-	b.API.Tokens = Tokens(testOps, "")
+	b.API.Tokens = auth.FromLists(testOps, "", "")
 	if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "TwilioAuthToken") {
 		t.Fatalf("both roles without the Twilio auth token: %v", err)
 	}
@@ -95,7 +95,7 @@ func TestValidate_EachRoleAsksForWhatItUses(t *testing.T) {
 		t.Error("unknown roles accepted")
 	}
 	neg := baseConfig(RoleWorker)
-	neg.API.Tokens, neg.SendClaimGrace = Tokens(testOps, ""), -time.Second
+	neg.API.Tokens, neg.SendClaimGrace = auth.FromLists(testOps, "", ""), -time.Second
 	if err := neg.Validate(); err == nil {
 		t.Error("negative send-claim stale delay accepted")
 	}
@@ -117,7 +117,7 @@ func TestProbeHandler_HealthOpen_MetricsForOpsOnly_NothingElse(t *testing.T) {
 	ready := func(context.Context) error { return notReady }
 	m := metrics.New()
 	m.TurnsProcessed.WithLabelValues("replied").Inc()
-	srv := httptest.NewServer(probeHandler(ready, Tokens(testOps, testAgent), m))
+	srv := httptest.NewServer(probeHandler(ready, auth.FromLists(testOps, testAgent, ""), m))
 	defer srv.Close()
 	get := func(path, token string) (int, string) {
 		t.Helper()

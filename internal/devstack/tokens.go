@@ -1,6 +1,8 @@
-package app
+package devstack
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,24 +11,24 @@ import (
 	"path/filepath"
 )
 
-// DevTokensFile is the file in the dev data dir that keeps the bearer tokens dev
+// TokensFile is the file in the dev data dir that keeps the bearer tokens dev
 // generated, so that a restart keeps them (and the $OPS a shell exported still
 // works). It is owner-only (0600).
-const DevTokensFile = "tokens.json"
+const TokensFile = "tokens.json"
 
-// devTokens is DevTokensFile's content: the generated token of each role.
-type devTokens struct {
+// keptTokens is TokensFile's content: the generated token of each role.
+type keptTokens struct {
 	Ops     string `json:"ops,omitempty"`
 	Agent   string `json:"agent,omitempty"`
 	Ingress string `json:"ingress,omitempty"`
 }
 
-// keepDevTokens fills the tokens of dc that are not given: from DevTokensFile in
+// keepTokens fills the tokens of dc that are not given: from TokensFile in
 // dir if it has them, else generated and written there. A given token wins and is
 // not written, so the generated one comes back when it is no longer given.
-func keepDevTokens(dir string, dc *DevConfig) error {
-	file := filepath.Join(dir, DevTokensFile)
-	var kept devTokens
+func keepTokens(dir string, dc *Config) error {
+	file := filepath.Join(dir, TokensFile)
+	var kept keptTokens
 	b, err := os.ReadFile(file)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -71,7 +73,7 @@ func keepDevTokens(dir string, dc *DevConfig) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, DevTokensFile+".*")
+	tmp, err := os.CreateTemp(dir, TokensFile+".*")
 	if err != nil {
 		return fmt.Errorf("dev tokens: %w", err)
 	}
@@ -92,4 +94,10 @@ func keepDevTokens(dir string, dc *DevConfig) error {
 		return fmt.Errorf("dev tokens: %w", err)
 	}
 	return nil
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -1,8 +1,9 @@
-package app
+package devstack
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -14,13 +15,14 @@ import (
 	"time"
 
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/internal/devstack/devtemporal"
 )
 
 // serveInfra is `switchboard dev --only-infra` once NATS, Temporal and the fakes run:
-// it serves the fakes' /dev/ API on dc.HTTPAddr and reports, in DevReady.Env, what
+// it serves the fakes' /dev/ API on dc.HTTPAddr and reports, in Ready.Env, what
 // `switchboard api` and `switchboard worker` need to run against the stack, until ctx
 // is cancelled.
-func serveInfra(ctx context.Context, dc DevConfig, agentDef []byte, natsURL string, tsrv EmbeddedTemporal, fakes *Fakes, log *slog.Logger, onReady func(DevReady)) error {
+func serveInfra(ctx context.Context, dc Config, agentDef []byte, natsURL string, tsrv *devtemporal.Server, fakes *Fakes, log *slog.Logger, onReady func(Ready)) error {
 	policyFile, err := filepath.Abs(dc.PolicyFile)
 	if err != nil {
 		return err
@@ -41,7 +43,8 @@ func serveInfra(ctx context.Context, dc DevConfig, agentDef []byte, natsURL stri
 	mux := http.NewServeMux()
 	mux.Handle("/dev/", api.Pretty(fakes.DevHandler(), true))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		probeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	lis, err := net.Listen("tcp", dc.HTTPAddr)
 	if err != nil {
@@ -62,7 +65,7 @@ func serveInfra(ctx context.Context, dc DevConfig, agentDef []byte, natsURL stri
 	env = append(env, fakes.FakesEnv(dc.VonageSignatureSecret)...)
 	env = append(env, EnvVar{"SWITCHBOARD_OPS_TOKEN", dc.OpsToken}, EnvVar{"SWITCHBOARD_AGENT_TOKEN", dc.AgentToken}, EnvVar{"SWITCHBOARD_INGRESS_TOKEN", dc.IngressToken})
 	if onReady != nil {
-		onReady(DevReady{
+		onReady(Ready{
 			API: "http://" + lis.Addr().String(), TemporalUI: tsrv.UIURL(), Temporal: tsrv.FrontendAddr(), NATS: natsURL,
 			OpsToken: dc.OpsToken, AgentToken: dc.AgentToken, IngressToken: dc.IngressToken, Outbox: fakes.Outbox, Faults: fakes.Faults,
 			PolicyFile: policyFile, AgentFile: agentFile, ProviderURLs: maps.Clone(conn.ProviderURLs),

@@ -1,4 +1,8 @@
-package app
+package conversations
+
+// Setup of the namespace the store lives in: the search attributes that the
+// workflows keep up to date and that the store's listings (and the UI's filters)
+// query. `switchboard setup` runs it.
 
 import (
 	"context"
@@ -168,28 +172,25 @@ type SetupOptions struct {
 	AttemptTimeout time.Duration
 }
 
-// Setup prepares the Temporal namespace of cfg for Switchboard: it registers the
-// search attributes (see RegisterSearchAttributes), dialing Temporal as `serve`
-// does (cfg's address, namespace, TLS and API key). It returns the names it added.
-func Setup(ctx context.Context, cfg Config, o SetupOptions, log *slog.Logger) ([]string, error) {
+// Setup prepares the Temporal namespace for Switchboard: it registers the search
+// attributes (see RegisterSearchAttributes), dialing Temporal with topts (the
+// service's own client options: address, namespace, TLS and API key). It returns
+// the names it added.
+func Setup(ctx context.Context, topts client.Options, o SetupOptions, log *slog.Logger) ([]string, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.TemporalAddr == "" {
+	if topts.HostPort == "" {
 		return nil, errors.New("TemporalAddr (--temporal-address) is required")
 	}
-	if cfg.Namespace == "" {
-		cfg.Namespace = "default"
+	if topts.Namespace == "" {
+		topts.Namespace = "default"
 	}
 	if o.SearchAttributes == nil {
 		o.SearchAttributes = workflows.SearchAttributes()
 	}
 	if o.AttemptTimeout <= 0 {
 		o.AttemptTimeout = 30 * time.Second
-	}
-	topts, err := TemporalClientOptions(cfg, log)
-	if err != nil {
-		return nil, err
 	}
 	deadline := time.Now().Add(o.Wait)
 	delay := 500 * time.Millisecond
@@ -211,9 +212,9 @@ func Setup(ctx context.Context, cfg Config, o SetupOptions, log *slog.Logger) ([
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil, fmt.Errorf("Temporal at %s not ready after waiting %v (%d attempts): %w", cfg.TemporalAddr, o.Wait, attempt, err)
+			return nil, fmt.Errorf("Temporal at %s not ready after waiting %v (%d attempts): %w", topts.HostPort, o.Wait, attempt, err)
 		}
-		log.Info("Temporal not ready yet; retrying", "address", cfg.TemporalAddr, "namespace", cfg.Namespace, "attempt", attempt, "error", err)
+		log.Info("Temporal not ready yet; retrying", "address", topts.HostPort, "namespace", topts.Namespace, "attempt", attempt, "error", err)
 		select {
 		case <-ctx.Done():
 			return nil, err

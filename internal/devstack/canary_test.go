@@ -1,18 +1,16 @@
-package app
+package devstack
 
 import (
 	"context"
 	"testing"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
-
+	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/deploy/agent"
+	"github.com/switchboard-cc/switchboard/internal/app"
+	"github.com/switchboard-cc/switchboard/internal/testmsg"
 	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/nlu"
 	"github.com/switchboard-cc/switchboard/providers/routing"
-	"github.com/switchboard-cc/switchboard/workflows"
 )
 
 // Issue 12, item 9: in dev the canary's turn got the no-match reply, which looks like
@@ -20,7 +18,10 @@ import (
 // (the fake Dialogflow CX servers, the LLM against its fake, the local NLU) answers
 // the canary's text with it.
 func TestDevCanary_EveryNLUProviderOfTheDevStackAnswersTheCanaryIntent(t *testing.T) {
-	pol := devPolicy(t)
+	pol, err := routing.ParseFile("policy.dev.yaml", deploy.DevPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if pol.Canary == nil || pol.Canary.Text != routing.DefaultCanaryText {
 		t.Fatalf("the dev policy's canary: %+v", pol.Canary)
 	}
@@ -28,12 +29,12 @@ func TestDevCanary_EveryNLUProviderOfTheDevStackAnswersTheCanaryIntent(t *testin
 	if err != nil {
 		t.Fatal(err)
 	}
-	fakes, err := StartFakes(pol, demo, DevTwilioAuthToken)
+	fakes, err := StartFakes(pol, demo, testmsg.DevTwilioAuthToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fakes.Stop()
-	set, err := BuildProviders(context.Background(), pol, fakes.Connections())
+	set, err := app.BuildProviders(context.Background(), pol, fakes.Connections())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,28 +57,5 @@ func TestDevCanary_EveryNLUProviderOfTheDevStackAnswersTheCanaryIntent(t *testin
 	}
 	if asked < 3 {
 		t.Errorf("only %d NLU providers asked", asked)
-	}
-}
-
-// Issue 12, item 9: the scheduled canary runs carry SwitchboardCanary=true, and a
-// schedule made before (without it) is not current, so that workers update it.
-func TestCanarySchedule_RunsAreTaggedSwitchboardCanary_AnOldScheduleIsUpdated(t *testing.T) {
-	want := canarySchedule("q")
-	a := want.Action.(*client.ScheduleWorkflowAction)
-	if v, ok := a.TypedSearchAttributes.GetBool(workflows.SACanary); !ok || !v {
-		t.Fatalf("SwitchboardCanary %v %v, want true", v, ok)
-	}
-	if typ, ok := workflows.SearchAttributes()[workflows.SACanary.GetName()]; !ok || typ != enumspb.INDEXED_VALUE_TYPE_BOOL {
-		t.Errorf("SwitchboardCanary is not registered as a Bool: %v %v", typ, ok)
-	}
-	current := client.Schedule{Spec: &want.Spec, Action: a, Policy: &client.SchedulePolicies{Overlap: want.Overlap, CatchupWindow: want.CatchupWindow}}
-	if !canaryScheduleIsCurrent(current, want) {
-		t.Error("the wanted schedule is not current")
-	}
-	old := *a
-	old.TypedSearchAttributes = temporal.SearchAttributes{}
-	current.Action = &old
-	if canaryScheduleIsCurrent(current, want) {
-		t.Error("a schedule whose runs lack SwitchboardCanary is current")
 	}
 }
