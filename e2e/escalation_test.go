@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,7 +104,11 @@ func TestEverythingDown_TheCustomerHearsSomething_AndAHumanTakesOver(t *testing.
 			rows = append(rows, sum)
 		}
 	}
-	require.Subset(t, rows, []string{"Detect · cx-global · attempt 1", "Detect · cx-europe · attempt 2", "Send · twilio · attempt 1"}, "%q", rows)
+	// cx-europe ran as a hedge of cx-global: its row says so, after the hedge delay.
+	require.Subset(t, rows, []string{"Detect · cx-global · attempt 1", "Send · twilio · attempt 1"}, "%q", rows)
+	require.True(t, slices.ContainsFunc(rows, func(r string) bool {
+		return strings.HasPrefix(r, "Detect · cx-europe · attempt 2 · hedge of 1 after ")
+	}), "%q", rows)
 	require.Len(t, sentTo(s.Outbox, customer), 2)
 	require.Contains(t, scrape(t, s.API), `switchboard_escalations_total{outcome="queued"} 1`)
 

@@ -238,19 +238,23 @@ func TestTwilioFlapping_BreakerOpens_AndProbesBringItBack(t *testing.T) {
 	require.Equal(t, "twilio", o.CPaaSProvider)
 }
 
-func TestSlowNLU_TripsTheBreakerOnSlowCalls(t *testing.T) {
+func TestSlowNLU_IsHedgedOver_AndTripsTheBreakerAsSlow(t *testing.T) {
 	s := startStack(t, "")
-	// slow_call is 1s and attempt_timeout 2s in the dev policy: answers arrive, late.
+	// attempt_timeout is 2s in the dev policy, and hedge delays derive from the
+	// providers' latency (100 ms at least): an answer in 1.3 s comes too late.
 	s.fault(t, fake.Fault{Provider: "cx-global", Mode: fake.ModeSlow, LatencyMS: 1300})
 	for i := range 3 {
 		o := s.turnVia(t, fmt.Sprintf("+1555730%04d", i), "hello")
-		require.Equal(t, "cx-global", o.NLUProvider, "a slow answer is still an answer")
+		require.Equal(t, "cx-europe", o.NLUProvider, "the hedge beside the slow provider answers first")
+		require.Len(t, o.Hedged, 1)
+		require.Equal(t, "cx-global", o.Hedged[0].Provider)
 	}
 	st := providerState(t, s.API, "cx-global")
 	require.Equal(t, "open", st.State)
-	require.Contains(t, st.Reason, "slow")
+	require.Contains(t, st.Reason, "hedged over", "a hedged-over call is a slow call")
 	o := s.turnVia(t, "+15557309999", "hello")
 	require.Equal(t, "cx-europe", o.NLUProvider, "a tripped provider is skipped without spending its timeout")
+	require.Empty(t, o.Hedged)
 }
 
 func TestPermanentError_DoesNotFailOver(t *testing.T) {

@@ -38,7 +38,10 @@ type stubProviders struct {
 func (p *stubProviders) route(ctx context.Context, in turn.RouteInput) (turn.Route, error) {
 	a := turn.Attempt{Timeout: 2 * time.Second, MaxAttempts: 1}
 	return turn.Route{
-		NLU:           []turn.NLUCandidate{{Provider: "nlu", Attempt: a}},
+		NLU: []turn.NLUCandidate{
+			{Provider: "nlu", Attempt: a, HedgeAfter: 100 * time.Millisecond},
+			{Provider: "nlu-2", Attempt: a, HedgeAfter: 100 * time.Millisecond},
+		},
 		CPaaS:         []turn.CPaaSCandidate{{Provider: "cpaas", Channel: in.Channel, From: in.From, Attempt: a}},
 		FallbackReply: "Sorry.", LanguageCode: "en",
 		Escalation: turn.EscalationPolicy{
@@ -49,7 +52,21 @@ func (p *stubProviders) route(ctx context.Context, in turn.RouteInput) (turn.Rou
 	}, nil
 }
 
+// detect hangs on "nlu" for a turn that says "thanks", so that the history holds a
+// hedge that answers and an attempt cancelled for it; it honours a hedge's delay
+// as the worker does.
 func (p *stubProviders) detect(ctx context.Context, in workflows.DetectInput) (workflows.DetectOutput, error) {
+	if in.HedgeOf > 0 && activity.GetInfo(ctx).Attempt == 1 {
+		select {
+		case <-time.After(in.Delay):
+		case <-ctx.Done():
+			return workflows.DetectOutput{}, ctx.Err()
+		}
+	}
+	if in.Provider == "nlu" && strings.Contains(in.Text, "thanks") {
+		<-ctx.Done()
+		return workflows.DetectOutput{}, ctx.Err()
+	}
 	if strings.Contains(in.Text, "human") {
 		return workflows.DetectOutput{Intent: "handoff.human"}, nil
 	}
@@ -75,8 +92,9 @@ func (p *stubProviders) setDown(down bool) {
 // TestRecordedHistories_EscalationSLAReplayHeldAndContinueAsNew runs one
 // conversation on the embedded Temporal server through what the version markers
 // guard: an escalation whose SLA timers run out, a final message that cannot be
-// sent, the held signal, a replay update, an agent's reply, continue-as-new with
-// the escalation open, and resolve in the next run. With
+// sent, the held signal, a replay update, an agent's reply, a hung NLU attempt
+// hedged over, continue-as-new with the escalation open, and resolve in the next
+// run. With
 // SWITCHBOARD_RECORD_HISTORIES=$PWD/workflows/testdata it writes both runs'
 // histories there, for workflows/replay_test.go:
 //
@@ -169,6 +187,10 @@ func TestRecordedHistories_EscalationSLAReplayHeldAndContinueAsNew(t *testing.T)
 	deliver(mk("4", "thanks"))
 	last := read()
 	require.Nil(t, last.Escalation)
+	thanks := last.Turns[len(last.Turns)-1]
+	require.Equal(t, "nlu-2", thanks.NLUProvider, "the hedge answers for the hung provider")
+	require.Len(t, thanks.Hedged, 1)
+	require.Equal(t, "nlu", thanks.Hedged[0].Provider)
 	require.Equal(t, turn.StatusReplied, last.Turns[len(last.Turns)-1].Status)
 	require.Equal(t, []string{"Connecting you.", "We will call you back.", "Hi, Ann here.", "Hello."}, p.sends)
 

@@ -66,6 +66,13 @@ type stack struct {
 // in memory.
 func startStack(t *testing.T, dataDir string) *stack {
 	t.Helper()
+	return startStackLogging(t, dataDir, testLogger())
+}
+
+// startStackLogging is startStack with the stack's logs (the Temporal SDK's
+// included) going to log.
+func startStackLogging(t *testing.T, dataDir string, log *slog.Logger) *stack {
+	t.Helper()
 	dc := devstack.Config{
 		DataDir: dataDir, InMemory: dataDir == "", HTTPAddr: "127.0.0.1:0",
 		TemporalPort: devtemporal.RandomPort, NATSPort: -1, DisableUI: true,
@@ -74,7 +81,7 @@ func startStack(t *testing.T, dataDir string) *stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan devstack.Ready, 1)
 	done := make(chan error, 1)
-	go func() { done <- devstack.Run(ctx, dc, testLogger(), func(r devstack.Ready) { ready <- r }) }()
+	go func() { done <- devstack.Run(ctx, dc, log, func(r devstack.Ready) { ready <- r }) }()
 	var s stack
 	select {
 	case r := <-ready:

@@ -154,10 +154,11 @@ func TestStuck_UnsentReply_IsListed_AndReplayedExactlyOnce(t *testing.T) {
 // the bridge's own redelivery races it, and still exactly one reply leaves.
 func TestStuck_TurnHeldInJetStream_IsListed_AndReplayedExactlyOnce(t *testing.T) {
 	s := startServeStack(t)
-	// stuck_after 35s, with no retries so that the slowest possible turn is shorter.
+	// stuck_after 40s, with no retries so that the slowest possible turn (37 s on
+	// whatsapp, each attempt bounded by its timeout and AttemptGrace) is shorter.
 	pol, err := os.ReadFile(s.cfg.PolicyFile)
 	require.NoError(t, err)
-	short := strings.NewReplacer("stuck_after: 2m", "stuck_after: 35s", "  retries: 1\n", "  retries: 0\n").Replace(string(pol))
+	short := strings.NewReplacer("stuck_after: 2m", "stuck_after: 40s", "  retries: 1\n", "  retries: 0\n").Replace(string(pol))
 	require.NoError(t, os.WriteFile(s.cfg.PolicyFile, []byte(short), 0o600))
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(s.API + "/v1/policy")

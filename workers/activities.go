@@ -47,6 +47,20 @@ type Activities struct {
 	Logger  *slog.Logger
 	// Canary is the scheduled stack canary's activity (canary.go); nil: none.
 	Canary *CanaryActivity
+	// Hedges bounds hedged NLU attempts and lets a failing attempt release the
+	// hedge beside it (hedge.go). The zero value is unbounded.
+	Hedges Hedges
+}
+
+// callContext bounds an attempt's calls so that its activity returns, with the
+// provider's own classified timeout, turn.AttemptGrace before the SDK's deadline: the
+// SDK never cuts an attempt off (nor retries it for that), and never warns that a
+// local activity completed after its deadline.
+func callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-turn.AttemptGrace))
+	}
+	return context.WithCancel(ctx)
 }
 
 // Register registers the activities under the names the workflow uses.
@@ -70,11 +84,31 @@ func (a *Activities) Detect(ctx context.Context, in workflows.DetectInput) (work
 		return workflows.DetectOutput{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("NLU provider %q is not configured on this worker", in.Provider), workflows.ErrTypeUnknown, nil)
 	}
+	if in.HedgeOf > 0 {
+		// A hedge: it waits its delay (on its first try), unless the attempt it
+		// runs beside fails first, and goes out only within its provider's bound.
+		if in.Delay > 0 && activity.GetInfo(ctx).Attempt == 1 {
+			if err := a.Hedges.wait(ctx, in); err != nil {
+				return workflows.DetectOutput{}, err
+			}
+		}
+		release, err := a.Hedges.acquire(in.Provider)
+		if err != nil {
+			a.metrics().Attempt(in.Provider, "hedge_refused", 0)
+			return workflows.DetectOutput{}, err
+		}
+		defer release()
+	}
+	cctx, cancel := callContext(ctx)
+	defer cancel()
 	start := time.Now()
-	r, err := guarded(a.Guard, in.Provider, false, func() (nlu.Result, error) {
-		return d.Detect(ctx, nlu.Query{SessionID: in.ConversationID, Text: in.Text, LanguageCode: in.LanguageCode})
+	r, err := guarded(ctx, a.Guard, in.Provider, false, in.SlowAfter, func() (nlu.Result, error) {
+		return d.Detect(cctx, nlu.Query{SessionID: in.ConversationID, Text: in.Text, LanguageCode: in.LanguageCode})
 	})
 	if err != nil {
+		if ctx.Err() == nil {
+			a.Hedges.open(ctx, in) // the hedge beside this attempt need not wait any longer
+		}
 		return workflows.DetectOutput{}, activityError(err)
 	}
 	return workflows.DetectOutput{Intent: r.Intent, Reply: r.Reply, Confidence: r.Confidence, Elapsed: time.Since(start)}, nil
@@ -97,6 +131,9 @@ func (a *Activities) Send(ctx context.Context, in workflows.SendInput) (workflow
 			fmt.Sprintf("CPaaS provider %q is not configured on this worker", in.Provider), workflows.ErrTypeUnknown, nil)
 	}
 	key := in.Message.IdempotencyKey
+	bg := context.WithoutCancel(ctx)
+	ctx, cancel := callContext(ctx)
+	defer cancel()
 	claim, err := a.Ledger.Claim(ctx, key, in.Provider, in.Message)
 	var inFlight *InFlightError
 	if errors.As(err, &inFlight) {
@@ -121,9 +158,8 @@ func (a *Activities) Send(ctx context.Context, in workflows.SendInput) (workflow
 		}
 	}
 	claimedAt := time.Now()
-	r, err := guarded(a.Guard, in.Provider, in.Forced, func() (messaging.Receipt, error) { return s.Send(ctx, in.Message) })
+	r, err := guarded(ctx, a.Guard, in.Provider, in.Forced, 0, func() (messaging.Receipt, error) { return s.Send(ctx, in.Message) })
 	elapsed := time.Since(claimedAt)
-	bg := context.WithoutCancel(ctx)
 	if err != nil {
 		if providers.DeliveryUnknown(err) {
 			if merr := a.Ledger.MarkUnknown(bg, claim, in.Provider, in.Message, claimedAt, err.Error()); merr != nil {

@@ -60,10 +60,11 @@ func (v *vendors) fault(t *testing.T, f fake.Fault) {
 	require.NoError(t, v.faults.Set(f))
 }
 
-// send runs one Send attempt under timeout, as its local activity would.
+// send runs one Send attempt of timeout, as its local activity would: with its
+// deadline turn.AttemptGrace after the timeout.
 func send(t *testing.T, a *Activities, in workflows.SendInput, timeout time.Duration) (workflows.SendOutput, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+turn.AttemptGrace)
 	defer cancel()
 	return a.Send(ctx, in)
 }

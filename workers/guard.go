@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -21,10 +22,16 @@ type Guard struct {
 	Metrics *metrics.Metrics
 }
 
-// guarded makes one attempt on provider name. force skips the breaker check: the
-// router routed the attempt although the breaker is open (every CPaaS breaker of
-// the turn is open, and a prediction must not leave a customer in silence).
-func guarded[T any](g *Guard, name string, force bool, call func() (T, error)) (T, error) {
+// guarded makes one attempt on provider name for the activity of ctx. force skips
+// the breaker check: the router routed the attempt although the breaker is open
+// (every CPaaS breaker of the turn is open, and a prediction must not leave a
+// customer in silence).
+//
+// An attempt whose activity was cancelled (the workflow took another attempt's
+// answer) says nothing about the provider, and is not recorded, unless it had
+// waited slowAfter (its hedge delay, when positive) for the provider: then it is
+// recorded as hedged over, a slow call.
+func guarded[T any](ctx context.Context, g *Guard, name string, force bool, slowAfter time.Duration, call func() (T, error)) (T, error) {
 	if g == nil {
 		return call()
 	}
@@ -38,10 +45,17 @@ func guarded[T any](g *Guard, name string, force bool, call func() (T, error)) (
 	r, err := call()
 	err = g.reclassify(name, err)
 	d := time.Since(start)
-	if g.Health != nil {
-		g.Health.Record(name, d, err)
+	recorded, outcome := err, attemptOutcome(err)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		recorded, outcome = nil, "cancelled"
+		if slowAfter > 0 && d >= slowAfter {
+			recorded, outcome = health.ErrHedgedOver, "hedged_over"
+		}
 	}
-	m.Attempt(name, attemptOutcome(err), d)
+	if g.Health != nil && (recorded != nil || outcome != "cancelled") {
+		g.Health.Record(name, d, recorded)
+	}
+	m.Attempt(name, outcome, d)
 	return r, err
 }
 

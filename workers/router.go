@@ -2,6 +2,7 @@ package workers
 
 import (
 	"context"
+	"time"
 
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/routing"
@@ -21,10 +22,14 @@ type PolicyRouter struct {
 	Has       func(provider string) bool // a client exists
 	// OperatorOpen reports a provider an operator forced open. Optional.
 	OperatorOpen func(provider string) bool
+	// Latency is the p95 of a provider's successful calls, from which the hedge
+	// delay of an NLU provider without hedge_after derives. Optional: without it
+	// such a provider hedges after routing.HedgeFloor.
+	Latency func(provider string) time.Duration
 }
 
 func (r PolicyRouter) Route(ctx context.Context, in turn.RouteInput) (turn.Route, error) {
-	healthy := routing.Router{Policy: r.Policy, Down: func(p string) bool { return !r.Has(p) || !r.Available(p) }}
+	healthy := routing.Router{Policy: r.Policy, Latency: r.Latency, Down: func(p string) bool { return !r.Has(p) || !r.Available(p) }}
 	route, err := healthy.Route(ctx, in)
 	if err != nil || len(route.CPaaS) > 0 {
 		return route, err

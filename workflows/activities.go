@@ -31,6 +31,10 @@ const (
 	// customer and the vendor could not be asked; nothing is sent under its key
 	// until the vendor can be asked or an operator decides (SendInput.SendUnknown).
 	ErrTypeDeliveryUnknown = "DeliveryUnknown"
+	// ErrTypeHedgeRefused: a hedge was not started, its provider having as many
+	// hedges in flight as the policy allows (hedge_max_in_flight). It says nothing
+	// about the provider; the attempt it would have run beside goes on.
+	ErrTypeHedgeRefused = "HedgeRefused"
 )
 
 // DetectInput is one NLU attempt.
@@ -39,6 +43,21 @@ type DetectInput struct {
 	ConversationID string
 	Text           string
 	LanguageCode   string
+	// Seq and Attempt are the turn and the attempt's place among the turn's NLU
+	// attempts (1-based), so that attempts racing each other can tell each other
+	// apart. Zero in attempts recorded before hedging.
+	Seq     int `json:",omitempty"`
+	Attempt int `json:",omitempty"`
+	// HedgeOf, on a hedge, is the Attempt it runs beside. The hedge waits Delay
+	// before it calls, or less if that attempt fails first, and is refused
+	// (ErrTypeHedgeRefused) when its provider has too many hedges in flight.
+	HedgeOf int           `json:",omitempty"`
+	Delay   time.Duration `json:",omitempty"`
+	// SlowAfter is the provider's hedge delay: an attempt cancelled after it had
+	// waited this long for the provider (another answered first) counts as a slow
+	// call against the provider's breaker. 0: a cancelled attempt counts for
+	// nothing.
+	SlowAfter time.Duration `json:",omitempty"`
 }
 
 // DetectOutput is what an NLU provider understood.

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -181,6 +182,26 @@ type conversation struct {
 	// was bounded in bytes (bounds.go).
 	bounded      bool
 	pendingBytes int // the encoded size of Pending, while bounded
+	// version is the run's versionConversation (versions.go).
+	version workflow.Version
+	// coalesced is false when replaying histories recorded before search
+	// attributes and the memo were written only when they changed (visibility.go).
+	coalesced bool
+	vis       visibility
+	// hedged is false when replaying histories recorded before NLU attempts were
+	// hedged and attempts ran as regular activities when they did not fit in the
+	// workflow task (hedge.go, attempt.go).
+	hedged bool
+	// oneIdleTimer is false when replaying histories recorded before one timer
+	// waited out the idle time (awaitTurn); idle is that timer, and lastTurn when
+	// the last turn was processed.
+	oneIdleTimer bool
+	idle         workflow.Future
+	lastTurn     time.Time
+	// The current workflow task, by its history length, and when it started
+	// (taskElapsed).
+	taskLength int
+	taskStart  time.Time
 }
 
 func (c *conversation) validate(ctx workflow.Context, t turn.Turn) error {
@@ -243,22 +264,35 @@ func (c *conversation) transcript() (turn.Transcript, error) {
 }
 
 func (c *conversation) run(ctx workflow.Context) error {
-	c.stuckAware = workflow.GetVersion(ctx, versionStuckStatus, workflow.DefaultVersion, 1) >= 1
-	c.bounded = workflow.GetVersion(ctx, versionBoundedState, workflow.DefaultVersion, 1) >= 1
-	c.deliveryAware = workflow.GetVersion(ctx, versionDeliveryUnknown, workflow.DefaultVersion, 1) >= 1
+	c.version = workflow.GetVersion(ctx, versionConversation, workflow.DefaultVersion, conversationVersion)
+	c.stuckAware = c.since(ctx, versionStuckStatus)
+	c.bounded = c.since(ctx, versionBoundedState)
+	c.deliveryAware = c.since(ctx, versionDeliveryUnknown)
+	c.coalesced = c.version >= 1
+	c.hedged = c.version >= 1
+	c.oneIdleTimer = c.version >= 1
+	c.lastTurn = workflow.Now(ctx)
 	c.status = StatusActive
 	status, queue := SAStatus.ValueSet(StatusActive), SAQueue.ValueUnset()
-	if c.Escalation != nil && workflow.GetVersion(ctx, versionStatusOnStart, workflow.DefaultVersion, 1) >= 1 {
+	if c.Escalation != nil && c.since(ctx, versionStatusOnStart) {
 		// Carried over by continue-as-new: the desk lists it by status and queue.
 		c.status, c.queue = c.statusFor(StatusWaitingHuman), c.Escalation.Queue
 		status, queue = SAStatus.ValueSet(c.status), SAQueue.ValueSet(c.queue)
 	}
-	updates := []temporal.SearchAttributeUpdate{SAChannel.ValueSet(c.Conversation.Channel), SACustomer.ValueSet(c.Conversation.Customer), status}
-	if c.queue != "" {
-		updates = append(updates, queue)
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
-		return err
+	if c.coalesced {
+		// The bridge started the workflow with them, and continue-as-new carries
+		// them: only what differs is written.
+		attrs := statusAttrs(c.status, c.queue)
+		attrs[SAChannel], attrs[SACustomer] = c.Conversation.Channel, c.Conversation.Customer
+		c.show(ctx, attrs, nil)
+	} else {
+		updates := []temporal.SearchAttributeUpdate{SAChannel.ValueSet(c.Conversation.Channel), SACustomer.ValueSet(c.Conversation.Customer), status}
+		if c.queue != "" {
+			updates = append(updates, queue)
+		}
+		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+			return err
+		}
 	}
 	if c.Escalation != nil {
 		// Carried over by continue-as-new: keep tracking its SLA.
@@ -271,9 +305,13 @@ func (c *conversation) run(ctx workflow.Context) error {
 		c.refreshStatus(ctx)
 	}
 	for {
-		got, err := workflow.AwaitWithTimeout(ctx, c.Options.IdleTimeout, func() bool { return len(c.Pending) > 0 })
+		blocked := len(c.Pending) == 0
+		got, err := c.awaitTurn(ctx)
 		if err != nil {
 			return err
+		}
+		if blocked {
+			c.taskStart = workflow.Now(ctx) // woken by a new workflow task
 		}
 		if !got {
 			if c.Escalation != nil && c.Escalation.State != turn.EscalationFlagged {
@@ -296,6 +334,7 @@ func (c *conversation) run(ctx workflow.Context) error {
 			c.record(ctx, c.process(ctx, next))
 		}
 		c.processed++
+		c.lastTurn = workflow.Now(ctx)
 		if len(c.Pending) == 0 && (c.processed >= c.Options.MaxTurnsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
 			return c.continueAsNew(ctx)
 		}
@@ -306,12 +345,45 @@ func (c *conversation) run(ctx workflow.Context) error {
 	}
 }
 
+// awaitTurn waits for a pending turn, or for IdleTimeout to pass since the last
+// turn was processed, and reports whether a turn is pending. Since versionIdleTimer
+// one timer waits out the idle time across turns, and is started again only when
+// it fires early (a turn came meanwhile): before, each wait started a timer and
+// each turn cancelled it, two commands and a timer task per turn.
+func (c *conversation) awaitTurn(ctx workflow.Context) (bool, error) {
+	if !c.oneIdleTimer {
+		return workflow.AwaitWithTimeout(ctx, c.Options.IdleTimeout, func() bool { return len(c.Pending) > 0 })
+	}
+	for {
+		if c.idle == nil {
+			c.idle = workflow.NewTimer(ctx, c.lastTurn.Add(c.Options.IdleTimeout).Sub(workflow.Now(ctx)))
+		}
+		if err := workflow.Await(ctx, func() bool { return len(c.Pending) > 0 || c.idle.IsReady() }); err != nil {
+			return false, err
+		}
+		if len(c.Pending) > 0 {
+			return true, nil
+		}
+		if err := c.idle.Get(ctx, nil); err != nil {
+			return false, err
+		}
+		c.idle = nil
+		if !workflow.Now(ctx).Before(c.lastTurn.Add(c.Options.IdleTimeout)) {
+			c.lastTurn = workflow.Now(ctx) // a conversation kept open waits another IdleTimeout
+			return false, nil
+		}
+	}
+}
+
 func (c *conversation) continueAsNew(ctx workflow.Context) error {
 	// Handlers only enqueue, but one may have been admitted in this very task; a
 	// replay waiting for its resends returns what it has (they travel in Pending).
 	c.leaving = true
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err
+	}
+	if c.coalesced {
+		c.flush(ctx) // the next run starts with what this one showed
 	}
 	return workflow.NewContinueAsNewError(ctx, ConversationWorkflow, c.State)
 }
@@ -325,6 +397,10 @@ func (c *conversation) close(ctx workflow.Context) error {
 		return workflow.NewContinueAsNewError(ctx, ConversationWorkflow, c.State)
 	}
 	c.status = StatusClosed
+	if c.coalesced {
+		c.show(ctx, map[temporal.SearchAttributeKey]any{SAStatus: StatusClosed}, nil)
+		return nil
+	}
 	return workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(StatusClosed))
 }
 
@@ -386,23 +462,10 @@ func (c *conversation) process(ctx workflow.Context, p PendingTurn) turn.Outcome
 // escalate, if it must.
 func (c *conversation) understand(ctx workflow.Context, route turn.Route, t turn.Turn, out *turn.Outcome) (escalation string) {
 	var answered *turn.NLUCandidate
-	for i, cand := range route.NLU {
-		var d DetectOutput
-		opts := localOptions(cand.Attempt)
-		opts.Summary = attemptSummary("Detect", cand.Provider, i+1)
-		actx := workflow.WithLocalActivityOptions(ctx, opts)
-		err := workflow.ExecuteLocalActivity(actx, ActivityDetect, DetectInput{Provider: cand.Provider, ConversationID: c.Conversation.ID, Text: t.Text, LanguageCode: route.LanguageCode}).Get(ctx, &d)
-		if err == nil {
-			out.Intent, out.Reply, out.NLUProvider, out.NLUDuration = d.Intent, d.Reply, cand.Provider, d.Elapsed
-			answered = &route.NLU[i]
-			break
-		}
-		workflow.GetLogger(ctx).Warn("NLU attempt failed", "provider", cand.Provider, "error", err)
-		out.Failover = append(out.Failover, turn.FailedAttempt{Step: "nlu", Provider: cand.Provider, Error: errorText(err)})
-		if isRejected(err) {
-			// The query itself is refused; its twins would refuse it too.
-			break
-		}
+	if c.hedged {
+		answered = c.askHedged(ctx, route, t, out)
+	} else {
+		answered = c.askInOrder(ctx, route, t, out)
 	}
 	switch {
 	case answered == nil:
@@ -427,6 +490,30 @@ func (c *conversation) understand(ctx workflow.Context, route turn.Route, t turn
 		}
 	}
 	return ""
+}
+
+// askInOrder asks the NLU candidates one after the other, each as one local
+// activity, as runs recorded before versionHedgedNLU did; it returns the one that
+// answered, if any.
+func (c *conversation) askInOrder(ctx workflow.Context, route turn.Route, t turn.Turn, out *turn.Outcome) *turn.NLUCandidate {
+	for i, cand := range route.NLU {
+		var d DetectOutput
+		opts := localOptions(cand.Attempt)
+		opts.Summary = attemptSummary("Detect", cand.Provider, i+1)
+		actx := workflow.WithLocalActivityOptions(ctx, opts)
+		err := workflow.ExecuteLocalActivity(actx, ActivityDetect, DetectInput{Provider: cand.Provider, ConversationID: c.Conversation.ID, Text: t.Text, LanguageCode: route.LanguageCode}).Get(ctx, &d)
+		if err == nil {
+			out.Intent, out.Reply, out.NLUProvider, out.NLUDuration = d.Intent, d.Reply, cand.Provider, d.Elapsed
+			return &route.NLU[i]
+		}
+		workflow.GetLogger(ctx).Warn("NLU attempt failed", "provider", cand.Provider, "error", err)
+		out.Failover = append(out.Failover, turn.FailedAttempt{Step: "nlu", Provider: cand.Provider, Error: errorText(err)})
+		if isRejected(err) {
+			// The query itself is refused; its twins would refuse it too.
+			break
+		}
+	}
+	return nil
 }
 
 // route asks for the providers to try, filtered by their health.
@@ -484,12 +571,17 @@ func (c *conversation) send(ctx workflow.Context, route turn.Route, body, key, t
 	for i, attempt := 0, 1; i < len(route.CPaaS); i, attempt = i+1, attempt+1 {
 		cand := route.CPaaS[i]
 		var r SendOutput
-		opts := localOptions(cand.Attempt)
-		opts.Summary = attemptSummary("Send", cand.Provider, attempt)
-		actx := workflow.WithLocalActivityOptions(ctx, opts)
 		msg := turn.Message{Channel: cand.Channel, From: cand.From, To: c.Conversation.Customer, Body: body, IdempotencyKey: key,
 			ConversationID: c.Conversation.ID, TurnID: turnID}
-		err = workflow.ExecuteLocalActivity(actx, ActivitySend, SendInput{Provider: cand.Provider, Message: msg, Forced: cand.Forced, SendUnknown: c.sendUnknown}).Get(ctx, &r)
+		in := SendInput{Provider: cand.Provider, Message: msg, Forced: cand.Forced, SendUnknown: c.sendUnknown}
+		summary := attemptSummary("Send", cand.Provider, attempt)
+		if c.hedged {
+			err = c.start(ctx, attemptCall{activity: ActivitySend, summary: summary, attempt: cand.Attempt, nonRetryable: sendNonRetryable, input: in}).Get(ctx, &r)
+		} else {
+			opts := localOptions(cand.Attempt)
+			opts.Summary = summary
+			err = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), ActivitySend, in).Get(ctx, &r)
+		}
 		if err == nil {
 			return cand.Provider, r, nil
 		}
@@ -548,6 +640,10 @@ func claimWait(ctx workflow.Context, err error) time.Duration {
 func (c *conversation) setStatus(ctx workflow.Context, status, queue string) {
 	status = c.statusFor(status)
 	c.status, c.queue = status, queue
+	if c.coalesced {
+		c.show(ctx, statusAttrs(status, queue), nil)
+		return
+	}
 	q := SAQueue.ValueUnset()
 	if queue != "" {
 		q = SAQueue.ValueSet(queue)
@@ -555,6 +651,15 @@ func (c *conversation) setStatus(ctx workflow.Context, status, queue string) {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, SAStatus.ValueSet(status), q); err != nil {
 		workflow.GetLogger(ctx).Error("search attribute update failed", "error", err)
 	}
+}
+
+// statusAttrs are the search attribute values of a status and queue ("": none).
+func statusAttrs(status, queue string) map[temporal.SearchAttributeKey]any {
+	attrs := map[temporal.SearchAttributeKey]any{SAStatus: status, SAQueue: nil}
+	if queue != "" {
+		attrs[SAQueue] = queue
+	}
+	return attrs
 }
 
 // record keeps the outcome in the transcript, updates the search attributes and
@@ -568,6 +673,30 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 	if c.bounded {
 		c.Transcript = trimOutcomes(c.Transcript, maxTranscriptBytes)
 	}
+	if c.coalesced {
+		attrs := map[temporal.SearchAttributeKey]any{SATurns: int64(out.Seq), SALastTurnAt: out.ReceivedAt, SANLUProvider: out.NLUProvider}
+		if out.CPaaSProvider != "" {
+			attrs[SACPaaSProvider] = out.CPaaSProvider
+		}
+		if want := c.statusFor(c.baseStatus()); want != c.status {
+			c.status = want
+			maps.Copy(attrs, statusAttrs(c.status, c.queue))
+		}
+		c.show(ctx, attrs, c.turnMemo(out))
+	} else {
+		c.recordUncoalesced(ctx, out)
+	}
+	// Events are at-least-once and best effort: a failure to publish must not hold
+	// the conversation, whose transcript already holds the outcome.
+	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(turn.Attempt{Timeout: 5 * time.Second, MaxAttempts: 3}))
+	if err := workflow.ExecuteLocalActivity(pctx, ActivityPublish, PublishInput{Outcome: out, Vendor: c.Conversation.Vendor, Channel: c.Conversation.Channel}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("turn outcome not published", "turn", out.TurnID, "error", err)
+	}
+}
+
+// recordUncoalesced writes the search attributes and the memo after every turn, as
+// runs recorded before versionCoalescedVisibility did.
+func (c *conversation) recordUncoalesced(ctx workflow.Context, out turn.Outcome) {
 	updates := []temporal.SearchAttributeUpdate{
 		SATurns.ValueSet(int64(out.Seq)),
 		SALastTurnAt.ValueSet(out.ReceivedAt),
@@ -584,31 +713,31 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 	if c.stuckAware {
 		c.refreshStatus(ctx)
 	}
-	if workflow.GetVersion(ctx, versionMemoPerTurn, workflow.DefaultVersion, 1) == 1 {
-		memo := map[string]any{
-			"last_turn":   out.Seq,
-			"last_intent": out.Intent,
-			"last_status": out.Status,
-			"last_reason": out.Reason,
-			"escalation":  "",
-			"stuck":       "",
-		}
-		if c.Escalation != nil {
-			memo["escalation"] = c.escalationText("")
-		}
-		if s := c.stuck(); s != nil {
-			memo["stuck"] = fmt.Sprintf("since %s: %s", s.Since.UTC().Format(time.RFC3339), s.Reasons[0].Detail)
-		}
-		if err := workflow.UpsertMemo(ctx, memo); err != nil {
+	if c.since(ctx, versionMemoPerTurn) {
+		if err := workflow.UpsertMemo(ctx, c.turnMemo(out)); err != nil {
 			workflow.GetLogger(ctx).Error("memo update failed", "error", err)
 		}
 	}
-	// Events are at-least-once and best effort: a failure to publish must not hold
-	// the conversation, whose transcript already holds the outcome.
-	pctx := workflow.WithLocalActivityOptions(ctx, localOptions(turn.Attempt{Timeout: 5 * time.Second, MaxAttempts: 3}))
-	if err := workflow.ExecuteLocalActivity(pctx, ActivityPublish, PublishInput{Outcome: out, Vendor: c.Conversation.Vendor, Channel: c.Conversation.Channel}).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Error("turn outcome not published", "turn", out.TurnID, "error", err)
+}
+
+// turnMemo is what an operator wants to see in the UI's list after a turn, without
+// opening the history.
+func (c *conversation) turnMemo(out turn.Outcome) map[string]any {
+	memo := map[string]any{
+		"last_turn":   out.Seq,
+		"last_intent": out.Intent,
+		"last_status": out.Status,
+		"last_reason": out.Reason,
+		"escalation":  "",
+		"stuck":       "",
 	}
+	if c.Escalation != nil {
+		memo["escalation"] = c.escalationText("")
+	}
+	if s := c.stuck(); s != nil {
+		memo["stuck"] = fmt.Sprintf("since %s: %s", s.Since.UTC().Format(time.RFC3339), s.Reasons[0].Detail)
+	}
+	return memo
 }
 
 // attemptSummary is what the Temporal UI shows on a provider attempt's row, so that
@@ -619,28 +748,6 @@ func (c *conversation) record(ctx workflow.Context, out turn.Outcome) {
 // activity's marker: histories recorded without it replay unchanged.
 func attemptSummary(step, provider string, attempt int) string {
 	return fmt.Sprintf("%s · %s · attempt %d", step, provider, attempt)
-}
-
-func localOptions(a turn.Attempt) workflow.LocalActivityOptions {
-	if a.Timeout <= 0 {
-		a.Timeout = 5 * time.Second
-	}
-	if a.MaxAttempts <= 0 {
-		a.MaxAttempts = 1
-	}
-	return workflow.LocalActivityOptions{
-		StartToCloseTimeout: a.Timeout,
-		// Enough for every attempt at full timeout plus backoff, and no more: the
-		// retry policy, not this deadline, is what ends a failing provider.
-		ScheduleToCloseTimeout: time.Duration(a.MaxAttempts)*(a.Timeout+time.Second) + time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        100 * time.Millisecond,
-			BackoffCoefficient:     2,
-			MaximumInterval:        time.Second,
-			MaximumAttempts:        a.MaxAttempts,
-			NonRetryableErrorTypes: []string{ErrTypeRejected, ErrTypeUnknown},
-		},
-	}
 }
 
 // isRejected reports a provider's refusal of the request itself: the next provider

@@ -100,7 +100,11 @@ func (c *conversation) resolve(ctx workflow.Context, r DeskRequest) (turn.Escala
 // with none open, to ended (what became of the last one). Histories recorded before
 // versionDeskMemo updated the memo only per turn.
 func (c *conversation) escalationMemo(ctx workflow.Context, ended string) {
-	if workflow.GetVersion(ctx, versionDeskMemo, workflow.DefaultVersion, 1) < 1 {
+	if !c.since(ctx, versionDeskMemo) {
+		return
+	}
+	if c.coalesced {
+		c.show(ctx, nil, map[string]any{"escalation": c.escalationText(ended)})
 		return
 	}
 	if err := workflow.UpsertMemo(ctx, map[string]any{"escalation": c.escalationText(ended)}); err != nil {
@@ -130,7 +134,7 @@ func (c *conversation) agentReply(ctx workflow.Context, r DeskRequest) (turn.Esc
 	// close it while the message is on its way.
 	before := *c.Escalation
 	before.Agent = r.Agent
-	if workflow.GetVersion(ctx, versionAgentReply, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !c.since(ctx, versionAgentReply) {
 		return c.agentReplyAckFirst(ctx, r, before)
 	}
 	c.AgentReplies++
@@ -255,7 +259,7 @@ func (c *conversation) flag(ctx workflow.Context) {
 	if c.stuckAware {
 		c.refreshStatus(ctx)
 	}
-	if workflow.GetVersion(ctx, versionFinalMessage, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !c.since(ctx, versionFinalMessage) {
 		route, err := c.route(ctx)
 		if err == nil && e.FinalMessage != "" {
 			key := fmt.Sprintf("%s/final", e.ID)

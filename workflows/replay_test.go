@@ -21,12 +21,16 @@ import (
 //     versions.go: an escalation through both SLA timers, a final message that
 //     could not be sent, the held signal, a replay update, an agent's reply, the
 //     continue-as-new that carried the open escalation, and resolve in the next
-//     run; the *-before-delivery-unknown.json pair is the same conversation
-//     recorded before the delivery-unknown marker, the others carry it.
+//     run, and, since hedging, a hung NLU attempt hedged over; the
+//     *-before-delivery-unknown.json pair is the same conversation recorded
+//     before the delivery-unknown marker, the *-before-hedged-nlu.json pair before
+//     the coalesced-visibility, hedged-nlu and one-idle-timer markers, and the
+//     others carry them all.
 func TestReplay_RecordedConversationHistoriesStillReplay(t *testing.T) {
 	for _, file := range []string{
 		"conversation-history.json",
 		"escalation-history-before-delivery-unknown.json", "continued-history-before-delivery-unknown.json",
+		"escalation-history-before-hedged-nlu.json", "continued-history-before-hedged-nlu.json",
 		"escalation-history.json", "continued-history.json",
 	} {
 		t.Run(file, func(t *testing.T) {

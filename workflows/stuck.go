@@ -254,7 +254,7 @@ func (c *conversation) closeOutageEscalation(ctx workflow.Context, out turn.Outc
 	if slices.ContainsFunc(c.Pending, func(p PendingTurn) bool { return p.Resend != nil }) {
 		return // the rest of the replay may fail again
 	}
-	if workflow.GetVersion(ctx, versionReplayClosesOutage, workflow.DefaultVersion, 1) < 1 {
+	if !c.since(ctx, versionReplayClosesOutage) {
 		return
 	}
 	workflow.GetLogger(ctx).Info("escalation closed: the replies the CPaaS outage held back were delivered", "escalation", e.ID)

@@ -83,3 +83,61 @@ func TestHistory_EveryProviderAttemptIsSummarised_TheRowsReadAsTheFailover(t *te
 	require.Equal(t, []string{"nlu cx-primary", "cpaas twilio"}, failed)
 	require.Equal(t, "vonage", tr.Turns[0].CPaaSProvider)
 }
+
+// timers records the durations of the timers a workflow starts.
+type timers struct {
+	interceptor.WorkerInterceptorBase
+	mu  sync.Mutex
+	got []time.Duration
+}
+
+func (s *timers) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	return &timerInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, s: s}
+}
+
+type timerInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	s *timers
+}
+
+func (i *timerInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
+	return i.Next.Init(&timerOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: outbound}, s: i.s})
+}
+
+type timerOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+	s *timers
+}
+
+func (o *timerOutbound) NewTimer(ctx workflow.Context, d time.Duration) workflow.Future {
+	o.s.mu.Lock()
+	o.s.got = append(o.s.got, d)
+	o.s.mu.Unlock()
+	return o.Next.NewTimer(ctx, d)
+}
+
+func (o *timerOutbound) NewTimerWithOptions(ctx workflow.Context, d time.Duration, options workflow.TimerOptions) workflow.Future {
+	o.s.mu.Lock()
+	o.s.got = append(o.s.got, d)
+	o.s.mu.Unlock()
+	return o.Next.NewTimerWithOptions(ctx, d, options)
+}
+
+func TestIdle_OneTimerWaitsAcrossTurns_AndTheConversationStillClosesWhenIdle(t *testing.T) {
+	w := newWorld()
+	env := newEnv(t, w)
+	rec := &timers{}
+	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{rec}})
+	var acc []workflows.Accepted
+	var errs []error
+	sendTurns(env, &acc, &errs, mkTurn(1), mkTurn(2), mkTurn(3), mkTurn(4), mkTurn(5))
+	env.ExecuteWorkflow(workflows.WorkflowName, startState(workflows.Options{IdleTimeout: time.Hour}))
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError(), "closed when idle")
+	require.Len(t, w.published, 5)
+	// The idle timer of an hour; the write of turns 2-5's search attributes,
+	// VisibilityLag after turn 1's; and, when the hour is up, the idle timer again
+	// for the 5 s still to wait since the last turn. Before, every turn started
+	// an idle timer and the next turn cancelled it.
+	require.Equal(t, []time.Duration{time.Hour, workflows.VisibilityLag - time.Second, 5 * time.Second}, rec.got)
+}

@@ -1,11 +1,29 @@
 package workflows
 
+import "go.temporal.io/sdk/workflow"
+
 // Version markers (workflow.GetVersion change ids) of the conversation workflow.
 // Each guards one change to the commands the workflow issues, so that histories
 // recorded before it replay unchanged. Never remove or reorder one while
 // conversations recorded before it may still run; testdata/ holds histories that
 // carry them (see replay_test.go).
+//
+// Every GetVersion of a run records a marker and upserts TemporalChangeVersion, a
+// write to visibility, so a run starts with one: versionConversation, whose
+// version says which changes the run has. Version 1 has every change listed
+// below and those introduced with it; a run recorded before it asks the marker of
+// each change (since). The next change raises conversationVersion to 2 and checks
+// c.version >= 2.
 const (
+	// versionConversation is the run's version of the conversation workflow.
+	// 1: every change below, and search attributes and the memo written only when
+	// they change (visibility.go); NLU attempts hedged, a timed-out one not
+	// retried (hedge.go); attempts run as regular activities for the tries that do
+	// not fit in the workflow task (attempt.go); one idle timer across turns
+	// (awaitTurn).
+	versionConversation = "conversation"
+	conversationVersion = workflow.Version(1)
+
 	// versionStuckStatus: conversations report themselves stuck (stuck.go).
 	versionStuckStatus = "stuck-status"
 	// versionMemoPerTurn: the memo is updated after each turn.
@@ -37,3 +55,9 @@ const (
 	// reply, resolve), the SLA's re-routes and the flag, not only the turns.
 	versionDeskMemo = "desk-memo"
 )
+
+// since reports whether the run has the change of changeID: every run of version
+// 1 or later has it, an earlier one has it if it recorded its marker.
+func (c *conversation) since(ctx workflow.Context, changeID string) bool {
+	return c.version >= 1 || workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, 1) >= 1
+}

@@ -27,6 +27,10 @@ dir, random loopback ports, no UI) and measures:
   halfload    open loop at half the measured turns/s: latency percentiles
   baseline    the same turns as one Temporal workflow per turn with regular activities:
               turns/s, latency, and ours/baseline
+  failover    steady load while Twilio hangs past its attempt timeout, then recovers
+  hang        20 turns/s over 10 conversations while the primary NLU hangs, then
+              recovers: p50/p99 per part, turns that paid over the healthy p99,
+              hedges, time until the primary answers again
   memory      RSS growth per idle open conversation
 
 It prints a report on stdout and stops by itself; Ctrl-C cancels it.`,
@@ -53,6 +57,7 @@ It prints a report on stdout and stops by itself; Ctrl-C cancels it.`,
 	f.IntVar(&cfg.IdleConversations, "idle-conversations", cfg.IdleConversations, "conversations opened by the memory phase")
 	f.DurationVar(&cfg.TurnTimeout, "turn-timeout", cfg.TurnTimeout, "how long a turn may wait for its reply before it counts as failed")
 	f.DurationVar(&cfg.FailoverPhase, "failover-phase", cfg.FailoverPhase, "failover phase: healthy and recovery parts last this long, the outage twice as long")
+	f.DurationVar(&cfg.HangPhase, "hang-phase", cfg.HangPhase, "hang phase: healthy and recovered parts last this long, the primary NLU hangs twice as long")
 	f.BoolVar(&cfg.InMemory, "in-memory", false, "keep NATS and Temporal state in memory instead of a temporary data dir")
 	f.StringVar(&phases, "phases", strings.Join(bench.AllPhases, ","), "phases to run, comma-separated")
 	f.StringVar(&cfg.LogLevel, "log-level", "warn", "log level of the stack: debug, info, warn or error")

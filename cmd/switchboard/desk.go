@@ -91,6 +91,9 @@ func printTranscript(w io.Writer, tr turn.Transcript) error {
 		for _, f := range failed["nlu"] {
 			fmt.Fprintf(&b, "          failed over from %s\n", f)
 		}
+		for _, h := range o.Hedged {
+			fmt.Fprintf(&b, "          also asked %s: %s\n", h.Provider, h.Error)
+		}
 		if o.Reply != "" {
 			via := o.CPaaSProvider
 			if via == "" {

@@ -46,7 +46,8 @@ func fakeDeskAPI(t *testing.T) (*httptest.Server, func() []string) {
 			_ = enc.Encode(turn.Transcript{ConversationID: cliConv, Vendor: "twilio", Channel: "sms", Customer: "+15551230001", Business: "+15550001000", Status: "active",
 				Turns: []turn.Outcome{{Seq: 1, Text: "where is my order", Intent: "order.status", NLUProvider: "cx-europe", NLUDuration: 12 * time.Millisecond,
 					CPaaSProvider: "vonage", Reply: "It ships today.", Status: turn.StatusReplied,
-					Failover: []turn.FailedAttempt{{Step: "nlu", Provider: "cx-global", Error: "cx-global: unavailable (status 503)"}, {Step: "cpaas", Provider: "twilio", Error: "twilio: unavailable (status 503)"}}}}})
+					Failover: []turn.FailedAttempt{{Step: "nlu", Provider: "cx-global", Error: "cx-global: unavailable (status 503)"}, {Step: "cpaas", Provider: "twilio", Error: "twilio: unavailable (status 503)"}},
+					Hedged:   []turn.FailedAttempt{{Step: "nlu", Provider: "llm", Error: "cancelled: no answer within 40ms, cx-europe answered first"}}}}})
 		case r.URL.Path == "/v1/queues/tier1/escalations":
 			_ = enc.Encode(map[string]any{"escalations": []turn.Escalation{esc}})
 		case r.URL.Path == "/v1/queues/tier1/claim":
@@ -85,6 +86,7 @@ func TestTourWithoutCurl_ListShowAndTheDesk(t *testing.T) {
 	for _, want := range []string{
 		"#1 ", "customer: where is my order",
 		"nlu    cx-europe (12ms) -> order.status", "failed over from cx-global: cx-global: unavailable (status 503)",
+		"also asked llm: cancelled: no answer within 40ms, cx-europe answered first",
 		"reply  vonage: It ships today.", "failed over from twilio: twilio: unavailable (status 503)",
 		"status replied",
 	} {

@@ -246,11 +246,17 @@ func (p *process) startWorker(ctx context.Context) error {
 		ledger.Grace = p.cfg.SendClaimGrace
 	}
 	p.acts = &workers.Activities{
-		Router:    workers.PolicyRouter{Policy: p.policy.Current, Available: p.health.Available, Has: p.providers.Has, OperatorOpen: operatorOpen(p.health)},
+		Router:    workers.PolicyRouter{Policy: p.policy.Current, Available: p.health.Available, Has: p.providers.Has, OperatorOpen: operatorOpen(p.health), Latency: p.health.Latency},
 		Providers: p.providers,
 		Guard:     &workers.Guard{Health: p.health, Policy: p.policy.Current, Metrics: p.m},
 		Ledger:    ledger, Events: p.js, Metrics: p.m, Logger: p.log.With("component", "activities"),
 		Canary: p.canary,
+	}
+	p.acts.Hedges.Max = func(provider string) int {
+		if pr := p.policy.Current().Provider(provider); pr != nil {
+			return pr.HedgeMaxInFlight
+		}
+		return 0
 	}
 	if p.cfg.Worker.Identity == "" {
 		host, _ := os.Hostname()

@@ -129,6 +129,16 @@ func runPhases(ctx context.Context, cfg Config, o Options, dev devstack.Ready, r
 	}
 	defer w.hc.CloseIdleConnections()
 
+	outs, err := collectOutcomes(dev.NATS)
+	if err != nil {
+		return fmt.Errorf("subscribe to the turn outcomes: %w", err)
+	}
+	defer outs.close()
+	pol, err := routing.Parse(deploy.DevPolicy)
+	if err != nil {
+		return err
+	}
+
 	tr := newTracker(dev.Outbox)
 	trCtx, stopTracker := context.WithCancel(ctx)
 	trDone := make(chan struct{})
@@ -137,10 +147,12 @@ func runPhases(ctx context.Context, cfg Config, o Options, dev devstack.Ready, r
 
 	if cfg.runs(PhaseThroughput) {
 		progress("throughput: %d turns over %d conversations, %d conversations in flight", cfg.Turns, cfg.Conversations, cfg.Concurrency)
+		from := time.Now()
 		t, err := throughput(ctx, cfg, w, tr)
 		if err != nil {
 			return err
 		}
+		t.Hedging = hedging(outs.between(from, time.Now()))
 		rep.Throughput = &t
 		progress("throughput: %.1f turns/s", t.All.Rate())
 	}
@@ -157,10 +169,6 @@ func runPhases(ctx context.Context, cfg Config, o Options, dev devstack.Ready, r
 		rep.HalfLoad = &s
 	}
 	if cfg.runs(PhaseFailover) {
-		pol, err := routing.Parse(deploy.DevPolicy)
-		if err != nil {
-			return err
-		}
 		timeout := pol.Provider("twilio").AttemptTimeout
 		progress("failover: %d conversations in flight; twilio hangs after %s for %s, then recovers", cfg.Concurrency, cfg.FailoverPhase, 2*cfg.FailoverPhase)
 		f, err := failover(ctx, cfg, w, tr, dev.Faults, timeout)
@@ -168,6 +176,14 @@ func runPhases(ctx context.Context, cfg Config, o Options, dev devstack.Ready, r
 			return err
 		}
 		rep.Failover = &f
+	}
+	if cfg.runs(PhaseHang) {
+		progress("hang: %.0f turns/s over %d conversations; the primary NLU hangs after %s for %s, then recovers", HangRate, HangConversations, cfg.HangPhase, 2*cfg.HangPhase)
+		h, err := hang(ctx, cfg, w, tr, dev.Faults, outs, pol)
+		if err != nil {
+			return err
+		}
+		rep.Hang = &h
 	}
 	stopTracker()
 	<-trDone

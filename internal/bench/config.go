@@ -14,10 +14,11 @@ const (
 	PhaseBaseline   = "baseline"
 	PhaseMemory     = "memory"
 	PhaseFailover   = "failover"
+	PhaseHang       = "hang"
 )
 
 // AllPhases is the default selection.
-var AllPhases = []string{PhaseThroughput, PhaseHalfLoad, PhaseBaseline, PhaseFailover, PhaseMemory}
+var AllPhases = []string{PhaseThroughput, PhaseHalfLoad, PhaseBaseline, PhaseFailover, PhaseHang, PhaseMemory}
 
 // Config is what `switchboard bench` runs.
 type Config struct {
@@ -47,6 +48,9 @@ type Config struct {
 	// FailoverPhase is the length of the failover phase's healthy and recovery
 	// parts; the outage lasts twice as long.
 	FailoverPhase time.Duration
+	// HangPhase is the length of the hang phase's healthy and recovered parts;
+	// the primary NLU provider hangs twice as long.
+	HangPhase time.Duration
 }
 
 // Limits keep a mistyped flag from turning a benchmark into a stress test.
@@ -64,7 +68,7 @@ func DefaultConfig() Config {
 	return Config{
 		Turns: 2000, Conversations: 200, Concurrency: 20,
 		HalfLoadDuration: 20 * time.Second, IdleConversations: 10000,
-		TurnTimeout: 30 * time.Second, LogLevel: "warn", FailoverPhase: 15 * time.Second,
+		TurnTimeout: 30 * time.Second, LogLevel: "warn", FailoverPhase: 15 * time.Second, HangPhase: 10 * time.Second,
 	}
 }
 
@@ -100,6 +104,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--idle-conversations must be at least 100 for a meaningful memory figure, got %d (leave out the memory phase with --phases)", c.IdleConversations)
 	case c.runs(PhaseFailover) && (c.FailoverPhase < 5*time.Second || c.FailoverPhase > 5*time.Minute):
 		return fmt.Errorf("--failover-phase must be between 5s and 5m, got %s", c.FailoverPhase)
+	case c.runs(PhaseHang) && (c.HangPhase < 5*time.Second || c.HangPhase > 5*time.Minute):
+		return fmt.Errorf("--hang-phase must be between 5s and 5m, got %s", c.HangPhase)
 	case c.TurnTimeout < time.Second || c.TurnTimeout > MaxTurnTimeout:
 		return fmt.Errorf("--turn-timeout must be between 1s and %s, got %s", MaxTurnTimeout, c.TurnTimeout)
 	}

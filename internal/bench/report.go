@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/switchboard-cc/switchboard/providers/routing"
 )
 
 // Report holds what the phases measured; nil phases did not run (or did not finish).
@@ -19,6 +21,7 @@ type Report struct {
 	Baseline   *Summary
 	Memory     *MemoryResult
 	Failover   *FailoverResult
+	Hang       *HangResult
 	// Unexpected counts replies in the outbox that no turn waited for (there should
 	// be none: a duplicate reply would show here).
 	Unexpected int
@@ -80,6 +83,11 @@ func (r *Report) Write(w io.Writer) {
 	if r.Failover != nil {
 		row(r.Failover.OutagePercentiles)
 	}
+	if h := r.Hang; h != nil {
+		row(h.Healthy)
+		row(h.Hang)
+		row(h.Recovered)
+	}
 	tw.Flush()
 	fmt.Fprintln(w)
 
@@ -91,6 +99,10 @@ func (r *Report) Write(w io.Writer) {
 			fmt.Fprintf(w, "baseline / ours CPU per turn: %.2f× (%s / %s)\n", ratio(float64(b), float64(a)), ms(b), ms(a))
 		}
 		checks = append(checks, check(!math.IsNaN(q) && q >= TargetRatio, fmt.Sprintf("ours ≥ %.0f× baseline turns/s", TargetRatio)))
+	}
+	if t := r.Throughput; t != nil {
+		fmt.Fprintf(w, "hedging on the healthy stack (throughput phase): %d extra NLU calls for %d turns, %.1f per 1000 turns (bound: %d hedges in flight per provider)\n",
+			t.Hedging.Extra, t.Hedging.Turns, t.Hedging.PerThousand(), routing.DefaultHedgeMaxInFlight)
 	}
 	if h := r.HalfLoad; h != nil {
 		checks = append(checks,
@@ -127,6 +139,30 @@ func (r *Report) Write(w io.Writer) {
 		checks = append(checks,
 			check(f.Sent > 0 && float64(f.Answered) >= 0.99*float64(f.Sent), "≥ 99% of turns answered during the outage"),
 			check(f.OutageRate >= 0.8*f.HealthyRate, "failover turns/s ≥ 80% of healthy"))
+	}
+	if h := r.Hang; h != nil {
+		fmt.Fprintf(w, "hang: %s\n", h.Mode)
+		if h.Usage.OtherCores >= 0 {
+			fmt.Fprintf(w, "      other processes kept %.2f cores busy meanwhile\n", h.Usage.OtherCores)
+		}
+		fmt.Fprintf(w, "      p50 / p99: healthy %s / %s, %s hung %s / %s, recovered %s / %s\n",
+			ms(h.Healthy.P50), ms(h.Healthy.P99), h.Primary, ms(h.Hang.P50), ms(h.Hang.P99), ms(h.Recovered.P50), ms(h.Recovered.P99))
+		fmt.Fprintf(w, "      %d of %d turns paid more than %s over the healthy p99 (failed turns included)\n",
+			h.PaidOver, h.Hang.Turns+h.Hang.Failed+h.Recovered.Turns+h.Recovered.Failed, ms(TargetHangExtra))
+		fmt.Fprintf(w, "      slowest turn while it hung %s; hedging bounds it at %s (healthy p50 + hedge delay %s + upstream %s)\n",
+			ms(h.Worst), ms(h.Bound), ms(h.HedgeDelay), ms(HangUpstream))
+		fmt.Fprintf(w, "      while it hung: %d of %d turns hedged, %d extra NLU calls; healthy part: %.1f extra NLU calls per 1000 turns\n",
+			h.HangHedging.Hedged, h.HangHedging.Turns, h.HangHedging.Extra, h.HealthyHedging.PerThousand())
+		if h.BackOnPrimary > 0 {
+			fmt.Fprintf(w, "      back on %s %s after it recovered (the first turn it answered came in then, its reply left at %s; probe interval %s)\n",
+				h.Primary, ms(h.BackOnPrimary), ms(h.BackReply), h.ProbeInterval)
+		} else {
+			fmt.Fprintf(w, "      NOT back on %s by the end of the recovered part\n", h.Primary)
+		}
+		checks = append(checks,
+			check(h.Hang.Turns > 0 && h.Worst <= h.Bound, "no turn paid more than its hedge delay plus the next provider's latency"),
+			check(h.Hang.Turns > 0 && h.Hang.P99 <= h.Healthy.P99+TargetHangExtra, "hang p99 ≤ healthy p99 + "+ms(TargetHangExtra)),
+			check(h.BackOnPrimary > 0 && h.BackOnPrimary <= h.ProbeInterval, "back on the primary within one probe interval"))
 	}
 	if r.Unexpected > 0 {
 		fmt.Fprintf(w, "WARNING: %d replies in the outbox matched no turn (duplicates?)\n", r.Unexpected)

@@ -111,7 +111,9 @@ func failureBudget(turns int) int64 { return int64(10 + turns/100) }
 // ThroughputResult is what the closed-loop phase measured.
 type ThroughputResult struct {
 	All, First, Later Summary
-	customers         []string
+	// Hedging is what hedged NLU attempts cost on this healthy stack.
+	Hedging   Hedging
+	customers []string
 }
 
 // throughput drives cfg.Turns turns over cfg.Conversations conversations, with

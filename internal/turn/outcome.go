@@ -49,6 +49,10 @@ type Outcome struct {
 	// Failover lists the provider attempts that failed before the outcome, in
 	// order: the NLU providers passed over, then the CPaaS providers.
 	Failover []FailedAttempt `json:"failover,omitempty"`
+	// Hedged lists the NLU attempts cancelled because another attempt answered
+	// first: a provider slower than its hedge delay that a hedge beat, or a hedge
+	// that the slow provider beat after all. NLUProvider is the one that answered.
+	Hedged []FailedAttempt `json:"hedged,omitempty"`
 }
 
 // FailedAttempt is one provider that failed a turn (after its retries).

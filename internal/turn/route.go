@@ -46,12 +46,19 @@ type EscalationPolicy struct {
 	FinalMessage string
 }
 
-// Attempt bounds one provider attempt: a local activity with its own timeout and a
-// capped number of retries, the only retry layer for that hop.
+// Attempt bounds one provider attempt: an activity (local when it fits in the
+// workflow task) with its own timeout and a capped number of retries, the only
+// retry layer for that hop.
 type Attempt struct {
 	Timeout     time.Duration
 	MaxAttempts int32
 }
+
+// AttemptGrace is how much longer an attempt's activity may run than its timeout:
+// the activity bounds the vendor call by the timeout, and returns its classified
+// timeout before the SDK's deadline, so no attempt is ever cut off by the SDK
+// ("LocalActivity completed after activity deadline") nor retried for it.
+const AttemptGrace = 500 * time.Millisecond
 
 // NLUCandidate is one NLU provider to try.
 type NLUCandidate struct {
@@ -60,6 +67,9 @@ type NLUCandidate struct {
 	// Local marks the in-process last-resort NLU: its no-match means the remote
 	// providers could not be asked, so the turn escalates.
 	Local bool
+	// HedgeAfter is how long an attempt on this provider may go unanswered before
+	// the next remote candidate is started beside it (workflows' hedge.go); 0: never.
+	HedgeAfter time.Duration `json:",omitempty"`
 }
 
 // CPaaSCandidate is one CPaaS provider to try, with the business address that the

@@ -16,6 +16,10 @@ const (
 	ModeDown   Mode = "down"   // refuse the call as an unreachable vendor would
 	ModeErrors Mode = "errors" // fail a share (Rate) of calls with Status
 	ModeSlow   Mode = "slow"   // answer normally after Latency
+	// ModeHang answers nothing, to any call (probes included), until the caller
+	// gives up: a vendor whose servers accept connections and then stall. A send
+	// is not recorded: the vendor never got past reading it.
+	ModeHang Mode = "hang"
 	// ModeAcceptThenHang takes a CPaaS send, records it in the outbox, and answers
 	// only after Latency (0: never, until the caller gives up): the vendor has the
 	// message, the caller cannot know it. Every other call (probes, message
@@ -58,15 +62,22 @@ func (f *Fault) Validate() error {
 		if f.LatencyMS <= 0 || f.LatencyMS > 600_000 {
 			return fmt.Errorf("latency_ms must be between 1 and 600000")
 		}
+	case ModeHang:
+		if f.LatencyMS != 0 || f.Rate != 0 || f.Status != 0 {
+			return fmt.Errorf("hang takes no latency_ms, rate or status: it answers never")
+		}
 	case ModeAcceptThenHang:
 		if f.LatencyMS < 0 || f.LatencyMS > 600_000 {
 			return fmt.Errorf("latency_ms must be between 0 (never answer) and 600000")
 		}
 	default:
-		return fmt.Errorf("mode must be one of ok, down, errors, slow, accept_then_hang")
+		return fmt.Errorf("mode must be one of ok, down, errors, slow, hang, accept_then_hang")
 	}
 	return nil
 }
+
+// hangFor is the delay of a hung call: longer than any caller waits.
+const hangFor = 24 * time.Hour
 
 // Decision is what a fake must do with one call.
 type Decision struct {
@@ -133,6 +144,8 @@ func (s *Faults) Decide(provider string) Decision {
 		}
 	case ModeSlow:
 		return Decision{Delay: time.Duration(f.LatencyMS) * time.Millisecond}
+	case ModeHang:
+		return Decision{Delay: hangFor}
 	case ModeAcceptThenHang:
 		return Decision{AnswerLate: true, AnswerAfter: time.Duration(f.LatencyMS) * time.Millisecond}
 	}

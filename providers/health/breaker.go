@@ -24,6 +24,11 @@ const (
 	failure
 )
 
+// ErrHedgedOver is what Record is given for an attempt cancelled because another
+// provider answered first while this one had not answered within its hedge
+// delay: it counts as a slow call.
+var ErrHedgedOver = errors.New("hedged over: no answer within its hedge delay")
+
 // result is one classified attempt.
 type result struct {
 	outcome outcome
@@ -50,6 +55,8 @@ func classify(s BreakerSettings, latency time.Duration, err error) result {
 			// An answer: judged on its latency below.
 		case errors.Is(err, context.DeadlineExceeded):
 			return result{outcome: failure, failed: true, cause: providers.ErrTimeout.Error()}
+		case errors.Is(err, ErrHedgedOver):
+			return result{outcome: failure, slow: true, cause: ErrHedgedOver.Error()}
 		default:
 			return result{outcome: ignored}
 		}
@@ -136,6 +143,9 @@ type provider struct {
 	probing         bool
 
 	window window
+	// latency is the window's p95 of successful calls as of latencyAt.
+	latency   time.Duration
+	latencyAt time.Time
 }
 
 func newProvider(name string, s BreakerSettings, now time.Time, instance string) *provider {
@@ -277,8 +287,7 @@ type windowStats struct {
 	last      time.Time // the latest call
 }
 
-// stats describes the calls within span before now. The p95 is the nearest-rank
-// percentile: the smallest latency that at least 95% of the calls did not exceed.
+// stats describes the calls within span before now.
 func (w *window) stats(now time.Time, span time.Duration) windowStats {
 	w.trim(now, span)
 	n := len(w.samples)
@@ -296,7 +305,28 @@ func (w *window) stats(now time.Time, span time.Duration) windowStats {
 			slow++
 		}
 	}
+	return windowStats{calls: n, failed: failed, errorRate: float64(failed) / float64(n), slow: slow, p95: p95(lat), last: w.samples[n-1].at}
+}
+
+// p95 sorts lat and returns its nearest-rank 95th percentile: the smallest latency
+// that at least 95% of them did not exceed.
+func p95(lat []time.Duration) time.Duration {
 	slices.Sort(lat)
-	rank := (95*n+99)/100 - 1 // ceil(0.95 n) - 1, in integers
-	return windowStats{calls: n, failed: failed, errorRate: float64(failed) / float64(n), slow: slow, p95: lat[rank], last: w.samples[n-1].at}
+	return lat[(95*len(lat)+99)/100-1] // ceil(0.95 n) - 1, in integers
+}
+
+// successP95 is the nearest-rank p95 latency of the successful calls (neither
+// failed nor slow) within span before now; 0 without any.
+func (w *window) successP95(now time.Time, span time.Duration) time.Duration {
+	w.trim(now, span)
+	lat := make([]time.Duration, 0, len(w.samples))
+	for _, s := range w.samples {
+		if !s.failed && !s.slow {
+			lat = append(lat, s.latency)
+		}
+	}
+	if len(lat) == 0 {
+		return 0
+	}
+	return p95(lat)
 }

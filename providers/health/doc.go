@@ -29,8 +29,13 @@ breaker used as a detector: when it trips, the main breaker is opened.
 Only failures that say something about the provider count: providers.ErrUnavailable,
 ErrTimeout (and an attempt's context.DeadlineExceeded) and ErrRateLimited. A
 providers.ErrRejected is the provider answering that the request was bad: it counts
-as a success, as a 4xx resets Envoy's consecutive-5xx count. A cancelled attempt or
-an unclassified error is not counted at all.
+as a success, as a 4xx resets Envoy's consecutive-5xx count. An attempt cancelled because a
+hedge answered first while it had not answered within its hedge delay
+(ErrHedgedOver) counts as a slow call. Any other cancelled attempt, or an
+unclassified error, is not counted at all.
+
+Latency gives the p95 of a provider's successful calls within Window, which the
+router turns into the provider's default hedge delay.
 
 # Overrides
 
@@ -69,7 +74,8 @@ keeps working on its own instance's results, and writes are retried every second
 
 A Prober per provider is called every ProbeInterval (the provider's own,
 BreakerSettings.ProbeInterval, or Options.ProbeInterval) while its breaker is open or
-half-open, bounded by ProbeTimeout (5 s, as LiveKit bounds an attempt). A success
+half-open, bounded by ProbeTimeout (5 s, as LiveKit bounds an attempt) and by half
+its interval, so that a probe of a hanging vendor is over before the next is due. A success
 moves an open breaker to half-open and counts as a trial success; HalfOpenSuccesses
 successes (probes or calls) close it. So a provider that recovers is back in rotation
 within one ProbeInterval, without waiting for OpenFor. A failed probe keeps the

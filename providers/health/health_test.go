@@ -671,3 +671,48 @@ func TestRunTwiceIsAnError(t *testing.T) {
 	require.NoError(t, reg.Run(ctx), "Run returns nil once ctx is done")
 	require.ErrorContains(t, reg.Run(ctx), "twice")
 }
+
+// A probe's deadline is half its provider's probe interval, so that a probe of a
+// hanging vendor is over before the next is due, and a vendor that recovers while
+// its probe hangs is probed again one interval later, not two. The deadline is
+// read from the probe's context: with the bound at the full interval (as before)
+// it is twice as far.
+func TestAHungProbeIsCutOffAtHalfItsInterval_SoTheNextIsNeverSkipped(t *testing.T) {
+	const interval = 200 * time.Millisecond
+	for _, tc := range []struct {
+		name          string
+		own, registry time.Duration // the provider's ProbeInterval, Options.ProbeInterval
+	}{
+		{"the provider's own probe interval", interval, 0}, // the registry's default is 5 s
+		{"the registry's probe interval", 0, interval},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var bounds []time.Duration
+			hanging := health.ProberFunc(func(ctx context.Context) error {
+				dl, ok := ctx.Deadline()
+				mu.Lock()
+				if ok {
+					bounds = append(bounds, time.Until(dl))
+				} else {
+					bounds = append(bounds, time.Hour)
+				}
+				mu.Unlock()
+				<-ctx.Done()
+				return ctx.Err()
+			})
+			settings := map[string]health.BreakerSettings{"nlu": {ConsecutiveFailures: 1, MinCalls: 1000, OpenFor: time.Hour, ProbeInterval: tc.own}}
+			reg := start(t, nil, health.Options{Instance: "p", Settings: settings, ProbeInterval: tc.registry,
+				Probers: map[string]health.Prober{"nlu": hanging}})
+			reg.Record("nlu", time.Millisecond, unavailable)
+			// A hung probe that were never cut off would hold back every later one.
+			require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(bounds) >= 3 }, settle, 5*time.Millisecond,
+				"the hung probes end, and the next ones come")
+			mu.Lock()
+			defer mu.Unlock()
+			for i, b := range bounds {
+				require.LessOrEqual(t, b, interval/2, "probe %d has %v to run, over half its %v interval", i+1, b, interval)
+			}
+		})
+	}
+}

@@ -93,6 +93,10 @@ func minTime(a, b time.Time) time.Time {
 func (r *registry) tick(ctx context.Context, due []*provider, probes *sync.WaitGroup) {
 	now := r.now()
 	for _, p := range due {
+		// A probe ends within half its interval, so that one that hangs is over
+		// before the next is due: a vendor that recovers while its probe hangs is
+		// probed again within one interval, not two.
+		timeout := min(r.probeTimeout, r.intervalOf(p)/2)
 		p.mu.Lock()
 		auto := p.override == ModeAuto
 		if auto {
@@ -102,10 +106,6 @@ func (r *registry) tick(ctx context.Context, due []*provider, probes *sync.WaitG
 		probe := auto && ok && p.state != StateClosed && !p.probing
 		if probe {
 			p.probing = true
-		}
-		timeout := r.probeTimeout
-		if p.settings.ProbeInterval > 0 {
-			timeout = min(timeout, p.settings.ProbeInterval)
 		}
 		p.mu.Unlock()
 		if probe {

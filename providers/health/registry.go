@@ -49,8 +49,15 @@ type Registry interface {
 	// classified provider error (providers.ErrUnavailable, ErrTimeout, ErrRateLimited
 	// count as failures; ErrRejected is an answer, so it counts as a success; a
 	// context cancellation or an unclassified error is not counted). A success slower
-	// than SlowCall counts as a failure. Results for unknown providers are dropped.
+	// than SlowCall counts as a failure, and so does ErrHedgedOver, as a slow call.
+	// Results for unknown providers are dropped.
 	Record(provider string, latency time.Duration, err error)
+
+	// Latency is the p95 latency of provider's successful calls within its
+	// Window (answers slower than SlowCall, failures and hedged-over calls left
+	// out), recomputed at most every LatencyRefresh; 0 before any success. The
+	// router derives a provider's default hedge delay from it.
+	Latency(provider string) time.Duration
 
 	// Snapshot returns every provider's Status, sorted by name.
 	Snapshot() []Status
@@ -98,6 +105,10 @@ var (
 	ErrInvalidMode     = errors.New("invalid override mode")
 )
 
+// LatencyRefresh is how long Latency serves the p95 it computed before it sorts
+// the window again: it is asked at every turn.
+const LatencyRefresh = time.Second
+
 // Defaults for Options.
 const (
 	DefaultProbeInterval = 5 * time.Second
@@ -113,8 +124,9 @@ type Options struct {
 	// often open breakers are checked for an elapsed OpenFor, for the providers whose
 	// BreakerSettings.ProbeInterval is zero. Default 5 s.
 	ProbeInterval time.Duration
-	// ProbeTimeout bounds one probe. Default 5 s, or ProbeInterval if shorter; a
-	// provider probed more often than that is bounded by its own interval.
+	// ProbeTimeout bounds one probe. Default 5 s; a probe also ends within half
+	// its provider's probe interval, so that one that hangs is over before the next
+	// is due.
 	ProbeTimeout time.Duration
 	// Probers by provider name. A provider without a prober recovers through trial
 	// calls after OpenFor only.
@@ -175,7 +187,7 @@ func NewRegistry(kv jetstream.KeyValue, opts Options) (Registry, error) {
 		opts.ProbeInterval = DefaultProbeInterval
 	}
 	if opts.ProbeTimeout == 0 {
-		opts.ProbeTimeout = min(DefaultProbeTimeout, opts.ProbeInterval)
+		opts.ProbeTimeout = DefaultProbeTimeout
 	}
 	if opts.Instance == "" {
 		opts.Instance = defaultInstance()
@@ -296,6 +308,20 @@ func (r *registry) Record(name string, latency time.Duration, err error) {
 		return
 	}
 	r.local(p, p.record(now, res))
+}
+
+func (r *registry) Latency(name string) time.Duration {
+	p := r.get(name)
+	if p == nil {
+		return 0
+	}
+	now := r.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.latencyAt.IsZero() || now.Sub(p.latencyAt) >= LatencyRefresh {
+		p.latency, p.latencyAt = p.window.successP95(now, p.settings.Window), now
+	}
+	return p.latency
 }
 
 func (r *registry) Snapshot() []Status {

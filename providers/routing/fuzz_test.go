@@ -122,7 +122,7 @@ func writePolicy(t *testing.T, p *Policy) []byte {
 	doc := map[string]any{
 		"version":     p.Version,
 		"language":    p.Language,
-		"defaults":    settingsYAML(p.Defaults),
+		"defaults":    settingsYAML(p.Defaults, true),
 		"stuck_after": p.StuckAfter.String(),
 		"stale_reply": map[string]any{"after": p.StaleReply.After.String(), "action": p.StaleReply.Action, "apology": p.StaleReply.Apology},
 	}
@@ -133,7 +133,7 @@ func writePolicy(t *testing.T, p *Policy) []byte {
 
 	provs := map[string]any{}
 	for name, pr := range p.Providers {
-		m := settingsYAML(pr.Settings)
+		m := settingsYAML(pr.Settings, pr.Role() == RoleNLU)
 		m["kind"] = pr.Kind
 		putText(m, "location", pr.Location)
 		putText(m, "project", pr.Project)
@@ -218,9 +218,12 @@ func putText(m map[string]any, key, s string) {
 	}
 }
 
-func settingsYAML(s Settings) map[string]any {
+// settingsYAML writes s; the hedge settings only where they may be written (not
+// under a CPaaS provider, which inherits them from the defaults), and hedge_after
+// only when it is not derived (HedgeAuto is hedge_after left out).
+func settingsYAML(s Settings, hedged bool) map[string]any {
 	b := s.Breaker
-	return map[string]any{
+	m := map[string]any{
 		"attempt_timeout": s.AttemptTimeout.String(),
 		"retries":         s.Retries,
 		"probe_interval":  s.ProbeInterval.String(),
@@ -234,6 +237,13 @@ func settingsYAML(s Settings) map[string]any {
 			"half_open_probes":     b.HalfOpenProbes,
 		},
 	}
+	if hedged {
+		m["hedge_max_in_flight"] = s.HedgeMaxInFlight
+		if s.HedgeAfter != HedgeAuto {
+			m["hedge_after"] = s.HedgeAfter.String()
+		}
+	}
+	return m
 }
 
 // The writer above must know every field: a field added to the policy and not
@@ -243,6 +253,7 @@ func TestTheFuzzWriterWritesEveryField(t *testing.T) {
 	p.Canary = &Canary{Business: "corner-store", Channel: "sms", Customer: "+15557770000", Text: "ping"}
 	p.Provider("twilio").Classify = map[int]error{422: providers.ErrRejected, 503: providers.ErrRateLimited}
 	p.Provider("cx-global").Project, p.Provider("cx-global").Agent, p.Provider("cx-global").Endpoint = "proj", "agent", "127.0.0.1:1"
+	p.Provider("cx-global").HedgeAfter, p.Provider("cx-global").HedgeMaxInFlight = 150*time.Millisecond, 4
 	p.StaleReply = StaleReply{After: time.Minute, Action: StaleSuppress, Apology: "late"}
 	for name, w := range map[string]Webhook{
 		"chat-env":  {URL: "http://chat.internal/r", ProbeURL: "http://chat.internal/h", SecretEnv: "CHAT_SECRET", InsecureHTTP: true},
@@ -269,6 +280,6 @@ func TestTheFuzzWriterWritesEveryField(t *testing.T) {
 
 // fieldCounts are the fields writePolicy writes, per type (Policy's src included).
 var fieldCounts = map[string]int{
-	"Policy": 12, "Provider": 10, "Settings": 4, "Breaker": 7, "Business": 3, "Channel": 4,
+	"Policy": 12, "Provider": 10, "Settings": 6, "Breaker": 7, "Business": 3, "Channel": 4,
 	"Escalation": 4, "Replies": 2, "StaleReply": 3, "Canary": 4, "Webhook": 5,
 }

@@ -122,6 +122,8 @@ type rawSettings struct {
 	Retries        *int           `yaml:"retries"`
 	Breaker        rawBreaker     `yaml:"breaker"`
 	ProbeInterval  *time.Duration `yaml:"probe_interval"`
+	HedgeAfter     *time.Duration `yaml:"hedge_after"`
+	HedgeMax       *int           `yaml:"hedge_max_in_flight"`
 }
 
 type rawBreaker struct {

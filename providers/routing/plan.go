@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/switchboard-cc/switchboard/internal/turn"
 )
@@ -57,6 +58,8 @@ type NLUStep struct {
 	Provider string
 	Kind     string
 	Attempt  turn.Attempt
+	// HedgeAfter is the provider's hedge_after: HedgeAuto, 0 (never) or a delay.
+	HedgeAfter time.Duration
 }
 
 // CPaaSStep is one CPaaS provider to try, on a delivery channel, from the business's
@@ -151,7 +154,7 @@ func (p *Policy) Plan(in PlanInput) Plan {
 			pl.Skipped = append(pl.Skipped, Skip{Provider: name, Role: RoleNLU, Reason: "down"})
 			continue
 		}
-		pl.NLU = append(pl.NLU, NLUStep{Provider: name, Kind: pr.Kind, Attempt: pr.Attempt()})
+		pl.NLU = append(pl.NLU, NLUStep{Provider: name, Kind: pr.Kind, Attempt: pr.Attempt(), HedgeAfter: pr.HedgeAfter})
 	}
 	if len(pl.NLU) == 0 {
 		pl.Warnings = append(pl.Warnings, "no NLU provider can be tried: the customer gets the fallback reply")
@@ -211,6 +214,20 @@ func (p *Policy) Plan(in PlanInput) Plan {
 	return pl
 }
 
+// hedging says when the next provider starts beside the step's attempts; the
+// local NLU is never a hedge.
+func hedging(s NLUStep, nextRemote bool) string {
+	switch {
+	case !nextRemote || s.Kind == KindLocal:
+		return ""
+	case s.HedgeAfter == HedgeAuto:
+		return fmt.Sprintf(", hedged after %d× its p95 (at least %s)", HedgeP95Factor, FormatDuration(HedgeFloor))
+	case s.HedgeAfter == 0:
+		return ", never hedged"
+	}
+	return ", hedged after " + FormatDuration(s.HedgeAfter)
+}
+
 func orNone(s string) string {
 	if s == "" {
 		return "(no address)"
@@ -246,11 +263,22 @@ func (p *Policy) inboundFirst(list []string, vendor, to string) []string {
 	return append(out, list[at+1:]...)
 }
 
-// Route is the plan as the conversation workflow consumes it.
-func (pl Plan) Route() turn.Route {
+// Route is the plan as the conversation workflow consumes it. latency, when given,
+// is the p95 latency of each provider's successful calls, from which the hedge
+// delay of a provider without hedge_after derives (HedgeDelay); without it, such a
+// provider hedges after HedgeFloor. The local NLU is never hedged.
+func (pl Plan) Route(latency func(provider string) time.Duration) turn.Route {
 	r := turn.Route{FallbackReply: pl.FallbackReply, LanguageCode: pl.LanguageCode, Escalation: pl.Escalation, StaleReply: pl.StaleReply}
 	for _, s := range pl.NLU {
-		r.NLU = append(r.NLU, turn.NLUCandidate{Provider: s.Provider, Attempt: s.Attempt, Local: s.Kind == KindLocal})
+		c := turn.NLUCandidate{Provider: s.Provider, Attempt: s.Attempt, Local: s.Kind == KindLocal}
+		if !c.Local {
+			var p95 time.Duration
+			if latency != nil && s.HedgeAfter == HedgeAuto {
+				p95 = latency(s.Provider)
+			}
+			c.HedgeAfter = HedgeDelay(s.HedgeAfter, p95)
+		}
+		r.NLU = append(r.NLU, c)
 	}
 	for _, s := range pl.CPaaS {
 		r.CPaaS = append(r.CPaaS, turn.CPaaSCandidate{Provider: s.Provider, Channel: s.Channel, From: s.From, Attempt: s.Attempt})
@@ -288,7 +316,7 @@ func (pl Plan) String() string {
 		fmt.Fprintf(tw, "  (none: the customer gets the fallback reply %q)\n", pl.FallbackReply)
 	}
 	for i, s := range pl.NLU {
-		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\n", i+1, s.Provider, s.Kind, attempts(s.Attempt))
+		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s%s\n", i+1, s.Provider, s.Kind, attempts(s.Attempt), hedging(s, i+1 < len(pl.NLU) && pl.NLU[i+1].Kind != KindLocal))
 	}
 	fmt.Fprintln(tw, "CPaaS (the reply), tried in order:")
 	if len(pl.CPaaS) == 0 {

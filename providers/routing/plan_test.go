@@ -189,10 +189,10 @@ func TestTwoInstancesOfOneVendorTheInboundOneRepliesFirst(t *testing.T) {
 func TestThePlanBecomesTheWorkflowsRoute(t *testing.T) {
 	p := mustParse(t, basePolicy(t))
 	pl := p.Plan(PlanInput{Channel: "whatsapp", Vendor: "twilio", Business: "+15550001001", Down: down("cx-global", "llm")})
-	got := pl.Route()
+	got := pl.Route(nil)
 	want := turn.Route{
 		NLU: []turn.NLUCandidate{
-			{Provider: "cx-europe", Attempt: turn.Attempt{Timeout: 4 * time.Second, MaxAttempts: 2}},
+			{Provider: "cx-europe", Attempt: turn.Attempt{Timeout: 4 * time.Second, MaxAttempts: 2}, HedgeAfter: HedgeFloor},
 			{Provider: "local", Attempt: turn.Attempt{Timeout: 5 * time.Second, MaxAttempts: 2}, Local: true},
 		},
 		CPaaS: []turn.CPaaSCandidate{
@@ -239,7 +239,7 @@ func TestThePlanExplainsItselfInOrder(t *testing.T) {
 	out := p.Plan(PlanInput{Channel: "whatsapp", Vendor: "twilio", Business: "+15550001000", Down: down("twilio", "cx-global")}).String()
 	for _, want := range []string{
 		"channel whatsapp, in on twilio, to +15550001000 (business corner-store), language en\n",
-		"NLU, tried in order:\n  1.  cx-europe  dialogflowcx  2 attempts of 4s\n  2.  llm        openai        1 attempt of 5s\n",
+		"NLU, tried in order:\n  1.  cx-europe  dialogflowcx  2 attempts of 4s, hedged after 2× its p95 (at least 100ms)\n  2.  llm        openai        1 attempt of 5s\n",
 		"  1.  vonage  sms (fallback channel)  from +15550002000  2 attempts of 5s\n",
 		"skipped:\n  cx-global  (nlu)                          down\n  twilio     (cpaas whatsapp)               down\n  twilio     (cpaas sms, fallback channel)  down\n",
 		"channel fallback: no whatsapp provider can be tried, so the reply goes by sms",

@@ -71,7 +71,36 @@ var builtinDefaults = Settings{
 		OpenFor:             30 * time.Second,
 		HalfOpenProbes:      3,
 	},
-	ProbeInterval: 10 * time.Second,
+	ProbeInterval:    10 * time.Second,
+	HedgeAfter:       HedgeAuto,
+	HedgeMaxInFlight: DefaultHedgeMaxInFlight,
+}
+
+// Hedging of NLU attempts (see workflows/hedge.go): an attempt on a provider that
+// has not answered within its hedge_after gets the next remote candidate started
+// beside it, and the first answer wins.
+const (
+	// HedgeAuto is the HedgeAfter of a provider whose policy writes no
+	// hedge_after: the delay is derived from the provider's observed latency, the
+	// larger of HedgeP95Factor × the p95 of its successful calls and HedgeFloor,
+	// so that a healthy provider is almost never hedged.
+	HedgeAuto      time.Duration = -1
+	HedgeP95Factor               = 2
+	HedgeFloor                   = 100 * time.Millisecond
+	// DefaultHedgeMaxInFlight bounds the hedges in flight to one provider, per
+	// worker process: past it a hedge is refused and the slow attempt goes on
+	// alone, so a slow primary cannot double the load on the next provider
+	// without limit.
+	DefaultHedgeMaxInFlight = 20
+)
+
+// HedgeDelay is the hedge delay of a provider configured with hedge_after (or
+// HedgeAuto), whose successful calls have the p95 latency p95 (0: unknown).
+func HedgeDelay(configured, p95 time.Duration) time.Duration {
+	if configured != HedgeAuto {
+		return configured
+	}
+	return max(HedgeP95Factor*p95, HedgeFloor)
 }
 
 // BuiltinSlowCall is the slow-call threshold of a provider whose policy writes no
@@ -137,6 +166,11 @@ type Settings struct {
 	Breaker Breaker
 	// ProbeInterval is how often an open or half-open provider is probed.
 	ProbeInterval time.Duration
+	// HedgeAfter is how long an NLU attempt may go unanswered before the next
+	// remote candidate starts beside it: HedgeAuto when not written, 0 for never.
+	HedgeAfter time.Duration
+	// HedgeMaxInFlight bounds the hedges in flight to the provider, per worker.
+	HedgeMaxInFlight int
 }
 
 // MaxAttempts is the number of attempts on one provider for one turn: Retries+1.

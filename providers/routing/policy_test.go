@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,33 @@ func TestTheExampleDocumentsTheBuiltInSlowCall(t *testing.T) {
 	want := fmt.Sprintf("slow_call: %s", FormatDuration(BuiltinSlowCall(builtinDefaults.AttemptTimeout)))
 	if !strings.Contains(string(b), "attempt_timeout: "+FormatDuration(builtinDefaults.AttemptTimeout)) || !strings.Contains(string(b), want) {
 		t.Errorf("deploy/policy.example.yaml should show the built-in attempt_timeout %s and %q", FormatDuration(builtinDefaults.AttemptTimeout), want)
+	}
+}
+
+func TestHedgeAfter_DerivedUnlessWritten_ZeroTurnsItOff(t *testing.T) {
+	src := edit(t, basePolicy(t), "location: global}", "location: global, hedge_after: 0}")
+	src = edit(t, src, "attempt_timeout: 4s}", "attempt_timeout: 4s, hedge_after: 150ms, hedge_max_in_flight: 4}")
+	p := mustParse(t, src)
+	if got := p.Provider("cx-global").HedgeAfter; got != 0 {
+		t.Errorf("cx-global hedge_after %v, want 0 (off)", got)
+	}
+	if got := p.Provider("cx-europe"); got.HedgeAfter != 150*time.Millisecond || got.HedgeMaxInFlight != 4 {
+		t.Errorf("cx-europe hedge_after %v, max in flight %d; want 150ms, 4", got.HedgeAfter, got.HedgeMaxInFlight)
+	}
+	if got := p.Provider("llm"); got.HedgeAfter != HedgeAuto || got.HedgeMaxInFlight != DefaultHedgeMaxInFlight {
+		t.Errorf("llm hedge_after %v, max in flight %d; want derived, %d", got.HedgeAfter, got.HedgeMaxInFlight, DefaultHedgeMaxInFlight)
+	}
+	p95 := map[string]time.Duration{"llm": 400 * time.Millisecond, "cx-europe": time.Second}
+	route := p.Plan(PlanInput{Channel: "sms", Vendor: "twilio", Business: "+15550001000"}).Route(func(name string) time.Duration { return p95[name] })
+	got := map[string]time.Duration{}
+	for _, c := range route.NLU {
+		got[c.Provider] = c.HedgeAfter
+	}
+	want := map[string]time.Duration{"cx-global": 0, "cx-europe": 150 * time.Millisecond, "llm": 800 * time.Millisecond, "local": 0}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("hedge delays %v, want %v (written ones as written, derived 2× p95)", got, want)
+	}
+	if d := HedgeDelay(HedgeAuto, 10*time.Millisecond); d != HedgeFloor {
+		t.Errorf("a fast provider hedges after %v, want the floor %v", d, HedgeFloor)
 	}
 }

@@ -156,6 +156,8 @@ func overlay(base Settings, r rawSettings, prefix, basePrefix string, src *sourc
 	setDur(&s.AttemptTimeout, r.AttemptTimeout, "attempt_timeout")
 	setInt(&s.Retries, r.Retries, "retries")
 	setDur(&s.ProbeInterval, r.ProbeInterval, "probe_interval")
+	setDur(&s.HedgeAfter, r.HedgeAfter, "hedge_after")
+	setInt(&s.HedgeMaxInFlight, r.HedgeMax, "hedge_max_in_flight")
 	b := r.Breaker
 	setInt(&s.Breaker.ConsecutiveFailures, b.ConsecutiveFailures, "breaker.consecutive_failures")
 	if b.FailureRate != nil {

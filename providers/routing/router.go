@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/switchboard-cc/switchboard/internal/turn"
 )
@@ -15,6 +16,9 @@ type Router struct {
 	// Down and ChannelDown report provider health, as in PlanInput. Optional.
 	Down        func(provider string) bool
 	ChannelDown func(provider, channel string) bool
+	// Latency is the p95 latency of a provider's successful calls (health's
+	// Registry.Latency), for the hedge delays. Optional.
+	Latency func(provider string) time.Duration
 }
 
 // Route plans the turn with the current policy.
@@ -29,5 +33,5 @@ func (r *Router) Route(_ context.Context, in turn.RouteInput) (turn.Route, error
 	if p.Channels[in.Channel] == nil {
 		return turn.Route{}, fmt.Errorf("routing: channel %q is not in the routing policy %s", in.Channel, p.Source())
 	}
-	return p.Plan(PlanInput{Channel: in.Channel, Vendor: in.Vendor, Business: in.From, Down: r.Down, ChannelDown: r.ChannelDown}).Route(), nil
+	return p.Plan(PlanInput{Channel: in.Channel, Vendor: in.Vendor, Business: in.From, Down: r.Down, ChannelDown: r.ChannelDown}).Route(r.Latency), nil
 }

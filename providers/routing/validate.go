@@ -24,6 +24,7 @@ const (
 	maxRetries        = 5
 	maxReplyBytes     = 1600 // Twilio's and Vonage's limit for one message body
 	minAckSLA         = 10 * time.Second
+	minHedgeAfter     = 10 * time.Millisecond
 )
 
 // Validate checks a policy and reports every problem found, joined. Parse and Load
@@ -141,6 +142,15 @@ func (p *Policy) validateSettings(errs *errorList, prefix string, s Settings) {
 	durIn("attempt_timeout", s.AttemptTimeout, minAttemptTimeout, maxAttemptTimeout)
 	intIn("retries", s.Retries, 0, maxRetries)
 	durIn("probe_interval", s.ProbeInterval, time.Second, time.Hour)
+	if h := s.HedgeAfter; h != HedgeAuto && h != 0 && check("hedge_after") {
+		switch {
+		case h < minHedgeAfter:
+			errs.at(prefix+"hedge_after", "%s is out of range: 0 (never hedge), or at least %s; leave it out to derive it from the provider's latency", FormatDuration(h), FormatDuration(minHedgeAfter))
+		case h >= s.AttemptTimeout:
+			errs.at(prefix+"hedge_after", "%s is not shorter than attempt_timeout (%s): the attempt would time out first; lower it, or write 0 to switch hedging off", FormatDuration(h), FormatDuration(s.AttemptTimeout))
+		}
+	}
+	intIn("hedge_max_in_flight", s.HedgeMaxInFlight, 1, 10000)
 	b := s.Breaker
 	intIn("breaker.consecutive_failures", b.ConsecutiveFailures, 1, 1000)
 	if check("breaker.failure_rate") && !(b.FailureRate > 0 && b.FailureRate <= 1) {
@@ -199,6 +209,13 @@ func (p *Policy) validateProvider(errs *errorList, pr *Provider) {
 	case KindOpenAI:
 		if strings.TrimSpace(pr.Model) == "" {
 			errs.in(path+".model", "is required for openai (e.g. gpt-4o-mini)")
+		}
+	}
+	if pr.Role() == RoleCPaaS {
+		for _, f := range []string{"hedge_after", "hedge_max_in_flight"} {
+			if p.src != nil && p.src.written(path+"."+f) {
+				errs.at(path+"."+f, "applies only to NLU providers: a reply is never hedged, two sends are two messages")
+			}
 		}
 	}
 	if len(pr.Classify) > 0 && (pr.Kind == KindDialogflowCX || pr.Kind == KindLocal) {
@@ -432,8 +449,8 @@ func (p *Policy) worstTurn(channel string) time.Duration {
 		if pr == nil {
 			return 0
 		}
-		// The workflow's ScheduleToClose: attempts × (timeout + backoff) + 1s.
-		return time.Duration(pr.MaxAttempts())*(pr.AttemptTimeout+time.Second) + time.Second
+		// The workflow's ScheduleToClose: attempts × (timeout + grace + backoff) + 1s.
+		return time.Duration(pr.MaxAttempts())*(pr.AttemptTimeout+turn.AttemptGrace+time.Second) + time.Second
 	}
 	var total time.Duration
 	for _, n := range c.NLU {

@@ -170,7 +170,7 @@ func TestAPolicyErrorNamesTheLineAndTheField(t *testing.T) {
 		{
 			name: "stuck_after must outlast the slowest possible turn",
 			old:  "stuck_after: 10m", new: "stuck_after: 40s",
-			want: "policy.yaml:31:14: stuck_after: 40s is not longer than the slowest turn when every provider uses every attempt (sms 1m10s, whatsapp 1m23s)",
+			want: "policy.yaml:31:14: stuck_after: 40s is not longer than the slowest turn when every provider uses every attempt (sms 1m15.5s, whatsapp 1m29.5s",
 		},
 		{
 			name: "an unknown stale reply action",
@@ -206,6 +206,21 @@ func TestAPolicyErrorNamesTheLineAndTheField(t *testing.T) {
 			name: "YAML syntax error names its line",
 			old:  "  retries: 1", new: "  retries: [1",
 			want: "policy.yaml:5:3: ',' or ']' must be specified",
+		},
+		{
+			name: "hedge_after shorter than the floor of sense",
+			old:  "location: global}", new: "location: global, hedge_after: 5ms}",
+			want: "policy.yaml:7:66: providers.cx-global.hedge_after: 5ms is out of range: 0 (never hedge), or at least 10ms",
+		},
+		{
+			name: "hedge_after that the attempt timeout would beat",
+			old:  "location: global}", new: "location: global, hedge_after: 5s}",
+			want: "policy.yaml:7:66: providers.cx-global.hedge_after: 5s is not shorter than attempt_timeout (5s)",
+		},
+		{
+			name: "a reply is never hedged",
+			old:  "twilio:    {kind: twilio}", new: "twilio:    {kind: twilio, hedge_after: 100ms}",
+			want: "policy.yaml:11:42: providers.twilio.hedge_after: applies only to NLU providers: a reply is never hedged",
 		},
 		{
 			name: "a key written twice",

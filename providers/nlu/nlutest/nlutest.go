@@ -101,6 +101,16 @@ func Run(t *testing.T, h Harness) {
 		require.Less(t, time.Since(start), latency/2, "Detect waited for the slow vendor")
 	})
 
+	t.Run("hung: a cancelled call ends at once", func(t *testing.T) {
+		setFault(t, h, fake.Fault{Mode: fake.ModeHang})
+		c, cancel := context.WithCancel(callCtx(t))
+		time.AfterFunc(100*time.Millisecond, cancel) // another provider answered first
+		start := time.Now()
+		_, err := h.Detector.Detect(c, known(h))
+		require.Error(t, err)
+		require.Less(t, time.Since(start), 2*time.Second, "Detect waited for the hung vendor after its caller gave up")
+	})
+
 	t.Run("concurrent calls are safe", func(t *testing.T) {
 		const workers, calls = 8, 5
 		var wg sync.WaitGroup
