@@ -280,6 +280,13 @@ func (d *decoder) decode(n ast.Node, path string, v reflect.Value) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Bool:
+		b, ok := n.(*ast.BoolNode)
+		if !ok {
+			d.fail(path, orig, "must be true or false, not %s%s", describe(n), quoted(n))
+			return
+		}
+		v.SetBool(b.Value)
 	case reflect.Float64:
 		switch x := n.(type) {
 		case *ast.FloatNode:

@@ -108,6 +108,7 @@ func build(raw *rawPolicy, src *source, errs *errorList) *Policy {
 		}
 		p.Escalation = e
 	}
+	p.Voice = buildVoice(raw.Voice, p)
 	return p
 }
 
