@@ -171,6 +171,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/twilio/messaging", s.twilioMessaging)
 	mux.HandleFunc("POST /webhooks/vonage/inbound", s.vonageInbound)
+	s.voiceRoutes(mux)
 	var turns http.Handler = http.HandlerFunc(s.postTurn)
 	if !s.cfg.AnonymousTurns {
 		turns = auth.Require(s.cfg.Tokens, turns, auth.RoleIngress, auth.RoleOps)
