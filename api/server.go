@@ -210,6 +210,10 @@ func (s *Server) Handler() http.Handler {
 // publish stores a turn in JetStream. It answers the vendor's question "may I
 // forget this message?": only a nil error means yes.
 func (s *Server) publish(ctx context.Context, t turn.Turn) (duplicate bool, err error) {
+	if s.js == nil {
+		s.log.Error("turn not accepted: no JetStream connection", "turn", t.ID)
+		return false, errors.New("no JetStream connection")
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
 	defer cancel()
 	_, dup, err := streams.PublishTurn(ctx, s.js, t)

@@ -158,6 +158,9 @@ func withOutcome(r turnResponse, o turn.Outcome) turnResponse {
 
 // processedOutcome looks the turn up in its conversation's transcript.
 func (s *Server) processedOutcome(ctx context.Context, t turn.Turn) (turn.Outcome, bool) {
+	if s.convs == nil {
+		return turn.Outcome{}, false
+	}
 	tr, err := s.convs.Transcript(ctx, t.ConversationID)
 	if err != nil {
 		return turn.Outcome{}, false
