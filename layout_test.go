@@ -51,6 +51,8 @@ var rules = []rule{
 		why: "the bridge moves turns from JetStream to Temporal and calls no provider"},
 	{pkg: "api/...", never: []string{"workers/...", "internal/app/...", "cmd/..."},
 		why: "the API hands turns to JetStream and reads Temporal; it runs no worker and no wiring"},
+	{pkg: "internal/drill", never: []string{"internal/app/...", "workers/...", "api/...", "workflows/..."},
+		why: "a drill drives the stack from outside, through the binary's processes and their HTTP and NATS APIs; it runs none of the service's code"},
 	{pkg: "internal/conversations", only: []string{"internal/turn", "workflows"},
 		why: "the conversation store reads Temporal for the API, the stuck finder and the canary; it imports none of them"},
 	{pkg: "internal/auth", only: []string{"internal/turn"},

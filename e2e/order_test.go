@@ -45,7 +45,7 @@ func TestProcesses_BurstsAndKillNineOfAWorker_EveryTranscriptInStreamOrder(t *te
 	infra := startProcess(t, dir, "infra", bin, nil, "dev", "--only-infra", "--data-dir", dataDir,
 		"--http-addr", "127.0.0.1:0", "--nats-port", "-1", "--temporal-port", "-1", "--no-ui",
 		"--ops-token", opsToken, "--agent-token", agentToken, "--log-level", "warn")
-	infra.waitFor(t, "stdout", regexp.MustCompile(`switchboard infra ready: .* dev (http://\S+)`), 2*time.Minute)
+	infra.waitFor(t, regexp.MustCompile(`switchboard infra ready: .* dev (http://\S+)`), 2*time.Minute)
 	env := readEnvFile(t, filepath.Join(dataDir, "infra.env"))
 	ready := regexp.MustCompile(`msg="switchboard ready" role=(?:api|worker) http=(http://\S+)`)
 	api := startProcess(t, dir, "api", bin, env, "api", "--http-addr", "127.0.0.1:0", "--instance", "api")
@@ -54,10 +54,10 @@ func TestProcesses_BurstsAndKillNineOfAWorker_EveryTranscriptInStreamOrder(t *te
 		name := fmt.Sprintf("worker%d", i+1)
 		workers[i] = startProcess(t, dir, name, bin, env, "worker", "--http-addr", "127.0.0.1:0", "--instance", name)
 	}
-	apiURL := api.waitFor(t, "stderr", ready, time.Minute)
+	apiURL := api.waitFor(t, ready, time.Minute)
 	var workerURL [2]string
 	for i, w := range workers {
-		workerURL[i] = w.waitFor(t, "stderr", ready, time.Minute)
+		workerURL[i] = w.waitFor(t, ready, time.Minute)
 	}
 	for _, u := range append([]string{apiURL}, workerURL[:]...) {
 		require.Eventually(t, func() bool { return getStatus(t, u+"/readyz") == http.StatusOK }, 30*time.Second, 200*time.Millisecond, "%s/readyz", u)
@@ -122,10 +122,9 @@ func TestProcesses_BurstsAndKillNineOfAWorker_EveryTranscriptInStreamOrder(t *te
 		return turnsProcessed(t, workerURL[0]) > 0 && turnsProcessed(t, workerURL[1]) > 0
 	}, time.Minute, 20*time.Millisecond, "both workers process turns")
 	victim := workers[0]
-	require.NoError(t, victim.cmd.Process.Kill())
-	<-victim.done
+	require.NoError(t, victim.Kill())
 	atKill := processed()
-	t.Logf("killed %s with %d of %d turns processed", victim.name, atKill, conversations*turnsEach)
+	t.Logf("killed %s with %d of %d turns processed", victim.Name, atKill, conversations*turnsEach)
 	wg.Wait()
 	close(errs)
 	for err := range errs {

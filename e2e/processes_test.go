@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-cc/switchboard/internal/drill"
 	"github.com/switchboard-cc/switchboard/internal/streams"
 	"github.com/switchboard-cc/switchboard/internal/turn"
 	"github.com/switchboard-cc/switchboard/providers/fake"
@@ -56,7 +57,7 @@ func TestProcesses_KillNineOfAWorker_EveryTurnIsAnsweredExactlyOnce(t *testing.T
 	infra := startProcess(t, dir, "infra", bin, nil, "dev", "--only-infra", "--data-dir", dataDir,
 		"--http-addr", "127.0.0.1:0", "--nats-port", "-1", "--temporal-port", "-1", "--no-ui",
 		"--ops-token", opsToken, "--agent-token", agentToken, "--log-level", "warn")
-	devURL := infra.waitFor(t, "stdout", regexp.MustCompile(`switchboard infra ready: .* dev (http://\S+)`), 2*time.Minute)
+	devURL := infra.waitFor(t, regexp.MustCompile(`switchboard infra ready: .* dev (http://\S+)`), 2*time.Minute)
 	env := readEnvFile(t, filepath.Join(dataDir, "infra.env"))
 	require.Equal(t, opsToken, env["SWITCHBOARD_OPS_TOKEN"])
 	require.Contains(t, env["SWITCHBOARD_PROVIDER_URL"], "twilio=http://127.0.0.1:")
@@ -69,10 +70,10 @@ func TestProcesses_KillNineOfAWorker_EveryTurnIsAnsweredExactlyOnce(t *testing.T
 		workers[i] = startProcess(t, dir, name, bin, env, "worker", "--http-addr", "127.0.0.1:0", "--instance", name,
 			"--send-claim-grace", "5s")
 	}
-	apiURL := api.waitFor(t, "stderr", ready, time.Minute)
+	apiURL := api.waitFor(t, ready, time.Minute)
 	var workerURL [2]string
 	for i, w := range workers {
-		workerURL[i] = w.waitFor(t, "stderr", ready, time.Minute)
+		workerURL[i] = w.waitFor(t, ready, time.Minute)
 	}
 	for _, u := range append([]string{apiURL}, workerURL[:]...) {
 		require.Eventually(t, func() bool { return getStatus(t, u+"/readyz") == http.StatusOK }, 30*time.Second, 200*time.Millisecond, "%s/readyz", u)
@@ -156,7 +157,7 @@ func TestProcesses_KillNineOfAWorker_EveryTurnIsAnsweredExactlyOnce(t *testing.T
 	answeredAtKill, sentAtKill := len(outbox()), sent.Load()
 	orphans := orphanClaims(t, js)
 	t.Logf("killed %s after it processed %.0f turns, with %d of %d turns sent and %d answered; it left %d reply claims behind",
-		victim.name, before, sentAtKill, total, answeredAtKill, orphans)
+		victim.Name, before, sentAtKill, total, answeredAtKill, orphans)
 	require.Less(t, answeredAtKill, total, "turns were still being processed when the worker died")
 	<-sending
 	require.False(t, t.Failed())
@@ -238,8 +239,7 @@ func killMidSend(t *testing.T, p *process, devURL string) {
 	t.Helper()
 	setFault(t, devURL, fake.Fault{Provider: "twilio", Mode: fake.ModeSlow, LatencyMS: 1200})
 	time.Sleep(300 * time.Millisecond)
-	require.NoError(t, p.cmd.Process.Kill())
-	<-p.done
+	require.NoError(t, p.Kill())
 	setFault(t, devURL, fake.Fault{Provider: "twilio", Mode: fake.ModeOK})
 }
 
@@ -344,57 +344,28 @@ func buildSwitchboard(t *testing.T, dir string) string {
 	return bin
 }
 
-// process is a switchboard process started by a test, its output in files.
-type process struct {
-	name     string
-	cmd      *exec.Cmd
-	stdout   string
-	stderr   string
-	done     chan struct{}
-	waitErr  error
-	outFiles []*os.File
-}
+// process is a switchboard process started by a test: a drill.Process, the same
+// harness `switchboard drill` runs its topology with, its output in one log file.
+type process struct{ *drill.Process }
 
 // startProcess runs bin with args, with the environment of the test minus any
-// SWITCHBOARD_* variable, plus env. It is killed when the test ends, and its output
-// is printed if the test failed.
+// SWITCHBOARD_* variable, plus env. It is killed when the test ends, and the end of
+// its output is logged if the test failed.
 func startProcess(t *testing.T, dir, name, bin string, env map[string]string, args ...string) *process {
 	t.Helper()
-	p := &process{name: name, stdout: filepath.Join(dir, name+".stdout"), stderr: filepath.Join(dir, name+".stderr"), done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Dir = dir
+	var environ []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SWITCHBOARD_") {
-			p.cmd.Env = append(p.cmd.Env, kv)
+			environ = append(environ, kv)
 		}
 	}
 	for k, v := range env {
-		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+		environ = append(environ, k+"="+v)
 	}
-	for _, f := range []struct {
-		path string
-		w    *io.Writer
-	}{{p.stdout, &p.cmd.Stdout}, {p.stderr, &p.cmd.Stderr}} {
-		file, err := os.Create(f.path)
-		require.NoError(t, err)
-		p.outFiles = append(p.outFiles, file)
-		*f.w = file
-	}
-	require.NoError(t, p.cmd.Start(), "start %s", name)
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		for _, f := range p.outFiles {
-			f.Close()
-		}
-		close(p.done)
-	}()
+	p := &process{drill.NewProcess(name, filepath.Join(dir, name+".log"), bin, environ, args...)}
+	require.NoError(t, p.Start(), "start %s", name)
 	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("%s (pid %d) did not exit after SIGKILL", name, p.cmd.Process.Pid)
-		}
+		require.NoError(t, p.Kill())
 		if t.Failed() {
 			p.dump(t)
 		}
@@ -402,64 +373,32 @@ func startProcess(t *testing.T, dir, name, bin string, env map[string]string, ar
 	return p
 }
 
-// waitFor waits until the process's stdout or stderr holds a line matching re, and
-// returns the first submatch.
-func (p *process) waitFor(t *testing.T, stream string, re *regexp.Regexp, timeout time.Duration) string {
+// waitFor waits until the process's output holds a line matching re, and returns
+// the first submatch.
+func (p *process) waitFor(t *testing.T, re *regexp.Regexp, timeout time.Duration) string {
 	t.Helper()
-	file := p.stdout
-	if stream == "stderr" {
-		file = p.stderr
-	}
-	deadline := time.Now().Add(timeout)
-	for {
-		b, _ := os.ReadFile(file)
-		if m := re.FindSubmatch(b); m != nil {
-			return string(m[1])
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited before printing %q: %v", p.name, re, p.waitErr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not print %q within %s", p.name, re, timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	s, err := p.WaitFor(context.Background(), re, timeout)
+	require.NoError(t, err)
+	return s
 }
 
 // dump logs the end of the process's output.
 func (p *process) dump(t *testing.T) {
-	for _, f := range []string{p.stdout, p.stderr} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
-		if len(lines) > 80 {
-			lines = append([][]byte{[]byte(fmt.Sprintf("... (%d lines before)", len(lines)-80))}, lines[len(lines)-80:]...)
-		}
-		t.Logf("---- %s (%s):\n%s", p.name, filepath.Base(f), bytes.Join(lines, []byte("\n")))
+	b, err := os.ReadFile(p.LogFile)
+	if err != nil {
+		return
 	}
+	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+	if len(lines) > 80 {
+		lines = append([][]byte{[]byte(fmt.Sprintf("... (%d lines before)", len(lines)-80))}, lines[len(lines)-80:]...)
+	}
+	t.Logf("---- %s:\n%s", p.Name, bytes.Join(lines, []byte("\n")))
 }
 
-// readEnvFile reads NAME=VALUE lines, values optionally in single quotes as the
-// shell reads them.
+// readEnvFile reads the infra.env that `dev --only-infra` writes.
 func readEnvFile(t *testing.T, file string) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile(file)
+	env, err := drill.ReadEnvFile(file)
 	require.NoError(t, err)
-	env := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		require.True(t, ok, "%s: %q", file, line)
-		if strings.HasPrefix(v, "'") {
-			v = strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(v, "'"), "'"), `'\''`, "'")
-		}
-		env[k] = v
-	}
 	return env
 }

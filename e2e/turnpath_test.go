@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -91,20 +90,13 @@ func TestSignedVonageWhatsAppWebhook_ReplyLeavesThroughVonage(t *testing.T) {
 
 func TestJSONAPI_WaitReturnsTheReply_BadInputIsNamed(t *testing.T) {
 	s := startStack(t, "")
-	post := func(query, body string) (int, map[string]any) {
-		resp, err := http.Post(s.API+"/v1/turns"+query, "application/json", strings.NewReader(body))
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		var m map[string]any
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
-		return resp.StatusCode, m
-	}
+	post := func(query, body string) (int, map[string]any) { return s.postTurn(t, query, body) }
 	code, m := post("?wait=10s", `{"message_id":"web-1","channel":"chat","from":"+15552220001","to":"+15550001000","text":"what are your hours"}`)
 	require.Equal(t, http.StatusOK, code, m)
 	require.Equal(t, "store.hours", m["intent"])
 	require.Equal(t, "replied", m["status"])
 	require.Equal(t, "cx-global", m["nlu_provider"])
-	require.Equal(t, "twilio", m["cpaas_provider"])
+	require.Equal(t, "webchat", m["cpaas_provider"])
 	require.Contains(t, m["reply"], "open Monday")
 
 	// The same message again, waiting: the answer comes from the transcript.

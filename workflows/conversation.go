@@ -457,11 +457,11 @@ func (c *conversation) reply(ctx workflow.Context, route turn.Route, out *turn.O
 			}
 		}
 	}
-	key := out.IdempotencyKey
+	key, answers := out.IdempotencyKey, ""
 	if key == "" {
-		key = turn.IdempotencyKey(c.Conversation.ID, c.epoch, out.Seq)
+		key, answers = turn.IdempotencyKey(c.Conversation.ID, c.epoch, out.Seq), out.TurnID
 	}
-	provider, r, err := c.send(ctx, route, out.Reply, key, &out.Failover)
+	provider, r, err := c.send(ctx, route, out.Reply, key, answers, &out.Failover)
 	if err != nil {
 		out.Status, out.Reason = turn.StatusFailed, "reply not sent: "+errorText(err)
 		out.DeliveryUnknown = c.deliveryAware && isDeliveryUnknown(err)
@@ -479,8 +479,9 @@ func (c *conversation) reply(ctx workflow.Context, route turn.Route, out *turn.O
 // it. A rejection (an invalid number, say) stops the failover: no other provider
 // would accept it either.
 //
-// Each failed attempt is appended to failed, when given.
-func (c *conversation) send(ctx workflow.Context, route turn.Route, body, key string, failed *[]turn.FailedAttempt) (provider string, receipt SendOutput, err error) {
+// turnID is the customer turn the message answers, "" for an agent's message or an
+// escalation's final message. Each failed attempt is appended to failed, when given.
+func (c *conversation) send(ctx workflow.Context, route turn.Route, body, key, turnID string, failed *[]turn.FailedAttempt) (provider string, receipt SendOutput, err error) {
 	err = errNoCPaaS
 	waits := 0
 	for i, attempt := 0, 1; i < len(route.CPaaS); i, attempt = i+1, attempt+1 {
@@ -489,7 +490,8 @@ func (c *conversation) send(ctx workflow.Context, route turn.Route, body, key st
 		opts := localOptions(cand.Attempt)
 		opts.Summary = attemptSummary("Send", cand.Provider, attempt)
 		actx := workflow.WithLocalActivityOptions(ctx, opts)
-		msg := turn.Message{Channel: cand.Channel, From: cand.From, To: c.Conversation.Customer, Body: body, IdempotencyKey: key}
+		msg := turn.Message{Channel: cand.Channel, From: cand.From, To: c.Conversation.Customer, Body: body, IdempotencyKey: key,
+			ConversationID: c.Conversation.ID, TurnID: turnID}
 		err = workflow.ExecuteLocalActivity(actx, ActivitySend, SendInput{Provider: cand.Provider, Message: msg, Forced: cand.Forced, SendUnknown: c.sendUnknown}).Get(ctx, &r)
 		if err == nil {
 			return cand.Provider, r, nil

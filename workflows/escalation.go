@@ -139,7 +139,7 @@ func (c *conversation) agentReply(ctx workflow.Context, r DeskRequest) (turn.Esc
 		return turn.Escalation{}, err
 	}
 	key := turn.SendKey{Kind: turn.SendAgentReply, ConversationID: c.Conversation.ID, Epoch: c.epoch, Ref: workflow.GetCurrentUpdateInfo(ctx).ID}.Key()
-	if _, _, err := c.send(ctx, route, r.Text, key, nil); err != nil {
+	if _, _, err := c.send(ctx, route, r.Text, key, "", nil); err != nil {
 		// Nothing reached the customer: the SLA clock keeps running.
 		return turn.Escalation{}, fmt.Errorf("agent reply not sent: %s", errorText(err))
 	}
@@ -167,7 +167,7 @@ func (c *conversation) agentReplyAckFirst(ctx workflow.Context, r DeskRequest, b
 		return turn.Escalation{}, err
 	}
 	key := turn.CountedAgentReplyKey(c.Conversation.ID, c.epoch, c.Seq, c.AgentReplies)
-	if _, _, err := c.send(ctx, route, r.Text, key, nil); err != nil {
+	if _, _, err := c.send(ctx, route, r.Text, key, "", nil); err != nil {
 		return turn.Escalation{}, fmt.Errorf("agent reply not sent: %s", errorText(err))
 	}
 	if c.Escalation == nil || c.Escalation.ID != before.ID {
@@ -259,7 +259,7 @@ func (c *conversation) flag(ctx workflow.Context) {
 		route, err := c.route(ctx)
 		if err == nil && e.FinalMessage != "" {
 			key := fmt.Sprintf("%s/final", e.ID)
-			if _, _, err = c.send(ctx, route, e.FinalMessage, key, nil); err != nil {
+			if _, _, err = c.send(ctx, route, e.FinalMessage, key, "", nil); err != nil {
 				workflow.GetLogger(ctx).Error("final escalation message not sent", "escalation", e.ID, "error", err)
 			}
 		}
@@ -276,7 +276,7 @@ func (c *conversation) sendFinal(ctx workflow.Context, e *turn.Escalation) {
 	key := turn.SendKey{Kind: turn.SendFinalMessage, ConversationID: c.Conversation.ID, Epoch: c.epoch, Ref: e.ID}.Key()
 	route, err := c.route(ctx)
 	if err == nil {
-		_, _, err = c.send(ctx, route, e.FinalMessage, key, nil)
+		_, _, err = c.send(ctx, route, e.FinalMessage, key, "", nil)
 	}
 	if err == nil {
 		return

@@ -32,10 +32,11 @@ func policyValidateCommand() *cobra.Command {
 		Long: `Report every error in a routing policy, one per line, with its line and field, and
 exit 1. A valid policy may still get warnings (lines beginning "warning:", on
 standard error): what is allowed but probably not meant, such as slow-call
-counting switched off for a provider with a long attempt timeout. Warnings do not
-change the exit status.`,
+counting switched off for a provider with a long attempt timeout, a chat channel
+whose replies would leave as SMS, or a webhook provider's signing secret that
+cannot be read here. Warnings do not change the exit status.`,
 		Example: `  switchboard policy validate deploy/policy.example.yaml
-  # ok: 6 providers, 3 channels`,
+  # ok: 7 providers, 3 channels`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := routing.Load(args[0])

@@ -143,7 +143,7 @@ the environment, or from a file: a value "file:/path" is read from that file.`,
 		f.StringVar(&cfg.Connections.Twilio.AccountSID, "twilio-account-sid", "", "Twilio account SID")
 		f.StringVar(&cfg.Connections.Vonage.APIKey, "vonage-api-key", "", "Vonage API key")
 		f.StringToStringVar(&cfg.Connections.ProviderURLs, "provider-url", nil,
-			"where the named providers of the policy are reached, NAME=URL, comma-separated or repeated: a Dialogflow CX gRPC endpoint host:port (http://host:port: without TLS, local fakes only), an OpenAI-compatible base URL, a Twilio or Vonage API base URL (switchboard dev --only-infra prints those of its fakes). Merged per provider with SWITCHBOARD_PROVIDER_URL and --config: for a name in several, the command line wins, then the environment")
+			"where the named providers of the policy are reached, NAME=URL, comma-separated or repeated: a Dialogflow CX gRPC endpoint host:port (http://host:port: without TLS, local fakes only), an OpenAI-compatible base URL, a Twilio or Vonage API base URL, a webhook provider's reply URL (its probe_url moves to that host) (switchboard dev --only-infra prints those of its fakes). Merged per provider with SWITCHBOARD_PROVIDER_URL and --config: for a name in several, the command line wins, then the environment")
 		f.DurationVar(&cfg.SendClaimGrace, "send-claim-grace", workers.DefaultClaimGrace,
 			"how long past its attempt's deadline a reply's send claim still holds: a worker that vanished mid-send blocks the reply that long; then another worker asks the vendor whether it has the reply before it sends")
 		f.DurationVar(&cfg.RedriveInterval, "redrive-interval", app.DefaultRedriveInterval,

@@ -233,6 +233,7 @@ func TestProviderEndpoints_EachProviderIsNamed_URLOrVendorDefault_NoSecret(t *te
 		"llm":       VendorDefault,
 		"twilio":    VendorDefault,
 		"vonage":    "https://vonage.example.com/v1",
+		"webchat":   "https://chat.example.com/switchboard/replies", // the policy's url
 	}
 	if got := c.Endpoints(pol); !maps.Equal(got, want) {
 		t.Errorf("endpoints %v, want %v", got, want)

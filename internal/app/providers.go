@@ -38,12 +38,19 @@ type Connections struct {
 	Twilio twilio.Config
 	Vonage vonage.Config
 
+	// WebhookSecrets are signing secrets of webhook providers given in-process (the
+	// dev stack's), by provider name; the others are read where the policy says
+	// (routing.Policy.WebhookSecret).
+	WebhookSecrets map[string][]byte
+
 	// ProviderURLs override where named providers are reached (--provider-url):
 	//   - dialogflowcx: the gRPC endpoint, host:port (TLS), or http://host:port
 	//     without TLS (local fakes only); without one, the location's Google endpoint
 	//     or the policy's endpoint;
 	//   - openai: the base URL (over OpenAIBaseURL);
-	//   - twilio, vonage: the API base URL.
+	//   - twilio, vonage: the API base URL;
+	//   - webhook: the reply URL (over the policy's url); a probe_url moves to its
+	//     scheme and host.
 	// A name the policy does not have, or a local provider, is an error.
 	ProviderURLs map[string]string
 }
@@ -89,6 +96,8 @@ func (c Connections) Endpoints(pol *routing.Policy) map[string]string {
 			u = orElse(c.ProviderURLs[name], c.Twilio.BaseURL)
 		case routing.KindVonage:
 			u = orElse(c.ProviderURLs[name], c.Vonage.BaseURL)
+		case routing.KindWebhook:
+			u = orElse(c.ProviderURLs[name], p.Webhook.URL)
 		}
 		m[name] = orElse(redactURL(u), VendorDefault)
 	}
@@ -145,6 +154,13 @@ func (s *ProviderSet) Sender(name string) (messaging.Sender, bool) {
 	return m, ok
 }
 
+// Prober is the health probe of provider name, which the breakers call while it is
+// open.
+func (s *ProviderSet) Prober(name string) (health.Prober, bool) {
+	pr, ok := s.probers[name]
+	return pr, ok
+}
+
 // Has reports whether the set has a client for provider name.
 func (s *ProviderSet) Has(name string) bool {
 	return s.detectors[name] != nil || s.senders[name] != nil
@@ -162,6 +178,10 @@ func BuildProviders(ctx context.Context, pol *routing.Policy, c Connections) (*P
 		return nil, err
 	}
 	s := &ProviderSet{detectors: map[string]nlu.Detector{}, senders: map[string]messaging.Sender{}, probers: map[string]health.Prober{}}
+	c, err := c.withWebhookSecrets(pol)
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range pol.ProviderNames() {
 		p := pol.Provider(name)
 		if err := s.add(ctx, p, c); err != nil {
@@ -228,6 +248,12 @@ func (s *ProviderSet) add(ctx context.Context, p *routing.Provider, c Connection
 			return err
 		}
 		client = vg
+	case routing.KindWebhook:
+		wh, err := newWebhook(p, c)
+		if err != nil {
+			return err
+		}
+		client = wh
 	default:
 		return fmt.Errorf("unknown kind %q", p.Kind)
 	}

@@ -4,11 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/switchboard-cc/switchboard/deploy"
-	"github.com/switchboard-cc/switchboard/deploy/agent"
-	"github.com/switchboard-cc/switchboard/internal/app"
-	"github.com/switchboard-cc/switchboard/internal/testmsg"
-	"github.com/switchboard-cc/switchboard/providers/localnlu"
 	"github.com/switchboard-cc/switchboard/providers/nlu"
 	"github.com/switchboard-cc/switchboard/providers/routing"
 )
@@ -18,27 +13,12 @@ import (
 // (the fake Dialogflow CX servers, the LLM against its fake, the local NLU) answers
 // the canary's text with it.
 func TestDevCanary_EveryNLUProviderOfTheDevStackAnswersTheCanaryIntent(t *testing.T) {
-	pol, err := routing.ParseFile("policy.dev.yaml", deploy.DevPolicy)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := devPolicy(t)
 	if pol.Canary == nil || pol.Canary.Text != routing.DefaultCanaryText {
 		t.Fatalf("the dev policy's canary: %+v", pol.Canary)
 	}
-	demo, err := localnlu.ParseAgent(agent.Demo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fakes, err := StartFakes(pol, demo, testmsg.DevTwilioAuthToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fakes.Stop()
-	set, err := app.BuildProviders(context.Background(), pol, fakes.Connections())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
+	fakes, set := startDevProviders(t, pol)
+	demo := fakes.conn.LocalAgent
 	asked := 0
 	for _, name := range pol.ProviderNames() {
 		d, ok := set.Detector(name)

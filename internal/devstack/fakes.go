@@ -24,9 +24,10 @@ type Fakes struct {
 	Outbox *fake.Outbox
 	Faults *fake.Faults
 
-	conn  app.Connections
-	names map[string]bool
-	stops []func()
+	conn   app.Connections
+	names  map[string]bool
+	policy *routing.Policy // the one they were started for
+	stops  []func()
 }
 
 // Credentials the fake vendors accept besides those webhooks are signed with
@@ -43,7 +44,7 @@ const (
 // StartFakes starts a fake vendor for every provider of pol. agent is what the fake
 // Dialogflow CX and OpenAI servers answer from, and the local NLU's cached flows.
 func StartFakes(pol *routing.Policy, agent *localnlu.Agent, twilioAuthToken string) (*Fakes, error) {
-	f := &Fakes{Outbox: &fake.Outbox{}, Faults: &fake.Faults{}, names: map[string]bool{}}
+	f := &Fakes{Outbox: &fake.Outbox{}, Faults: &fake.Faults{}, names: map[string]bool{}, policy: pol}
 	if pol.Canary != nil {
 		// The canary's replies stay out of /dev/outbox unless asked for (?canary=1).
 		// The address is the start's policy's: a reload that changes it is not seen.
@@ -51,11 +52,12 @@ func StartFakes(pol *routing.Policy, agent *localnlu.Agent, twilioAuthToken stri
 	}
 	f.conn = app.Connections{
 		DialogflowProject: dialogflowProject, DialogflowAgent: dialogflowAgent,
-		OpenAIAPIKey: openAIKey,
-		LocalAgent:   agent,
-		Twilio:       twilio.Config{AccountSID: testmsg.DevTwilioAccountSID, AuthToken: twilioAuthToken},
-		Vonage:       vonage.Config{APIKey: vonageAPIKey, APISecret: vonageAPISecret},
-		ProviderURLs: map[string]string{},
+		OpenAIAPIKey:   openAIKey,
+		LocalAgent:     agent,
+		Twilio:         twilio.Config{AccountSID: testmsg.DevTwilioAccountSID, AuthToken: twilioAuthToken},
+		Vonage:         vonage.Config{APIKey: vonageAPIKey, APISecret: vonageAPISecret},
+		ProviderURLs:   map[string]string{},
+		WebhookSecrets: map[string][]byte{},
 	}
 	for _, name := range pol.ProviderNames() {
 		p := pol.Provider(name)
@@ -79,6 +81,11 @@ func StartFakes(pol *routing.Policy, agent *localnlu.Agent, twilioAuthToken stri
 			u, err = f.serve(fake.NewTwilio(testmsg.DevTwilioAccountSID, twilioAuthToken, f.Outbox, f.Faults, name))
 		case routing.KindVonage:
 			u, err = f.serve(fake.NewVonage(vonageAPIKey, vonageAPISecret, f.Outbox, f.Faults, name))
+		case routing.KindWebhook:
+			secret := devWebhookSecret(pol, name)
+			f.conn.WebhookSecrets[name] = secret
+			u, err = f.serve(fake.NewChatReceiver(secret, f.Outbox, f.Faults, name))
+			u += "/replies"
 		}
 		if u != "" && err == nil {
 			f.conn.ProviderURLs[name] = u

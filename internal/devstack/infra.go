@@ -55,30 +55,21 @@ func serveInfra(ctx context.Context, dc Config, agentDef []byte, natsURL string,
 	go func() { serveErr <- hs.Serve(lis) }()
 
 	conn := fakes.Connections()
+	env := []EnvVar{
+		{"SWITCHBOARD_NATS_URL", natsURL},
+		{"SWITCHBOARD_STREAM_REPLICAS", "1"},
+		{"SWITCHBOARD_TEMPORAL_ADDRESS", tsrv.FrontendAddr()},
+		{"SWITCHBOARD_POLICY", policyFile},
+		{"SWITCHBOARD_AGENT_FILE", agentFile},
+	}
+	env = append(env, fakes.FakesEnv(dc.VonageSignatureSecret)...)
+	env = append(env, EnvVar{"SWITCHBOARD_OPS_TOKEN", dc.OpsToken}, EnvVar{"SWITCHBOARD_AGENT_TOKEN", dc.AgentToken}, EnvVar{"SWITCHBOARD_INGRESS_TOKEN", dc.IngressToken})
 	if onReady != nil {
 		onReady(Ready{
 			API: "http://" + lis.Addr().String(), TemporalUI: tsrv.UIURL(), Temporal: tsrv.FrontendAddr(), NATS: natsURL,
 			OpsToken: dc.OpsToken, AgentToken: dc.AgentToken, IngressToken: dc.IngressToken, Outbox: fakes.Outbox, Faults: fakes.Faults,
 			PolicyFile: policyFile, AgentFile: agentFile, ProviderURLs: maps.Clone(conn.ProviderURLs),
-			Env: []EnvVar{
-				{"SWITCHBOARD_NATS_URL", natsURL},
-				{"SWITCHBOARD_STREAM_REPLICAS", "1"},
-				{"SWITCHBOARD_TEMPORAL_ADDRESS", tsrv.FrontendAddr()},
-				{"SWITCHBOARD_POLICY", policyFile},
-				{"SWITCHBOARD_AGENT_FILE", agentFile},
-				{"SWITCHBOARD_PROVIDER_URL", providerURLList(conn.ProviderURLs)},
-				{"SWITCHBOARD_DIALOGFLOW_PROJECT", conn.DialogflowProject},
-				{"SWITCHBOARD_DIALOGFLOW_AGENT", conn.DialogflowAgent},
-				{"SWITCHBOARD_OPENAI_API_KEY", conn.OpenAIAPIKey},
-				{"SWITCHBOARD_TWILIO_ACCOUNT_SID", conn.Twilio.AccountSID},
-				{"SWITCHBOARD_TWILIO_AUTH_TOKEN", conn.Twilio.AuthToken},
-				{"SWITCHBOARD_VONAGE_API_KEY", conn.Vonage.APIKey},
-				{"SWITCHBOARD_VONAGE_API_SECRET", conn.Vonage.APISecret},
-				{"SWITCHBOARD_VONAGE_SIGNATURE_SECRET", dc.VonageSignatureSecret},
-				{"SWITCHBOARD_OPS_TOKEN", dc.OpsToken},
-				{"SWITCHBOARD_AGENT_TOKEN", dc.AgentToken},
-				{"SWITCHBOARD_INGRESS_TOKEN", dc.IngressToken},
-			},
+			Env: env,
 		})
 	}
 	select {

@@ -16,9 +16,18 @@ type Sent struct {
 	Body           string    `json:"body"`
 	IdempotencyKey string    `json:"idempotency_key"`
 	At             time.Time `json:"at"`
+	// ConversationID and TurnID are what a receiver of webhook replies (the chat
+	// receiver) was told of the reply's conversation and the turn it answers.
+	ConversationID string `json:"conversation_id,omitempty"`
+	TurnID         string `json:"turn_id,omitempty"`
 	// Canary marks a reply to a stack canary's customer (Outbox.SetCanaryCustomers):
 	// GET /dev/outbox leaves those out unless asked (?canary=1).
 	Canary bool `json:"canary,omitempty"`
+	// Deliveries counts the requests that delivered this message to a receiver
+	// that deduplicates on the idempotency key (the chat receiver): 1, or more
+	// when the same reply was posted again and not shown twice. 0 for vendors that
+	// keep every request as its own message.
+	Deliveries int `json:"deliveries,omitempty"`
 }
 
 // Outbox records every message the fake CPaaS vendors accept, duplicates included:
@@ -50,10 +59,41 @@ func bareAddress(a string) string { return strings.TrimPrefix(a, "+") }
 // Add records a message.
 func (o *Outbox) Add(s Sent) {
 	o.mu.Lock()
+	o.add(s)
+	o.wake()
+}
+
+// AddOnce records s unless vendor s.Vendor already has a message under
+// s.IdempotencyKey, as a receiver that deduplicates on the key shows it: a first
+// delivery is recorded with Deliveries 1, a repeat only counts one more delivery of
+// the message recorded first. It returns the recorded message and whether s was new.
+func (o *Outbox) AddOnce(s Sent) (Sent, bool) {
+	o.mu.Lock()
+	for i := range o.sent {
+		if m := &o.sent[i]; m.Vendor == s.Vendor && m.IdempotencyKey == s.IdempotencyKey {
+			m.Deliveries++
+			kept := *m
+			o.wake()
+			return kept, false
+		}
+	}
+	s.Deliveries = 1
+	s = o.add(s)
+	o.wake()
+	return s, true
+}
+
+// add records s. Requires o.mu.
+func (o *Outbox) add(s Sent) Sent {
 	if o.canary[bareAddress(s.To)] {
 		s.Canary = true
 	}
 	o.sent = append(o.sent, s)
+	return s
+}
+
+// wake unlocks o.mu and tells the waiters that the outbox changed.
+func (o *Outbox) wake() {
 	w := o.waiters
 	o.waiters = nil
 	o.mu.Unlock()

@@ -1,6 +1,7 @@
-// Package messaging is the interface of the CPaaS providers (Twilio, Vonage) that
-// deliver replies to customers: Sender, its optional Finder, and the Receipt. The
-// reply itself is the contract's turn.Message.
+// Package messaging is the interface of the CPaaS providers (Twilio, Vonage, a
+// business backend's webhook) that deliver replies to customers: Sender, its
+// optional Finder, and the Receipt. The reply itself is the contract's
+// turn.Message.
 //
 // It imports internal/turn and nothing else of the project.
 package messaging

@@ -281,12 +281,12 @@ func (d *decoder) decode(n ast.Node, path string, v reflect.Value) {
 		}
 		v.SetInt(i)
 	case reflect.Bool:
-		b, ok := n.(*ast.BoolNode)
+		x, ok := n.(*ast.BoolNode)
 		if !ok {
 			d.fail(path, orig, "must be true or false, not %s%s", describe(n), quoted(n))
 			return
 		}
-		v.SetBool(b.Value)
+		v.SetBool(x.Value)
 	case reflect.Float64:
 		switch x := n.(type) {
 		case *ast.FloatNode:

@@ -140,6 +140,13 @@ func writePolicy(t *testing.T, p *Policy) []byte {
 		putText(m, "agent", pr.Agent)
 		putText(m, "endpoint", pr.Endpoint)
 		putText(m, "model", pr.Model)
+		putText(m, "url", pr.Webhook.URL)
+		putText(m, "probe_url", pr.Webhook.ProbeURL)
+		putText(m, "secret_env", pr.Webhook.SecretEnv)
+		putText(m, "secret_file", pr.Webhook.SecretFile)
+		if pr.Webhook.InsecureHTTP {
+			m["insecure_http"] = true
+		}
 		classify := map[string][]int{}
 		for st, kind := range pr.Classify {
 			k := kindName(kind)
@@ -267,6 +274,12 @@ func TestTheFuzzWriterWritesEveryField(t *testing.T) {
 	p.Provider("twilio").Classify = map[int]error{422: providers.ErrRejected, 503: providers.ErrRateLimited}
 	p.Provider("cx-global").Project, p.Provider("cx-global").Agent, p.Provider("cx-global").Endpoint = "proj", "agent", "127.0.0.1:1"
 	p.StaleReply = StaleReply{After: time.Minute, Action: StaleSuppress, Apology: "late"}
+	for name, w := range map[string]Webhook{
+		"chat-env":  {URL: "http://chat.internal/r", ProbeURL: "http://chat.internal/h", SecretEnv: "CHAT_SECRET", InsecureHTTP: true},
+		"chat-file": {URL: "https://chat.example.com/r", SecretFile: "chat.secret"},
+	} {
+		p.Providers[name] = &Provider{Name: name, Kind: KindWebhook, Webhook: w, Settings: p.Provider("twilio").Settings}
+	}
 	p.Channels["voice"] = &Channel{Name: "voice", NLU: []string{"cx-global", "local"}, CPaaS: []string{"twilio"}}
 	p.Voice = &Voice{Budget: time.Second, HoldingPrompt: "hold", MaxHolds: 1, Greeting: "hi", Reprompt: "again?", Apology: "sorry",
 		FinalMessage: "bye", Language: "en-US", VoiceName: "alice", Hints: []string{"order"}, PerCaller: true, SMSUnspoken: true,
@@ -282,7 +295,7 @@ func TestTheFuzzWriterWritesEveryField(t *testing.T) {
 	}
 	for _, typ := range []reflect.Type{reflect.TypeFor[Policy](), reflect.TypeFor[Provider](), reflect.TypeFor[Settings](),
 		reflect.TypeFor[Breaker](), reflect.TypeFor[Business](), reflect.TypeFor[Channel](), reflect.TypeFor[Escalation](),
-		reflect.TypeFor[Replies](), reflect.TypeFor[StaleReply](), reflect.TypeFor[Canary](),
+		reflect.TypeFor[Replies](), reflect.TypeFor[StaleReply](), reflect.TypeFor[Canary](), reflect.TypeFor[Webhook](),
 		reflect.TypeFor[Voice](), reflect.TypeFor[Handoff](), reflect.TypeFor[VirtualAgent]()} {
 		if n, want := typ.NumField(), fieldCounts[typ.Name()]; n != want {
 			t.Errorf("%s has %d fields, the fuzz writer knows %d: teach writePolicy the new ones", typ.Name(), n, want)
@@ -292,7 +305,7 @@ func TestTheFuzzWriterWritesEveryField(t *testing.T) {
 
 // fieldCounts are the fields writePolicy writes, per type (Policy's src included).
 var fieldCounts = map[string]int{
-	"Policy": 13, "Provider": 9, "Settings": 4, "Breaker": 7, "Business": 3, "Channel": 4,
-	"Escalation": 4, "Replies": 2, "StaleReply": 3, "Canary": 4,
+	"Policy": 13, "Provider": 10, "Settings": 4, "Breaker": 7, "Business": 3, "Channel": 4,
+	"Escalation": 4, "Replies": 2, "StaleReply": 3, "Canary": 4, "Webhook": 5,
 	"Voice": 14, "Handoff": 4, "VirtualAgent": 1,
 }

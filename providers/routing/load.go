@@ -142,6 +142,7 @@ type rawProvider struct {
 	Agent       string `yaml:"agent"`
 	Endpoint    string `yaml:"endpoint"`
 	Model       string `yaml:"model"`
+	rawWebhook  `yaml:",inline"`
 	rawSettings `yaml:",inline"`
 	Classify    rawClassify `yaml:"classify"`
 }

@@ -65,7 +65,8 @@ type CPaaSStep struct {
 	Provider string
 	Kind     string
 	// Channel the reply is delivered on: whatsapp, or sms (CPaaS vendors carry text
-	// replies of sms, chat and voice conversations as SMS).
+	// replies of sms, chat and voice conversations as SMS); a webhook provider
+	// delivers on the conversation's own channel (deliveredOn).
 	Channel string
 	From    string
 	Attempt turn.Attempt
@@ -163,14 +164,14 @@ func (p *Policy) Plan(in PlanInput) Plan {
 	}
 
 	cpaas := func(ch *Channel, fallback bool) int {
-		dch := deliveryChannel(ch.Name)
 		n := 0
 		inboundUsed := false // an unknown business's address is known on one provider only
 		for _, name := range p.inboundFirst(ch.CPaaS, in.Vendor, in.Business) {
+			pr := p.Providers[name]
+			dch := deliveredOn(pr, ch.Name)
 			skip := func(reason string) {
 				pl.Skipped = append(pl.Skipped, Skip{Provider: name, Role: RoleCPaaS, Channel: dch, Reason: reason, Fallback: fallback})
 			}
-			pr := p.Providers[name]
 			if pr == nil {
 				skip("not defined in the policy")
 				continue
@@ -187,6 +188,8 @@ func (p *Policy) Plan(in PlanInput) Plan {
 			switch {
 			case b != nil && b.Addresses[name] != "":
 				from = b.Addresses[name]
+			case pr.Kind == KindWebhook && in.Business != "":
+				from = in.Business // the address the customer wrote to
 			case b != nil:
 				skip(fmt.Sprintf("business %s has no address on %s", b.Name, name))
 				continue

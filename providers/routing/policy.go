@@ -29,6 +29,7 @@ const (
 	KindLocal        = "local"
 	KindTwilio       = "twilio"
 	KindVonage       = "vonage"
+	KindWebhook      = "webhook" // a business's own backend, e.g. a web chat (webhook.go)
 )
 
 // Role is what a provider does for a turn.
@@ -37,7 +38,7 @@ type Role string
 // Roles of providers.
 const (
 	RoleNLU   Role = "nlu"   // understands the customer: dialogflowcx, openai, local
-	RoleCPaaS Role = "cpaas" // delivers the reply: twilio, vonage
+	RoleCPaaS Role = "cpaas" // delivers the reply: twilio, vonage, webhook
 )
 
 var kindRoles = map[string]Role{
@@ -46,11 +47,12 @@ var kindRoles = map[string]Role{
 	KindLocal:        RoleNLU,
 	KindTwilio:       RoleCPaaS,
 	KindVonage:       RoleCPaaS,
+	KindWebhook:      RoleCPaaS,
 }
 
 // Kinds lists the provider kinds a policy may use.
 func Kinds() []string {
-	return []string{KindDialogflowCX, KindOpenAI, KindLocal, KindTwilio, KindVonage}
+	return []string{KindDialogflowCX, KindOpenAI, KindLocal, KindTwilio, KindVonage, KindWebhook}
 }
 
 // RoleOf returns the role of a provider kind, or "" for an unknown kind.
@@ -176,6 +178,8 @@ type Provider struct {
 	Endpoint string
 	// OpenAI only.
 	Model string
+	// Webhook only: where replies are posted and how they are signed.
+	Webhook Webhook
 	// Settings are resolved: the provider's own values over the policy's defaults
 	// over the built-in defaults.
 	Settings

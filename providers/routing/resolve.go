@@ -55,6 +55,7 @@ func build(raw *rawPolicy, src *source, errs *errorList) *Policy {
 			Name: name, Kind: rp.Kind,
 			Location: rp.Location, Project: rp.Project, Agent: rp.Agent, Endpoint: rp.Endpoint,
 			Model:    rp.Model,
+			Webhook:  Webhook(rp.rawWebhook),
 			Settings: overlay(p.Defaults, rp.rawSettings, path+".", "defaults.", src),
 		}
 		if !slowCallWritten && rp.Breaker.SlowCall == nil {

@@ -107,7 +107,9 @@ func (p *Policy) validate(errs *errorList) {
 // Warnings reports what is valid but probably not meant, in the form of errors
 // (file, line, field, message) but without refusing the policy: a provider whose
 // slow-call counting is off (breaker.slow_call: 0) while its attempt_timeout is
-// LongAttemptTimeout or more. `switchboard policy validate` prints them.
+// LongAttemptTimeout or more, and the webhook warnings of webhookWarnings (a chat
+// channel replying by SMS, a signing secret this environment cannot read).
+// `switchboard policy validate` prints them.
 func (p *Policy) Warnings() []*Error {
 	l := &errorList{src: p.src}
 	for _, name := range p.ProviderNames() {
@@ -116,6 +118,7 @@ func (p *Policy) Warnings() []*Error {
 			l.at("providers."+name+".breaker.slow_call", "slow-call counting is off while attempt_timeout is %s: a provider that hangs up to %s on every call, and then answers, never trips its breaker, and every turn routed to it waits; set slow_call below attempt_timeout (the built-in is %s)", FormatDuration(pr.AttemptTimeout), FormatDuration(pr.AttemptTimeout), FormatDuration(BuiltinSlowCall(pr.AttemptTimeout)))
 		}
 	}
+	p.webhookWarnings(l)
 	return l.errs
 }
 
@@ -190,6 +193,7 @@ func (p *Policy) validateProvider(errs *errorList, pr *Provider) {
 	only("agent", pr.Agent, KindDialogflowCX)
 	only("endpoint", pr.Endpoint, KindDialogflowCX)
 	only("model", pr.Model, KindOpenAI)
+	p.validateWebhook(errs, pr)
 	switch pr.Kind {
 	case KindDialogflowCX:
 		if strings.TrimSpace(pr.Location) == "" {
@@ -203,7 +207,7 @@ func (p *Policy) validateProvider(errs *errorList, pr *Provider) {
 		}
 	}
 	if len(pr.Classify) > 0 && (pr.Kind == KindDialogflowCX || pr.Kind == KindLocal) {
-		errs.at(path+".classify", "classify maps HTTP statuses and applies to openai, twilio and vonage; %s errors are classified by the client", pr.Kind)
+		errs.at(path+".classify", "classify maps HTTP statuses and applies to openai, twilio, vonage and webhook; %s errors are classified by the client", pr.Kind)
 	}
 	p.validateSettings(errs, path+".", pr.Settings)
 }
@@ -259,7 +263,7 @@ func (p *Policy) validateBusinesses(errs *errorList) {
 			}
 		}
 		for _, prov := range sortedKeys(usedBy) {
-			if _, ok := b.Addresses[prov]; !ok && p.Providers[prov] != nil && p.Providers[prov].Role() == RoleCPaaS {
+			if _, ok := b.Addresses[prov]; !ok && p.Providers[prov] != nil && p.Providers[prov].needsAddress() {
 				name := b.Name
 				if name == "" {
 					name = path
@@ -291,7 +295,7 @@ func (p *Policy) validateChannel(errs *errorList, name string, c *Channel) {
 		if len(list) == 0 {
 			what := "NLU provider (dialogflowcx, openai, local)"
 			if role == RoleCPaaS {
-				what = "CPaaS provider (twilio, vonage)"
+				what = "CPaaS provider (twilio, vonage, webhook)"
 			}
 			errs.in(at, "at least one %s is required", what)
 			return
@@ -314,7 +318,7 @@ func (p *Policy) validateChannel(errs *errorList, name string, c *Channel) {
 				if role == RoleNLU {
 					errs.at(ai, "%q is a CPaaS provider (%s), which delivers replies; nlu lists only NLU providers (dialogflowcx, openai, local)", prov, pr.Kind)
 				} else {
-					errs.at(ai, "%q is an NLU provider (%s), which understands messages; cpaas lists only CPaaS providers (twilio, vonage)", prov, pr.Kind)
+					errs.at(ai, "%q is an NLU provider (%s), which understands messages; cpaas lists only CPaaS providers (twilio, vonage, webhook)", prov, pr.Kind)
 				}
 				continue
 			}

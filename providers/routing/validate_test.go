@@ -52,7 +52,7 @@ func TestAPolicyErrorNamesTheLineAndTheField(t *testing.T) {
 		{
 			name: "an unknown kind",
 			old:  "{kind: vonage,", new: "{kind: nexmo,",
-			want: `policy.yaml:12:21: providers.vonage.kind: unknown kind "nexmo" (known: dialogflowcx, openai, local, twilio, vonage)`,
+			want: `policy.yaml:12:21: providers.vonage.kind: unknown kind "nexmo" (known: dialogflowcx, openai, local, twilio, vonage, webhook)`,
 		},
 		{
 			name: "dialogflowcx needs a location",
@@ -72,7 +72,7 @@ func TestAPolicyErrorNamesTheLineAndTheField(t *testing.T) {
 		{
 			name: "an NLU provider in a cpaas list",
 			old:  "cpaas: [twilio], fallback_channel: sms}", new: "cpaas: [twilio, llm], fallback_channel: sms}",
-			want: `policy.yaml:21:71: channels.whatsapp.cpaas[1]: "llm" is an NLU provider (openai), which understands messages; cpaas lists only CPaaS providers (twilio, vonage)`,
+			want: `policy.yaml:21:71: channels.whatsapp.cpaas[1]: "llm" is an NLU provider (openai), which understands messages; cpaas lists only CPaaS providers (twilio, vonage, webhook)`,
 		},
 		{
 			name: "local answers everything, so it goes last",
@@ -87,7 +87,7 @@ func TestAPolicyErrorNamesTheLineAndTheField(t *testing.T) {
 		{
 			name: "a channel needs a CPaaS provider",
 			old:  "chat:     {nlu: [cx-global, local], cpaas: [twilio]}", new: "chat:     {nlu: [cx-global, local]}",
-			want: "policy.yaml:22:3: channels.chat.cpaas: at least one CPaaS provider (twilio, vonage) is required",
+			want: "policy.yaml:22:3: channels.chat.cpaas: at least one CPaaS provider (twilio, vonage, webhook) is required",
 		},
 		{
 			name: "only known channels",

@@ -305,20 +305,9 @@ func (s *Sender) classify(ctx context.Context, op string, status int, err error)
 		// page, say): the status still says what kind of failure it was.
 		return providers.Classify(s.name, providers.KindOfHTTPStatus(status), status, err)
 	}
-	switch ctx.Err() {
-	case context.DeadlineExceeded:
-		return providers.Classify(s.name, providers.ErrTimeout, status, err)
-	case context.Canceled:
-		// The caller gave up; that says nothing about Twilio, so it is not
-		// classified as a provider failure.
-		return fmt.Errorf("%s: %s abandoned: %w", s.name, op, context.Canceled)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return providers.Classify(s.name, providers.ErrTimeout, status, err)
-	}
-	// Connection refused or reset, EOF before an answer, a garbled answer:
-	// Twilio could not serve this call.
-	return providers.Classify(s.name, providers.ErrUnavailable, status, err)
+	// No answer, or a garbled one: a timeout, the caller giving up, or Twilio
+	// failing to serve the call.
+	return providers.TransportFailure(ctx, s.name, op, status, err)
 }
 
 // restError is a Twilio API error as the transcript shows it: code, message and

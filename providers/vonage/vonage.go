@@ -198,17 +198,8 @@ func (s *Sender) Send(ctx context.Context, m turn.Message) (messaging.Receipt, e
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 
-	var wire providers.WireTrace
-	resp, err := s.http.Do(req.WithContext(wire.Context(ctx)))
+	resp, err := providers.DoSend(ctx, s.http, req, s.name)
 	if err != nil {
-		err = s.failure(ctx, "send", 0, err)
-		if wire.Wrote() && ctx.Err() != nil {
-			// The request reached Vonage and the attempt ran out before an answer:
-			// it may have the message. A connection Vonage closed without answering
-			// is taken as a refusal, the usual face of an outage, so that failover
-			// goes on.
-			err = providers.MaybeDelivered(s.name, err)
-		}
 		return messaging.Receipt{}, err
 	}
 	defer resp.Body.Close()
@@ -283,18 +274,5 @@ func (s *Sender) refused(status int, body []byte) error {
 
 // failure classifies a call (op: "send", "probe") that got no (complete) answer.
 func (s *Sender) failure(ctx context.Context, op string, status int, err error) error {
-	switch ctx.Err() {
-	case context.DeadlineExceeded:
-		return providers.Classify(s.name, providers.ErrTimeout, status, err)
-	case context.Canceled:
-		// The caller gave up; that says nothing about Vonage, so it is not
-		// classified as a provider failure.
-		return fmt.Errorf("%s: %s abandoned: %w", s.name, op, context.Canceled)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return providers.Classify(s.name, providers.ErrTimeout, status, err)
-	}
-	// Connection refused or reset, EOF before an answer: Vonage could not serve
-	// this call.
-	return providers.Classify(s.name, providers.ErrUnavailable, status, err)
+	return providers.TransportFailure(ctx, s.name, op, status, err)
 }
