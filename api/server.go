@@ -171,6 +171,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/twilio/messaging", s.twilioMessaging)
 	mux.HandleFunc("POST /webhooks/vonage/inbound", s.vonageInbound)
+	s.voiceRoutes(mux)
 	var turns http.Handler = http.HandlerFunc(s.postTurn)
 	if !s.cfg.AnonymousTurns {
 		turns = auth.Require(s.cfg.Tokens, turns, auth.RoleIngress, auth.RoleOps)
@@ -209,6 +210,10 @@ func (s *Server) Handler() http.Handler {
 // publish stores a turn in JetStream. It answers the vendor's question "may I
 // forget this message?": only a nil error means yes.
 func (s *Server) publish(ctx context.Context, t turn.Turn) (duplicate bool, err error) {
+	if s.js == nil {
+		s.log.Error("turn not accepted: no JetStream connection", "turn", t.ID)
+		return false, errors.New("no JetStream connection")
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
 	defer cancel()
 	_, dup, err := streams.PublishTurn(ctx, s.js, t)

@@ -95,34 +95,60 @@ func (s *Server) postTurn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// Subscribe before publishing, so that a fast outcome cannot slip past.
-	waiter, err := streams.WaitForOutcome(s.nc, t.ConversationID, t.ID)
+	waiter, dup, err := s.publishWaiting(r.Context(), t)
 	if err != nil {
 		writeUnavailable(w)
 		return
 	}
 	defer waiter.Close()
-	dup, err := s.publish(r.Context(), t)
-	if err != nil {
-		writeUnavailable(w)
-		return
-	}
 	resp.Duplicate = dup
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
-	if dup {
-		// The turn may have been answered before this call subscribed.
+	o := s.outcomeOf(ctx, waiter, t, dup)
+	if o == nil {
+		writeJSON(w, http.StatusAccepted, resp) // the turn carries on without the caller
+		return
+	}
+	writeJSON(w, http.StatusOK, withOutcome(resp, *o))
+}
+
+// waitFor subscribes to the outcome of t.
+func (s *Server) waitFor(t turn.Turn) (*streams.OutcomeWaiter, error) {
+	if s.nc == nil {
+		return nil, errors.New("no NATS connection")
+	}
+	return streams.WaitForOutcome(s.nc, t.ConversationID, t.ID)
+}
+
+// publishWaiting stores t with a waiter for its outcome subscribed first, so that
+// a fast outcome cannot slip past. Close the waiter.
+func (s *Server) publishWaiting(ctx context.Context, t turn.Turn) (*streams.OutcomeWaiter, bool, error) {
+	waiter, err := s.waitFor(t)
+	if err != nil {
+		return nil, false, err
+	}
+	dup, err := s.publish(ctx, t)
+	if err != nil {
+		waiter.Close()
+		return nil, false, err
+	}
+	return waiter, dup, nil
+}
+
+// outcomeOf waits for t's outcome until ctx ends; nil if none came. With lookup
+// (a duplicate, or a second wait for the same turn), the outcome may have been
+// published before the waiter subscribed, so the transcript is read first.
+func (s *Server) outcomeOf(ctx context.Context, waiter *streams.OutcomeWaiter, t turn.Turn, lookup bool) *turn.Outcome {
+	if lookup {
 		if o, ok := s.processedOutcome(ctx, t); ok {
-			writeJSON(w, http.StatusOK, withOutcome(resp, o))
-			return
+			return &o
 		}
 	}
 	o, err := waiter.Wait(ctx)
 	if err != nil {
-		writeJSON(w, http.StatusAccepted, resp) // the turn carries on without the caller
-		return
+		return nil
 	}
-	writeJSON(w, http.StatusOK, withOutcome(resp, o))
+	return &o
 }
 
 func withOutcome(r turnResponse, o turn.Outcome) turnResponse {
@@ -132,6 +158,9 @@ func withOutcome(r turnResponse, o turn.Outcome) turnResponse {
 
 // processedOutcome looks the turn up in its conversation's transcript.
 func (s *Server) processedOutcome(ctx context.Context, t turn.Turn) (turn.Outcome, bool) {
+	if s.convs == nil {
+		return turn.Outcome{}, false
+	}
 	tr, err := s.convs.Transcript(ctx, t.ConversationID)
 	if err != nil {
 		return turn.Outcome{}, false

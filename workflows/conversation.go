@@ -419,6 +419,9 @@ func (c *conversation) process(ctx workflow.Context, p PendingTurn) turn.Outcome
 		out.Status, out.Reason = turn.StatusFailed, "routing: "+errorText(err)
 		return out
 	}
+	if c.voice(ctx) {
+		return c.processCall(ctx, route, t, out)
+	}
 
 	escalation := c.understand(ctx, route, t, &out)
 	if escalation != "" {

@@ -54,6 +54,10 @@ const (
 	// versionDeskMemo (1): the memo's escalation follows the desk (claim, ack,
 	// reply, resolve), the SLA's re-routes and the flag, not only the turns.
 	versionDeskMemo = "desk-memo"
+	// versionVoice (1): a voice turn's reply is spoken by the call's webhook, not
+	// sent through a CPaaS provider, and a voice turn that carries Escalate
+	// escalates without asking the NLU (voice.go).
+	versionVoice = "voice-spoken-reply"
 )
 
 // since reports whether the run has the change of changeID: every run of version

@@ -41,7 +41,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(devCommand(), serveCommand(), apiCommand(), workerCommand(), probeCommand(), setupCommand(), sendCommand(), policyCommand(), providersCommand(), conversationsCommand(), deskCommand(), replayCommand(), deadLetterCommand(), benchCommand(), infraCommand(), drillCommand())
+	root.AddCommand(devCommand(), serveCommand(), apiCommand(), workerCommand(), probeCommand(), setupCommand(), sendCommand(), policyCommand(), providersCommand(), conversationsCommand(), deskCommand(), replayCommand(), deadLetterCommand(), benchCommand(), infraCommand(), drillCommand(), callCommand(), voiceCommand())
 	return root
 }
 

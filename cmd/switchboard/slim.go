@@ -17,6 +17,10 @@ import (
 
 func devCommand() *cobra.Command { return leftOut("dev", "Run everything in one process") }
 
+func callCommand() *cobra.Command {
+	return leftOut("call", "Call a Twilio number's Voice URL as a fake caller")
+}
+
 func benchCommand() *cobra.Command {
 	return leftOut("bench", "Measure the service on the embedded stack")
 }

@@ -30,6 +30,21 @@ func ConversationID(vendor, channel, customer, business string) string {
 	return NamespacePrefix(vendor) + channel + "-" + hex.EncodeToString(h[:10])
 }
 
+// CallConversationID is the conversation of a phone call: one per call (callID,
+// the vendor's call id), or, when perCaller, the caller's conversation with the
+// business on the voice channel, shared by all their calls.
+func CallConversationID(vendor, callID, caller, business string, perCaller bool) string {
+	if perCaller {
+		return ConversationID(vendor, ChannelVoice, caller, business)
+	}
+	return ConversationID(vendor, ChannelVoice, "call:"+callID, business)
+}
+
+// CallTurnID is the id of a call's n-th turn (what the caller said at its n-th
+// gather), or of the call's step named by step: a vendor's retried request for the
+// same gather is the same turn.
+func CallTurnID(vendor, callID, step string) string { return ID(vendor, callID+"/"+step) }
+
 // NamespacePrefix is how every conversation id of a vendor begins: the vendor and a
 // dash. Vendor names have no dash, so no id is in two namespaces.
 func NamespacePrefix(vendor string) string { return vendor + "-" }

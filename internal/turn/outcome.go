@@ -4,7 +4,7 @@ import "time"
 
 // Status of a processed turn.
 const (
-	StatusReplied    = "replied"    // a reply left through a CPaaS provider
+	StatusReplied    = "replied"    // a reply left through a CPaaS provider, or is spoken on the call (Spoken)
 	StatusEscalated  = "escalated"  // the bot handed the conversation to a human queue
 	StatusFailed     = "failed"     // no reply could be sent; Reason says why
 	StatusForwarded  = "forwarded"  // a human owns the conversation; the turn is theirs
@@ -36,6 +36,9 @@ type Outcome struct {
 	// are the form read from payloads recorded before (duration.go).
 	NLUDuration   time.Duration `json:"nlu_duration_ns,omitempty"`
 	CPaaSDuration time.Duration `json:"cpaas_duration_ns,omitempty"`
+	// Spoken is set on the outcome of a voice turn: the reply is for the call's
+	// webhook to speak, and no CPaaS provider sends it.
+	Spoken bool `json:"spoken,omitempty"`
 	// Replayed is set on an outcome whose reply was sent by a replay.
 	Replayed bool `json:"replayed,omitempty"`
 	// DeliveryUnknown is set on a failed outcome whose reply may or may not have

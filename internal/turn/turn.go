@@ -67,6 +67,10 @@ type Turn struct {
 	// Canary marks the stack canary's synthetic turns: they are answered through
 	// the real providers like any turn, but never escalate to a human.
 	Canary bool `json:"canary,omitempty"`
+	// Escalate, on a voice turn, says that the call could not be handed to anyone
+	// (every hand-off option failed): the workflow asks no NLU and escalates with
+	// it as the reason, so that a person calls the customer back.
+	Escalate string `json:"escalate,omitempty"`
 }
 
 // Validate reports the first missing or malformed field, by its JSON name.

@@ -14,7 +14,9 @@
 //   - validate.go: Validate and Warnings; suggest.go: "did you mean" for names;
 //   - errors.go: Error, with its file, line, column and field path;
 //   - plan.go: Plan, a turn's route given who is down; router.go: Router;
-//   - watch.go: Watch, the reloading file.
+//   - watch.go: Watch, the reloading file;
+//   - voice.go: the voice section (budget, holds, hand-off options) and the
+//     budget's bound on a voice turn's NLU attempts.
 //
 // It imports internal/turn (the Route it plans, queue names) and providers (the
 // error kinds) of the project; never workflows, workers, api, internal/app or

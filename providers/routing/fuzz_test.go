@@ -205,6 +205,36 @@ func writePolicy(t *testing.T, p *Policy) []byte {
 	if c := p.Canary; c != nil {
 		doc["canary"] = map[string]any{"business": c.Business, "channel": c.Channel, "customer": c.Customer, "text": c.Text}
 	}
+	if v := p.Voice; v != nil {
+		m := map[string]any{
+			"budget": v.Budget.String(), "max_holds": v.MaxHolds, "language": v.Language,
+			"calls_share_conversation": v.PerCaller, "sms_unspoken_reply": v.SMSUnspoken,
+		}
+		putText(m, "holding_prompt", v.HoldingPrompt)
+		putText(m, "greeting", v.Greeting)
+		putText(m, "reprompt", v.Reprompt)
+		putText(m, "apology", v.Apology)
+		putText(m, "final_message", v.FinalMessage)
+		putText(m, "voice", v.VoiceName)
+		if v.Hints != nil {
+			m["hints"] = v.Hints
+		}
+		var hs []any
+		for _, h := range v.Handoff {
+			o := map[string]any{"timeout": h.Timeout.String()}
+			putText(o, "enqueue", h.Enqueue)
+			putText(o, "dial", h.Dial)
+			putText(o, "sip", h.SIP)
+			hs = append(hs, o)
+		}
+		if hs != nil {
+			m["handoff"] = hs
+		}
+		if va := v.VirtualAgent; va != nil {
+			m["virtual_agent"] = map[string]any{"connector": va.Connector}
+		}
+		doc["voice"] = m
+	}
 	out, err := yaml.Marshal(doc)
 	if err != nil {
 		t.Fatalf("writing %+v: %v", p, err)
@@ -261,6 +291,11 @@ func TestTheFuzzWriterWritesEveryField(t *testing.T) {
 	} {
 		p.Providers[name] = &Provider{Name: name, Kind: KindWebhook, Webhook: w, Settings: p.Provider("twilio").Settings}
 	}
+	p.Channels["voice"] = &Channel{Name: "voice", NLU: []string{"cx-global", "local"}, CPaaS: []string{"twilio"}}
+	p.Voice = &Voice{Budget: time.Second, HoldingPrompt: "hold", MaxHolds: 1, Greeting: "hi", Reprompt: "again?", Apology: "sorry",
+		FinalMessage: "bye", Language: "en-US", VoiceName: "alice", Hints: []string{"order"}, PerCaller: true, SMSUnspoken: true,
+		Handoff:      []Handoff{{Enqueue: "WW0123456789abcdef0123456789abcdef", Timeout: 20 * time.Second}, {Dial: "+15550009999", Timeout: 5 * time.Second}, {SIP: "sip:a@b", Timeout: time.Minute}},
+		VirtualAgent: &VirtualAgent{Connector: "cx"}}
 	q, err := ParseFile("rewritten.yaml", writePolicy(t, p))
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +306,8 @@ func TestTheFuzzWriterWritesEveryField(t *testing.T) {
 	}
 	for _, typ := range []reflect.Type{reflect.TypeFor[Policy](), reflect.TypeFor[Provider](), reflect.TypeFor[Settings](),
 		reflect.TypeFor[Breaker](), reflect.TypeFor[Business](), reflect.TypeFor[Channel](), reflect.TypeFor[Escalation](),
-		reflect.TypeFor[Replies](), reflect.TypeFor[StaleReply](), reflect.TypeFor[Canary](), reflect.TypeFor[Webhook]()} {
+		reflect.TypeFor[Replies](), reflect.TypeFor[StaleReply](), reflect.TypeFor[Canary](), reflect.TypeFor[Webhook](),
+		reflect.TypeFor[Voice](), reflect.TypeFor[Handoff](), reflect.TypeFor[VirtualAgent]()} {
 		if n, want := typ.NumField(), fieldCounts[typ.Name()]; n != want {
 			t.Errorf("%s has %d fields, the fuzz writer knows %d: teach writePolicy the new ones", typ.Name(), n, want)
 		}
@@ -280,6 +316,7 @@ func TestTheFuzzWriterWritesEveryField(t *testing.T) {
 
 // fieldCounts are the fields writePolicy writes, per type (Policy's src included).
 var fieldCounts = map[string]int{
-	"Policy": 12, "Provider": 10, "Settings": 6, "Breaker": 7, "Business": 3, "Channel": 4,
+	"Policy": 13, "Provider": 10, "Settings": 6, "Breaker": 7, "Business": 3, "Channel": 4,
 	"Escalation": 4, "Replies": 2, "StaleReply": 3, "Canary": 4, "Webhook": 5,
+	"Voice": 14, "Handoff": 4, "VirtualAgent": 1,
 }

@@ -102,6 +102,7 @@ type rawPolicy struct {
 	StuckAfter *time.Duration         `yaml:"stuck_after"`
 	StaleReply rawStaleReply          `yaml:"stale_reply"`
 	Canary     *rawCanary             `yaml:"canary"`
+	Voice      *rawVoice              `yaml:"voice"`
 }
 
 type rawStaleReply struct {

@@ -156,6 +156,12 @@ func (p *Policy) Plan(in PlanInput) Plan {
 		}
 		pl.NLU = append(pl.NLU, NLUStep{Provider: name, Kind: pr.Kind, Attempt: pr.Attempt(), HedgeAfter: pr.HedgeAfter})
 	}
+	if in.Channel == turn.ChannelVoice && p.Voice != nil {
+		VoiceAttempts(p.Voice.Budget, pl.NLU)
+		if b == nil || b.Language == "" {
+			pl.LanguageCode = p.Voice.Language
+		}
+	}
 	if len(pl.NLU) == 0 {
 		pl.Warnings = append(pl.Warnings, "no NLU provider can be tried: the customer gets the fallback reply")
 	}

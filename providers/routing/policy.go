@@ -151,6 +151,9 @@ type Policy struct {
 	StaleReply StaleReply
 	// Canary is the synthetic customer the stack canary talks as; nil: no canary.
 	Canary *Canary
+	// Voice is how phone calls are answered (voice.go); nil: the policy takes no
+	// calls.
+	Voice *Voice
 
 	src *source // where each field came from; nil for a Policy built in Go
 }

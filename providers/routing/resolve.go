@@ -109,6 +109,7 @@ func build(raw *rawPolicy, src *source, errs *errorList) *Policy {
 		}
 		p.Escalation = e
 	}
+	p.Voice = buildVoice(raw.Voice, p)
 	return p
 }
 

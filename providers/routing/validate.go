@@ -79,6 +79,11 @@ func (p *Policy) validate(errs *errorList) {
 	checkText(errs, "replies.fallback", p.Replies.Fallback)
 	checkText(errs, "replies.escalating", p.Replies.Escalating)
 
+	if p.Voice != nil {
+		p.validateVoice(errs, p.Voice)
+	} else if p.Channels[turn.ChannelVoice] != nil {
+		errs.in("channels.voice", "needs the voice section: the budget, the holding prompt and the hand-off options of a call")
+	}
 	p.validateStaleReply(errs)
 	if p.Canary != nil {
 		p.validateCanary(errs, p.Canary)
