@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/switchboard-cc/switchboard/deploy"
 	"github.com/switchboard-cc/switchboard/deploy/agent"
+	"github.com/switchboard-cc/switchboard/internal/freeport"
 )
 
 // Topology is the drill's own stack, every part a process of this binary so that
@@ -71,7 +71,7 @@ func StartTopology(ctx context.Context, bin, dir string, policy []byte, workers,
 	if err := os.WriteFile(agentFile, agent.Demo, 0o600); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(2 + workers + apis)
+	ports, err := freeport.Pick("127.0.0.1", 2+workers+apis)
 	if err != nil {
 		return nil, err
 	}
@@ -290,26 +290,6 @@ func childEnv() []string {
 		}
 	}
 	return env
-}
-
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var lis []net.Listener
-	defer func() {
-		for _, l := range lis {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lis = append(lis, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // ReadEnvFile reads NAME=VALUE lines, values optionally single-quoted as a shell

@@ -4,24 +4,14 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+
+	"github.com/switchboard-cc/switchboard/internal/freeport"
 )
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. Another process
-// may take it before the caller binds it; that is rare enough for tests.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, drawn from
+// outside the kernel's ephemeral range (see package freeport).
 func FreePort() (int, error) {
-	return freePort(DefaultIP)
-}
-
-func freePort(ip string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("devtemporal: finding a free port on %s: %w", ip, err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		return 0, fmt.Errorf("devtemporal: finding a free port on %s: %w", ip, err)
-	}
-	return port, nil
+	return freeport.One(DefaultIP)
 }
 
 // checkPortFree fails with "<what> port N is in use: ..." when ip:port cannot be bound.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/internal/freeport"
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
@@ -142,7 +143,7 @@ func resolvePorts(cfg *Config) (servicePorts, error) {
 	taken := map[int]bool{}
 	pick := func() (int, error) {
 		for range 20 {
-			p, err := freePort(cfg.IP)
+			p, err := freeport.One(cfg.IP)
 			if err != nil {
 				return 0, err
 			}
